@@ -1,0 +1,12 @@
+"""Emulated Windows cmdlets, one module per Windows PowerShell module family.
+
+Importing this package registers every emulated cmdlet with the registry.
+"""
+from . import (  # noqa: F401  (imported for their @cmdlet registrations)
+    management,
+    iscsi_target,
+    iscsi_initiator,
+    storage,
+    failover_clusters,
+    hyperv,
+)

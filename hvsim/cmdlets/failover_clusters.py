@@ -1,0 +1,1 @@
+"""Emulated cmdlets: failover_clusters (see docs/DESIGN.md section 8)."""

@@ -1,0 +1,1 @@
+"""Emulated cmdlets: hyperv (see docs/DESIGN.md section 8)."""

@@ -1,0 +1,1 @@
+"""Emulated cmdlets: iscsi_initiator (see docs/DESIGN.md section 8)."""

@@ -1,0 +1,1 @@
+"""Emulated cmdlets: management (see docs/DESIGN.md section 8)."""

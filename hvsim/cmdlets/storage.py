@@ -1,0 +1,1 @@
+"""Emulated cmdlets: storage (see docs/DESIGN.md section 8)."""

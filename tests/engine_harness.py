@@ -1,0 +1,1 @@
+"""Pulumi engine harness fixtures (filled in by the engine work)."""

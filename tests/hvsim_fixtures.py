@@ -1,0 +1,1 @@
+"""hvsim lab fixtures (filled in by the hvsim protocol work)."""
