@@ -1,0 +1,390 @@
+"""The persistent world model: one JSON tree, guarded by one re-entrant lock, written atomically.
+
+Every mutation happens inside `World.transaction()`: the lock is held, a snapshot is taken on entry,
+an exception restores it, a normal exit writes `<state>/state.json` (tmp file + fsync + rename).
+Reads that must see a consistent tree use `World.read()` (lock only, nothing written).
+
+Time: simulated durations are real sleeps of `seconds * time_factor`; a restart makes a host
+unreachable for `boot_seconds * time_factor` real seconds. All clock values are UTC.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as _dt
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import features as _features
+
+STATE_FILE = "state.json"
+AUDIT_FILE = "audit.jsonl"
+DEFAULT_TIME_FACTOR = 0.01
+DEFAULT_BOOT_SECONDS = 60.0
+# Restart-Computer waits this long (real seconds) before the host goes down, so that the WinRM reply
+# of the command that asked for the restart still reaches the client.
+DEFAULT_RESTART_DELAY = 0.5
+
+Hook = Callable[["World", str], None]
+
+
+def utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def iso(t: _dt.datetime) -> str:
+    return t.astimezone(_dt.timezone.utc).isoformat()
+
+
+def parse_iso(text: str) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(text)
+
+
+class World:
+    """The simulated lab's state (see docs/DESIGN.md section 5 for the JSON tree)."""
+
+    def __init__(self, state_dir: Path | str, lab: dict | None = None, time_factor: float | None = None):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self._audit_lock = threading.Lock()
+        self._depth = 0
+        self._timers: list[threading.Timer] = []
+        self._closed = False
+        self.hooks: dict[str, list[Hook]] = {"boot": [], "power_off": [], "shutdown": []}
+        state_path = self.state_dir / STATE_FILE
+        if state_path.exists():
+            self.data: dict = json.loads(state_path.read_text(encoding="utf-8"))
+        elif lab is not None:
+            from .lab import build_world
+
+            self.data = build_world(lab)
+        else:
+            raise FileNotFoundError(f"no {STATE_FILE} in {self.state_dir} and no lab given")
+        if time_factor is None:
+            time_factor = float(self.data.get("time_factor", DEFAULT_TIME_FACTOR))
+        self.time_factor = float(time_factor)
+        self.restart_delay = float(self.data.get("restart_delay", DEFAULT_RESTART_DELAY))
+        if not state_path.exists():
+            self._write()
+
+    # ----------------------------------------------------------------- persistence and locking
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[dict]:
+        """Hold the lock; persist on normal exit, restore the entry snapshot on an exception."""
+        with self.lock:
+            snapshot = copy.deepcopy(self.data)
+            self._depth += 1
+            try:
+                yield self.data
+            except BaseException:
+                self.data.clear()
+                self.data.update(snapshot)
+                raise
+            finally:
+                self._depth -= 1
+            if self._depth == 0:
+                self._write()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[dict]:
+        """Hold the lock for a consistent read; nothing is written."""
+        with self.lock:
+            yield self.data
+
+    def _write(self) -> None:
+        path = self.state_dir / STATE_FILE
+        tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
+        text = json.dumps(self.data, indent=1, sort_keys=False)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.state_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def save(self) -> None:
+        with self.lock:
+            self._write()
+
+    # ----------------------------------------------------------------- clock
+    def now(self) -> _dt.datetime:
+        return utcnow()
+
+    def sleep(self, simulated_seconds: float) -> None:
+        """A simulated duration: real sleep of seconds * time_factor. Never call it holding the lock."""
+        delay = max(0.0, float(simulated_seconds)) * self.time_factor
+        if delay > 0:
+            time.sleep(delay)
+
+    def schedule(self, real_seconds: float, fn: Callable[[], None]) -> threading.Timer:
+        """Run fn on a timer thread after real_seconds (cancelled by close())."""
+        timer = threading.Timer(real_seconds, self._run_scheduled, (fn,))
+        timer.daemon = True
+        with self.lock:
+            self._timers = [t for t in self._timers if t.is_alive()]
+            self._timers.append(timer)
+        timer.start()
+        return timer
+
+    def _run_scheduled(self, fn: Callable[[], None]) -> None:
+        if not self._closed:
+            fn()
+
+    def close(self) -> None:
+        """Cancel scheduled work (pending restarts) and write the state."""
+        self._closed = True
+        for t in list(self._timers):
+            t.cancel()
+        self.save()
+
+    # ----------------------------------------------------------------- audit
+    def audit(self, kind: str, **fields: Any) -> None:
+        """Append one JSON line to <state>/audit.jsonl: time, kind, host, user, then the fields."""
+        record: dict[str, Any] = {"time": iso(utcnow()), "kind": kind}
+        record["host"] = fields.pop("host", None)
+        record["user"] = fields.pop("user", None)
+        record.update(fields)
+        line = json.dumps(record, default=str, ensure_ascii=True)
+        with self._audit_lock:
+            with open(self.state_dir / AUDIT_FILE, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    def audit_records(self, kind: str | None = None) -> list[dict]:
+        """The audit log as a list of dicts (tests and `status` read it)."""
+        path = self.state_dir / AUDIT_FILE
+        if not path.exists():
+            return []
+        with self._audit_lock:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        out = [json.loads(x) for x in lines if x.strip()]
+        return [r for r in out if kind is None or r.get("kind") == kind]
+
+    # ----------------------------------------------------------------- hosts
+    def host_names(self) -> list[str]:
+        return list(self.data["hosts"])
+
+    def host(self, name_or_fqdn_or_address: str) -> dict:
+        """The host dict for a NetBIOS name, FQDN, WinRM endpoint address or NIC address.
+
+        Case-insensitive. Raises KeyError if unknown (or if an address is shared by several hosts).
+        """
+        key = str(name_or_fqdn_or_address).strip().rstrip(".").lower()
+        hosts = self.data["hosts"]
+        for name, h in hosts.items():
+            if name.lower() == key or self.fqdn(h).lower() == key:
+                return h
+        matches = [h for h in hosts.values()
+                   if str(h.get("endpoints", {}).get("address", "")).lower() == key
+                   or any(n.get("ipv4") == key for n in h.get("nics", []))]
+        if len(matches) == 1:
+            return matches[0]
+        raise KeyError(name_or_fqdn_or_address)
+
+    def fqdn(self, h: dict | str) -> str:
+        """hv01.hyper.local for a domain member, else the bare name, as DNSHostName.Domain."""
+        if isinstance(h, str):
+            h = self.host(h)
+        return f"{h['name'].lower()}.{h['domain']}" if h.get("domain") else h["name"].lower()
+
+    def _advance(self, h: dict) -> None:
+        """Complete a boot whose time has come (state change only; boot effects were applied at start)."""
+        if h.get("power") == "booting" and time.time() >= float(h.get("ready_at", 0)):
+            h["power"] = "on"
+
+    def reachable(self, host: str) -> bool:
+        """Powered on and finished booting."""
+        with self.lock:
+            try:
+                h = self.host(host)
+            except KeyError:
+                return False
+            if h.get("power") == "booting" and time.time() >= float(h.get("ready_at", 0)):
+                with self.transaction():
+                    self._advance(h)
+            return h.get("power") == "on"
+
+    def power_state(self, host: str) -> str:
+        with self.lock:
+            h = self.host(host)
+            self._advance(h)
+            return h["power"]
+
+    def boot_seconds(self, h: dict) -> float:
+        return float(h.get("boot_seconds", DEFAULT_BOOT_SECONDS))
+
+    def restart(self, host: str, reason: str = "restart") -> None:
+        """Down now, reachable again after boot_seconds*time_factor; the boot's effects apply now."""
+        with self.transaction():
+            h = self.host(host)
+            if h["power"] == "off":
+                raise RuntimeError(f"{h['name']} is powered off; power it on instead of restarting it")
+            for fn in list(self.hooks.get("shutdown", [])):
+                fn(self, h["name"])
+            self._boot(h, reason)
+
+    def power_off(self, host: str, reason: str = "power off") -> None:
+        """Pull the plug: unreachable until power_on; the cluster's power_off hook fails roles over."""
+        with self.transaction():
+            h = self.host(host)
+            if h["power"] == "off":
+                return
+            h["power"] = "off"
+            h["ready_at"] = 0.0
+            for svc in h["services"].values():
+                svc["status"] = "Stopped"
+            self.audit("power", host=h["name"], action="off", reason=reason)
+            for fn in list(self.hooks.get("power_off", [])):
+                fn(self, h["name"])
+
+    def power_on(self, host: str, reason: str = "power on") -> None:
+        with self.transaction():
+            h = self.host(host)
+            if h["power"] != "off":
+                return
+            self._boot(h, reason)
+
+    def schedule_restart(self, host: str, reason: str) -> None:
+        """Restart after restart_delay real seconds (Restart-Computer, -Restart switches)."""
+        name = self.host(host)["name"]
+        self.schedule(self.restart_delay, lambda: self.restart(name, reason))
+
+    def _boot(self, h: dict, reason: str) -> None:
+        """Start a boot: pending changes take effect, services restart, hooks run (inside a transaction)."""
+        ready_in = self.boot_seconds(h) * self.time_factor
+        h["power"] = "booting"
+        h["ready_at"] = time.time() + ready_in
+        h["boot_id"] = int(h.get("boot_id", 0)) + 1
+        h["last_boot"] = iso(utcnow() + _dt.timedelta(seconds=ready_in))
+        self._apply_pending(h)
+        self._reset_services(h)
+        self.audit("boot", host=h["name"], boot_id=h["boot_id"], reason=reason, ready_in=ready_in)
+        for fn in list(self.hooks.get("boot", [])):
+            fn(self, h["name"])
+
+    def _apply_pending(self, h: dict) -> None:
+        pending = h.setdefault("pending", {})
+        dom = pending.pop("domain", None)
+        if dom is not None:
+            if dom.get("action") == "join":
+                h["domain"] = dom["fqdn"]
+                h["workgroup"] = None
+            else:
+                h["domain"] = None
+                h["workgroup"] = dom.get("workgroup", "WORKGROUP")
+        for name, action in sorted(pending.pop("features", {}).items()):
+            feats = h["features"]
+            if action == "install":
+                feats.setdefault(name, {})["state"] = "Installed"
+            else:
+                feats.setdefault(name, {})["state"] = "Available"
+        pending["restart_required"] = False
+
+    def _reset_services(self, h: dict) -> None:
+        services = h["services"]
+        for feat, svcs in _features.FEATURE_SERVICES.items():
+            installed = h["features"].get(feat, {}).get("state") == "Installed"
+            for sname, (display, start) in svcs.items():
+                if installed and sname not in services:
+                    services[sname] = {"display_name": display, "status": "Stopped", "start_type": start}
+                elif not installed and sname in services:
+                    del services[sname]
+        for svc in services.values():
+            svc["status"] = "Running" if svc["start_type"] == "Automatic" else "Stopped"
+
+    # ----------------------------------------------------------------- features and services
+    def feature_state(self, host: str, name: str) -> str:
+        """Available | Installed | InstallPending | UninstallPending (unknown names: Available)."""
+        with self.lock:
+            h = self.host(host)
+            return h["features"].get(name, {}).get("state", "Available")
+
+    def feature_installed(self, host: str, name: str) -> bool:
+        return self.feature_state(host, name) == "Installed"
+
+    def service_running(self, host: str, name: str) -> bool:
+        with self.lock:
+            h = self.host(host)
+            for sname, svc in h["services"].items():
+                if sname.lower() == name.lower():
+                    return svc["status"] == "Running"
+            return False
+
+    # ----------------------------------------------------------------- domain and accounts
+    def domain(self) -> dict | None:
+        return self.data.get("domain")
+
+    def dc_up(self) -> bool:
+        dom = self.domain()
+        return bool(dom and dom.get("controller") and self.reachable(dom["controller"]))
+
+    def split_user(self, user: str) -> tuple[str | None, str]:
+        """'HYPER\\x', 'hyper.local\\x', 'x@hyper.local', 'x' -> (authority or None, x)."""
+        user = str(user)
+        if "\\" in user:
+            auth, _, name = user.partition("\\")
+            return auth, name
+        if "@" in user:
+            name, _, auth = user.partition("@")
+            return auth, name
+        return None, user
+
+    def is_domain_authority(self, authority: str | None) -> bool:
+        dom = self.domain()
+        if not dom or not authority:
+            return False
+        return authority.lower() in (dom["fqdn"].lower(), dom["netbios"].lower())
+
+    def account_password(self, host: str, user: str) -> tuple[str, str] | None:
+        """(canonical 'AUTHORITY\\name', password) of an account valid for a logon on host, else None.
+
+        Domain accounts are valid on the DC and on members (after the join took effect, with the DC up);
+        local accounts on the host itself ('.', 'HV01', or no authority)."""
+        with self.lock:
+            h = self.host(host)
+            authority, name = self.split_user(user)
+            dom = self.domain()
+            is_dc = bool(dom and dom.get("controller", "").lower() == h["name"].lower())
+            if self.is_domain_authority(authority) or (authority is None and is_dc):
+                if not dom or not (h.get("domain") or is_dc):
+                    return None
+                if not is_dc and not self.dc_up():
+                    return None
+                for uname, u in dom.get("users", {}).items():
+                    if uname.lower() == name.lower():
+                        return f"{dom['netbios']}\\{uname}", u["password"]
+                return None
+            if authority is None or authority in (".",) or authority.lower() == h["name"].lower():
+                for uname, u in h.get("local_users", {}).items():
+                    if uname.lower() == name.lower():
+                        return f"{h['name']}\\{uname}", u["password"]
+            return None
+
+    def check_credential(self, host: str, user: str, password: str) -> str | None:
+        """Canonical user name if user/password may log on to host, else None."""
+        found = self.account_password(host, user)
+        if found is None or found[1] != password:
+            return None
+        return found[0]
+
+    def check_domain_credential(self, user: str, password: str) -> str | None:
+        """Canonical 'NETBIOS\\name' for a valid domain credential (DC must be up), else None."""
+        dom = self.domain()
+        if not dom or not self.dc_up():
+            return None
+        authority, name = self.split_user(user)
+        if authority is not None and not self.is_domain_authority(authority):
+            return None
+        for uname, u in dom.get("users", {}).items():
+            if uname.lower() == name.lower() and u["password"] == password:
+                return f"{dom['netbios']}\\{uname}"
+        return None
