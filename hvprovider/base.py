@@ -1,0 +1,214 @@
+"""Shared plumbing of the hvprovider dynamic providers: check from the spec, diff from a table,
+outputs = inputs + computed facts, refresh that reports drift in the inputs' own vocabulary.
+
+A resource module declares:
+
+    class IscsiTargetProvider(HvProvider):
+        RESOURCE = "IscsiTarget"
+        SPEC = (CONNECTION_PROP, Prop("name", ..., on_change="replace"), Prop("initiator_ids", ...), ...)
+        OUTPUTS = ("target_iqn", "adopted", ...)       # computed outputs (not inputs)
+        DELETE_BEFORE_REPLACE = False                   # True when a replacement reuses the same Windows name
+
+        def make_id(self, inputs) -> str                # stable id, e.g. "127.0.10.10/iscsi-target/quorum"
+        def ensure(self, inputs, olds) -> dict          # create/update: make the host match; return observed + computed
+        def observe(self, id, outputs) -> dict | None   # refresh: current facts (None = the object is gone)
+        def remove(self, id, outputs) -> None           # delete: idempotent, missing is success
+        def check_more(self, olds, news) -> list[CheckFailure]   # cross-property / transition rules
+
+and a ``pulumi.dynamic.Resource`` subclass built with ``HvResource.__init__`` (typed outputs,
+``connection`` and every ``Prop(secret=True)`` marked secret, output placeholders declared).
+
+``diff`` is the table in ``SPEC``: every input property with ``on_change`` 'update' or 'replace'
+(``'ignore'`` never diffs; a ``dict`` property with ``replace_fields`` replaces only when one of those
+sub-fields changes). Values compare after normalization (integral floats -> int, case-insensitive and
+unordered where declared). An unknown value during preview counts as a change (and as a replacement
+for 'replace' properties). ``describe_diff(spec, olds, news)`` returns the same decision as data
+(tests and docs use it).
+
+``read`` returns the old outputs overlaid with what ``observe`` found, so a property that drifted on
+the host (e.g. a disconnected iSCSI target) shows in ``pulumi refresh`` and the next ``up`` repairs it.
+Providers hold no sessions, sockets, locks or secrets as attributes: they are pickled into the state.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+import pulumi
+from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource,
+                            ResourceProvider, UpdateResult)
+
+from .connection import ConnectionArgs
+from .validation import Prop, contains_unknown, is_unknown, validate
+
+PROVIDER_KEY = "__provider"
+
+
+def normalize(prop: Prop | None, value: Any) -> Any:
+    """The comparable form of a value under ``prop``'s rules."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return value.lower() if prop is not None and prop.case_insensitive else value
+    if isinstance(value, (list, tuple)):
+        items = [normalize(prop, v) for v in value]
+        if prop is not None and prop.unordered:
+            return sorted(items, key=lambda x: repr(x))
+        return items
+    if isinstance(value, Mapping):
+        fields = {f.name: f for f in (prop.fields if prop is not None else ())}
+        return {k: normalize(fields.get(k), v) for k, v in value.items() if v is not None and not k.startswith("__")}
+    return value
+
+
+def _dict_changes(prop: Prop, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(changed, needs_replace) for a dict property with sub-fields."""
+    old = old or {}
+    fields = {f.name: f for f in prop.fields}
+    changed = replace = False
+    for key in set(old) | set(new):
+        if key.startswith("__"):
+            continue
+        o, n = old.get(key), new.get(key)
+        if contains_unknown(n):
+            same = False
+        else:
+            same = normalize(fields.get(key), o) == normalize(fields.get(key), n)
+        if not same:
+            changed = True
+            if key in prop.replace_fields:
+                replace = True
+    return changed, replace
+
+
+def describe_diff(spec: tuple[Prop, ...], olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(changed properties, properties that force replacement) between old outputs and new inputs."""
+    changes: list[str] = []
+    replaces: list[str] = []
+    for prop in spec:
+        if prop.on_change == "ignore":
+            continue
+        old, new = olds.get(prop.name), news.get(prop.name)
+        if prop.kind == "dict" and prop.fields and isinstance(new, Mapping):
+            changed, replace = _dict_changes(prop, old if isinstance(old, Mapping) else None, new)
+            replace = replace or (changed and prop.on_change == "replace")
+        else:
+            changed = contains_unknown(new) or normalize(prop, old) != normalize(prop, new)
+            replace = changed and prop.on_change == "replace"
+        if changed:
+            changes.append(prop.name)
+            if replace:
+                replaces.append(prop.name)
+    return changes, replaces
+
+
+class HvProvider(ResourceProvider):
+    """Base of every hvprovider dynamic provider (see the module docstring)."""
+
+    RESOURCE: ClassVar[str] = ""
+    SPEC: ClassVar[tuple[Prop, ...]] = ()
+    OUTPUTS: ClassVar[tuple[str, ...]] = ()
+    DELETE_BEFORE_REPLACE: ClassVar[bool] = False
+
+    # -- hooks -----------------------------------------------------------------------------
+    def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:
+        return []
+
+    def make_id(self, inputs: dict) -> str:
+        raise NotImplementedError
+
+    def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        raise NotImplementedError
+
+    def observe(self, id: str, outputs: dict) -> dict | None:
+        raise NotImplementedError
+
+    def remove(self, id: str, outputs: dict) -> None:
+        raise NotImplementedError
+
+    # -- helpers ---------------------------------------------------------------------------
+    @classmethod
+    def input_names(cls) -> tuple[str, ...]:
+        return tuple(p.name for p in cls.SPEC)
+
+    @classmethod
+    def inputs_of(cls, props: Mapping[str, Any]) -> dict:
+        """Only the declared inputs of a props/outputs dict."""
+        return {p.name: props.get(p.name) for p in cls.SPEC}
+
+    @classmethod
+    def outputs(cls, inputs: Mapping[str, Any], computed: Mapping[str, Any]) -> dict:
+        """Every input plus the computed facts (computed values win for drift-observed inputs)."""
+        outs = {k: v for k, v in inputs.items() if not k.startswith("__")}
+        outs.update(computed)
+        for name in cls.OUTPUTS:
+            outs.setdefault(name, None)
+        return outs
+
+    # -- the ResourceProvider interface ----------------------------------------------------
+    def check(self, _olds: dict, news: dict) -> CheckResult:
+        inputs, failures = validate(self.SPEC, news, ignore=self.OUTPUTS)
+        if not failures:
+            failures.extend(self.check_more(_olds or {}, inputs))
+        # computed outputs are never inputs: drop their placeholders
+        for name in self.OUTPUTS:
+            inputs.pop(name, None)
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        changes, replaces = describe_diff(self.SPEC, olds, news)
+        return DiffResult(
+            changes=bool(changes),
+            replaces=replaces,
+            stables=[p.name for p in self.SPEC if p.name not in changes],
+            delete_before_replace=self.DELETE_BEFORE_REPLACE if replaces else False,
+        )
+
+    def create(self, props: dict) -> CreateResult:
+        inputs = self.inputs_of(props)
+        computed = self.ensure(inputs, None)
+        return CreateResult(self.make_id(inputs), self.outputs(inputs, computed))
+
+    def update(self, id: str, olds: dict, news: dict) -> UpdateResult:
+        inputs = self.inputs_of(news)
+        computed = self.ensure(inputs, olds)
+        return UpdateResult(self.outputs(inputs, computed))
+
+    def read(self, id: str, props: dict) -> ReadResult:
+        observed = self.observe(id, props)
+        if observed is None:
+            return ReadResult("", {})  # gone: the engine drops it from the state
+        outs = self.outputs(self.inputs_of(props), {k: v for k, v in props.items() if k in self.OUTPUTS})
+        outs.update(observed)
+        return ReadResult(id, outs)
+
+    def delete(self, id: str, props: dict) -> None:
+        self.remove(id, props)
+
+
+class HvResource(Resource):
+    """Base of the hvprovider resources: declares computed outputs and marks secrets."""
+
+    def __init__(self, provider: HvProvider, name: str, inputs: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {}
+        secret_names = [p.name for p in provider.SPEC if p.secret]
+        for prop in provider.SPEC:
+            value = inputs.get(prop.name)
+            if isinstance(value, ConnectionArgs):
+                value = value.to_inputs()
+            if value is not None and prop.secret:
+                value = pulumi.Output.secret(value)
+            props[prop.name] = value
+        for name in provider.OUTPUTS:
+            props[name] = None
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=secret_names)
+        super().__init__(provider, name, props, pulumi.ResourceOptions.merge(secret_opts, opts))
+
+
+def merge_observed(spec_names: tuple[str, ...], desired: Mapping[str, Any], observed: Mapping[str, Any]) -> dict:
+    """Helper for observe(): keep desired values where the host agrees, report the host's where not."""
+    return {k: observed[k] for k in spec_names if k in observed and observed[k] != desired.get(k)}
+
+
+__all__ = ["HvProvider", "HvResource", "describe_diff", "normalize", "is_unknown", "contains_unknown",
+           "PROVIDER_KEY", "merge_observed"]
