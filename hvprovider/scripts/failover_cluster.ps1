@@ -1,0 +1,218 @@
+# FailoverCluster: validate, create, keep node membership and the disk witness as declared, remove.
+#
+# Test-Cluster, New-Cluster, Add-ClusterNode, Remove-ClusterNode and Remove-Cluster contact every
+# node. A WinRM logon (NTLM, Basic, Kerberos without delegation) holds no credential it could pass
+# on, so those cmdlets fail with "Access is denied" (the double hop). Everything below therefore runs
+# in a loopback CredSSP session opened with the domain credential: the session on this node then
+# holds a credential it may delegate to the other nodes. ClusterNode enabled both CredSSP roles.
+#
+# Mode Get    : read the cluster this node belongs to (Exists = $false when there is none)
+# Mode Set    : make it so (validation and creation only when the cluster does not exist yet)
+# Mode Remove : destroy the cluster and its computer object in AD (missing = success)
+param(
+    [string]$Mode = 'Get',
+    [string]$Name,
+    $Nodes = @(),
+    [string]$StaticAddress = '',
+    [string]$WitnessDiskSerial = '',
+    [bool]$SkipValidation = $false,
+    [int]$DiskWaitSeconds = 300,
+    [string]$DomainUser,
+    [string]$DomainPassword
+)
+
+$credential = New-Object System.Management.Automation.PSCredential($DomainUser, (ConvertTo-SecureString $DomainPassword -AsPlainText -Force))
+
+$work = {
+    param($Mode, $Name, $Nodes, $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds)
+    $ErrorActionPreference = 'Stop'
+
+    # Short NetBIOS form of a node name ("hv01.hyper.local" -> "HV01").
+    function Get-ShortName {
+        param($Value)
+        return ([string]$Value).Split('.')[0].ToUpper()
+    }
+
+    # The disk with this serial as this node sees it (LUN numbers change, serials do not).
+    function Find-DiskBySerial {
+        param($Serial)
+        return Get-Disk | Where-Object { $_.SerialNumber -eq $Serial } | Select-Object -First 1
+    }
+
+    # A Physical Disk resource's disk GUID (GPT) or signature (MBR), to tie it to a Get-Disk object.
+    function Test-ResourceIsDisk {
+        param($Resource, $Disk)
+        $guid = ($Resource | Get-ClusterParameter -Name DiskIdGuid -ErrorAction SilentlyContinue).Value
+        if ($guid -and $Disk.Guid) {
+            return (([string]$guid) -replace '[{}]', '') -eq (([string]$Disk.Guid) -replace '[{}]', '')
+        }
+        $signature = ($Resource | Get-ClusterParameter -Name DiskSignature -ErrorAction SilentlyContinue).Value
+        if ($signature -and $Disk.Signature) {
+            return [long]$signature -eq [long]$Disk.Signature
+        }
+        return $false
+    }
+
+    function Get-DiskResource {
+        param($Serial)
+        $disk = Find-DiskBySerial -Serial $Serial
+        if ($null -eq $disk) { return $null }
+        foreach ($resource in @(Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'Physical Disk' })) {
+            if (Test-ResourceIsDisk -Resource $resource -Disk $disk) { return $resource }
+        }
+        return $null
+    }
+
+    function Get-State {
+        $cluster = Get-Cluster -ErrorAction SilentlyContinue
+        if ($null -eq $cluster) {
+            return [pscustomobject]@{ Exists = $false; Name = $Name; OtherCluster = '' }
+        }
+        if ([string]$cluster.Name -ne $Name) {
+            return [pscustomobject]@{ Exists = $false; Name = $Name; OtherCluster = [string]$cluster.Name }
+        }
+        $nodeStates = @(Get-ClusterNode | Sort-Object -Property Name | ForEach-Object {
+            [pscustomobject]@{ Name = [string]$_.Name; State = [string]$_.State }
+        })
+        $address = ''
+        $ipResource = Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'IP Address' -and [string]$_.OwnerGroup -eq 'Cluster Group' } | Select-Object -First 1
+        if ($ipResource) { $address = [string]($ipResource | Get-ClusterParameter -Name Address).Value }
+        $quorum = Get-ClusterQuorum
+        $witnessName = ''
+        $witnessSerial = ''
+        if ($quorum.QuorumResource) {
+            $witnessName = [string]$quorum.QuorumResource.Name
+            $witness = Get-ClusterResource -Name $witnessName
+            foreach ($disk in @(Get-Disk | Where-Object { $_.SerialNumber })) {
+                if (Test-ResourceIsDisk -Resource $witness -Disk $disk) { $witnessSerial = [string]$disk.SerialNumber; break }
+            }
+        }
+        return [pscustomobject]@{
+            Exists            = $true
+            Name              = [string]$cluster.Name
+            Domain            = [string]$cluster.Domain
+            Fqdn              = ([string]$cluster.Name + '.' + [string]$cluster.Domain).ToLower()
+            Id                = [string]$cluster.Id
+            Nodes             = $nodeStates
+            StaticAddress     = $address
+            QuorumType        = [string]$quorum.QuorumType
+            WitnessResource   = $witnessName
+            WitnessDiskSerial = $witnessSerial
+            OtherCluster      = ''
+        }
+    }
+
+    # Online, writable, GPT, one NTFS volume: done once, skipped when the disk already has a volume.
+    function Initialize-SharedDisk {
+        param($Disk, $Label)
+        if ($Disk.IsOffline) { Set-Disk -UniqueId $Disk.UniqueId -IsOffline $false }
+        if ($Disk.IsReadOnly) { Set-Disk -UniqueId $Disk.UniqueId -IsReadOnly $false }
+        $Disk = Find-DiskBySerial -Serial $Disk.SerialNumber
+        if ([string]$Disk.PartitionStyle -eq 'RAW') {
+            Initialize-Disk -UniqueId $Disk.UniqueId -PartitionStyle GPT
+        }
+        $data = @(Get-Partition -DiskNumber $Disk.Number | Where-Object { [string]$_.Type -ne 'Reserved' })
+        if ($data.Count -eq 0) {
+            New-Partition -DiskNumber $Disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
+        }
+        return Find-DiskBySerial -Serial $Disk.SerialNumber
+    }
+
+    # Bring the LUN into the cluster once every node sees it (Get-ClusterAvailableDisk lists only
+    # disks visible to all nodes); returns the Physical Disk resource.
+    function Add-SharedDisk {
+        param($Serial, $Label)
+        $resource = Get-DiskResource -Serial $Serial
+        if ($resource) { return $resource }
+        $deadline = (Get-Date).AddSeconds($DiskWaitSeconds)
+        $disk = Find-DiskBySerial -Serial $Serial
+        while ($null -eq $disk) {
+            if ((Get-Date) -gt $deadline) {
+                throw "No disk with serial number '$Serial' is visible on $env:COMPUTERNAME after $DiskWaitSeconds s: check that the node's iSCSI session to the target is connected and that the LUN is mapped."
+            }
+            Start-Sleep -Seconds 5
+            Update-HostStorageCache
+            $disk = Find-DiskBySerial -Serial $Serial
+        }
+        $disk = Initialize-SharedDisk -Disk $disk -Label $Label
+        $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        while ($available.Count -eq 0) {
+            if ((Get-Date) -gt $deadline) {
+                throw "The disk with serial number '$Serial' is not visible on every node of cluster '$Name' after $DiskWaitSeconds s (Get-ClusterAvailableDisk does not list it): connect every node to the iSCSI target and bring the LUN online, then run pulumi up again."
+            }
+            Start-Sleep -Seconds 5
+            $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        }
+        return ($available[0] | Add-ClusterDisk)
+    }
+
+    # Test-Cluster writes its verdict as warnings; the report file is its output.
+    function Invoke-Validation {
+        $validationWarnings = $null
+        $report = Test-Cluster -Node $Nodes -WarningVariable validationWarnings -WarningAction SilentlyContinue
+        $messages = @($validationWarnings | ForEach-Object { [string]$_ } | Where-Object { $_ })
+        $failed = @($messages | Where-Object { $_ -match 'reported some failures' -or $_ -match 'NotApproved' -or $_ -match 'Test Result:.*Fail' })
+        $outcome = 'Passed'
+        if ($failed.Count -gt 0) { $outcome = 'Failed' } elseif ($messages.Count -gt 0) { $outcome = 'PassedWithWarnings' }
+        return [pscustomobject]@{
+            Outcome  = $outcome
+            Report   = [string]($report | Select-Object -First 1).FullName
+            Messages = $messages
+        }
+    }
+
+    $validation = $null
+    $state = Get-State
+    if ($Mode -eq 'Remove') {
+        if ($state.Exists) { Remove-Cluster -Force -CleanupAD }
+        $state = [pscustomobject]@{ Exists = $false; Name = $Name; OtherCluster = '' }
+    }
+    elseif ($Mode -eq 'Set') {
+        if ($state.OtherCluster) {
+            throw "$env:COMPUTERNAME already belongs to cluster '$($state.OtherCluster)', not '$Name': remove it from that cluster first or manage that cluster instead."
+        }
+        if (-not $state.Exists) {
+            if ($SkipValidation) {
+                $validation = [pscustomobject]@{ Outcome = 'Skipped'; Report = ''; Messages = @() }
+            } else {
+                $validation = Invoke-Validation
+                if ($validation.Outcome -eq 'Failed') {
+                    throw ("Cluster validation of " + ($Nodes -join ', ') + " failed; the cluster was not created. Report: " + $validation.Report + ". " + ($validation.Messages -join ' ') + " Fix the failures, or set skip_validation=True to create the cluster anyway.")
+                }
+            }
+            New-Cluster -Name $Name -Node $Nodes -StaticAddress $StaticAddress -NoStorage | Out-Null
+            $state = Get-State
+        }
+        # Node membership: add with -NoStorage (without it the cluster grabs every shared disk).
+        $present = @($state.Nodes | ForEach-Object { Get-ShortName $_.Name })
+        $wanted = @($Nodes | ForEach-Object { Get-ShortName $_ })
+        foreach ($node in $Nodes) {
+            if ($present -notcontains (Get-ShortName $node)) { Add-ClusterNode -Name $node -NoStorage | Out-Null }
+        }
+        foreach ($node in $present) {
+            if ($wanted -notcontains $node) {
+                if ($node -eq (Get-ShortName $env:COMPUTERNAME)) {
+                    throw "Cannot remove $node from cluster '$Name' through a connection to $node itself: connect to another node of the cluster."
+                }
+                Remove-ClusterNode -Name $node -Force
+            }
+        }
+        # Disk witness by serial number; an old witness disk we replace leaves the cluster.
+        if ($WitnessDiskSerial -and $state.WitnessDiskSerial -ne $WitnessDiskSerial) {
+            $oldWitness = $state.WitnessResource
+            $resource = Add-SharedDisk -Serial $WitnessDiskSerial -Label 'Witness'
+            Set-ClusterQuorum -DiskWitness ([string]$resource.Name) | Out-Null
+            if ($oldWitness -and $oldWitness -ne [string]$resource.Name) { Remove-ClusterResource -Name $oldWitness -Force }
+        }
+        elseif (-not $WitnessDiskSerial -and $state.WitnessResource) {
+            Set-ClusterQuorum -NoWitness | Out-Null
+            Remove-ClusterResource -Name $state.WitnessResource -Force
+        }
+        $state = Get-State
+    }
+    # A string crosses the remoting boundary unchanged (objects would come back deserialized).
+    ConvertTo-Json -InputObject ([pscustomobject]@{ State = $state; Validation = $validation }) -Depth 6 -Compress
+}
+
+$json = Invoke-Command -ComputerName $env:COMPUTERNAME -Credential $credential -Authentication Credssp -ScriptBlock $work -ArgumentList $Mode, $Name, @($Nodes), $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds
+ConvertFrom-Json -InputObject ([string]$json)

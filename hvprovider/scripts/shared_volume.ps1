@@ -1,0 +1,135 @@
+# SharedVolume: an iSCSI LUN (found by serial number) as a Cluster Shared Volume.
+#
+# Runs on one cluster node. Every cmdlet here talks to the local disk stack or the local cluster
+# service, so no delegable credential is needed (unlike New-Cluster; see failover_cluster.ps1).
+#
+# Mode Get    : where the disk is (not clustered / cluster disk / CSV) and the CSV's real mount path
+# Mode Set    : initialize and format once, add as cluster disk, add to Cluster Shared Volumes
+# Mode Remove : take it out of CSV and out of the cluster; the data on the LUN stays (missing = success)
+param(
+    [string]$Mode = 'Get',
+    [string]$ClusterName,
+    [string]$DiskSerial,
+    [string]$Label = 'CSV',
+    [int]$DiskWaitSeconds = 300
+)
+
+# LUN numbers change across reboots and differ per node; serial numbers do not.
+function Find-DiskBySerial {
+    param($Serial)
+    return Get-Disk | Where-Object { $_.SerialNumber -eq $Serial } | Select-Object -First 1
+}
+
+# A cluster disk resource's disk GUID (GPT) or signature (MBR) ties it to a Get-Disk object.
+function Test-ResourceIsDisk {
+    param($Resource, $Disk)
+    $guid = ($Resource | Get-ClusterParameter -Name DiskIdGuid -ErrorAction SilentlyContinue).Value
+    if ($guid -and $Disk.Guid) {
+        return (([string]$guid) -replace '[{}]', '') -eq (([string]$Disk.Guid) -replace '[{}]', '')
+    }
+    $signature = ($Resource | Get-ClusterParameter -Name DiskSignature -ErrorAction SilentlyContinue).Value
+    if ($signature -and $Disk.Signature) {
+        return [long]$signature -eq [long]$Disk.Signature
+    }
+    return $false
+}
+
+function Get-State {
+    $cluster = Get-Cluster -ErrorAction SilentlyContinue
+    if ($null -eq $cluster) {
+        throw "$env:COMPUTERNAME is not a member of a failover cluster: connect to a node of cluster '$ClusterName'."
+    }
+    if ([string]$cluster.Name -ne $ClusterName) {
+        throw "$env:COMPUTERNAME belongs to cluster '$($cluster.Name)', not '$ClusterName': connect to a node of cluster '$ClusterName'."
+    }
+    $state = [pscustomobject]@{
+        Exists = $false; Placement = 'Absent'; DiskVisible = $false; ClusterDiskName = ''
+        Path = ''; SizeBytes = 0; FreeBytes = 0; Label = ''; OwnerNode = ''
+    }
+    $disk = Find-DiskBySerial -Serial $DiskSerial
+    if ($null -eq $disk) { return $state }
+    $state.DiskVisible = $true
+    $state.SizeBytes = [long]$disk.Size
+    foreach ($csv in @(Get-ClusterSharedVolume)) {
+        if (Test-ResourceIsDisk -Resource $csv -Disk $disk) {
+            $info = @($csv.SharedVolumeInfo)[0]
+            $state.Exists = $true
+            $state.Placement = 'ClusterSharedVolume'
+            $state.ClusterDiskName = [string]$csv.Name
+            $state.OwnerNode = [string]$csv.OwnerNode
+            $state.Path = [string]$info.FriendlyVolumeName
+            $state.SizeBytes = [long]$info.Partition.Size
+            $state.FreeBytes = [long]$info.Partition.FreeSpace
+            $state.Label = Get-VolumeLabel -Disk $disk
+            return $state
+        }
+    }
+    foreach ($resource in @(Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'Physical Disk' })) {
+        if (Test-ResourceIsDisk -Resource $resource -Disk $disk) {
+            $state.Placement = 'ClusterDisk'
+            $state.ClusterDiskName = [string]$resource.Name
+            $state.OwnerNode = [string]$resource.OwnerNode
+            break
+        }
+    }
+    $state.Label = Get-VolumeLabel -Disk $disk
+    return $state
+}
+
+function Get-VolumeLabel {
+    param($Disk)
+    $volume = Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Get-Volume -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($volume) { return [string]$volume.FileSystemLabel }
+    return ''
+}
+
+$state = Get-State
+if ($Mode -eq 'Set') {
+    if ($state.Placement -eq 'Absent') {
+        $deadline = (Get-Date).AddSeconds($DiskWaitSeconds)
+        $disk = Find-DiskBySerial -Serial $DiskSerial
+        while ($null -eq $disk) {
+            if ((Get-Date) -gt $deadline) {
+                throw "No disk with serial number '$DiskSerial' is visible on $env:COMPUTERNAME after $DiskWaitSeconds s: check that the node is connected to the iSCSI target and that the LUN is mapped to it."
+            }
+            Start-Sleep -Seconds 5
+            Update-HostStorageCache
+            $disk = Find-DiskBySerial -Serial $DiskSerial
+        }
+        # Initialize and format once: a disk that already carries a data partition is left as it is.
+        if ($disk.IsOffline) { Set-Disk -UniqueId $disk.UniqueId -IsOffline $false }
+        if ($disk.IsReadOnly) { Set-Disk -UniqueId $disk.UniqueId -IsReadOnly $false }
+        $disk = Find-DiskBySerial -Serial $DiskSerial
+        if ([string]$disk.PartitionStyle -eq 'RAW') { Initialize-Disk -UniqueId $disk.UniqueId -PartitionStyle GPT }
+        $data = @(Get-Partition -DiskNumber $disk.Number | Where-Object { [string]$_.Type -ne 'Reserved' })
+        if ($data.Count -eq 0) {
+            New-Partition -DiskNumber $disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
+        }
+        $disk = Find-DiskBySerial -Serial $DiskSerial
+        # Get-ClusterAvailableDisk lists a disk only once every node sees it.
+        $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        while ($available.Count -eq 0) {
+            if ((Get-Date) -gt $deadline) {
+                throw "The disk with serial number '$DiskSerial' is not visible on every node of cluster '$ClusterName' after $DiskWaitSeconds s: connect every node to the iSCSI target, then run pulumi up again."
+            }
+            Start-Sleep -Seconds 5
+            $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        }
+        $available[0] | Add-ClusterDisk | Out-Null
+        $state = Get-State
+    }
+    if ($state.Placement -eq 'ClusterDisk') {
+        Add-ClusterSharedVolume -Name $state.ClusterDiskName | Out-Null
+        $state = Get-State
+    }
+}
+elseif ($Mode -eq 'Remove') {
+    if ($state.Placement -eq 'ClusterSharedVolume') {
+        Remove-ClusterSharedVolume -Name $state.ClusterDiskName | Out-Null
+    }
+    if ($state.Placement -ne 'Absent') {
+        Remove-ClusterResource -Name $state.ClusterDiskName -Force
+    }
+    $state = Get-State
+}
+$state

@@ -1,0 +1,145 @@
+"""SharedVolume: an iSCSI LUN brought into a failover cluster as a Cluster Shared Volume.
+
+    csv = SharedVolume("storage-csv", SharedVolumeArgs(
+        connection=hv01_connection,                 # WinRM to a node of the cluster
+        cluster_name=cluster.name,                  # also makes the CSV wait for the cluster
+        disk_serial=storage_volume.serial_number,   # the LUN, by identity (never by disk number)
+        label="VMStorage"))
+    csv.path   # C:\\ClusterStorage\\Volume1, read back from the cluster
+
+What it does (script ``scripts/shared_volume.ps1``, run on the connected node):
+- create: finds the disk by serial number (waiting for it), brings it online and writable,
+  initializes it (GPT) and formats one NTFS volume only if it is raw (idempotent: an existing
+  volume and its data are kept), waits until every node sees it (``Get-ClusterAvailableDisk``),
+  ``Add-ClusterDisk``, ``Add-ClusterSharedVolume``; the mount path, cluster disk name, size and free
+  space are read back from ``Get-ClusterSharedVolume``;
+- replace: ``disk_serial``, ``cluster_name``; ``label`` is applied when the disk is first
+  formatted and cannot change afterwards (check refuses a change);
+- delete: ``Remove-ClusterSharedVolume`` then ``Remove-ClusterResource`` of that disk only; the LUN's
+  data stays (the IscsiVolume owns the data; deleting that removes it).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure
+
+from .base import HvProvider, HvResource
+from .connection import ConnectionArgs
+from .failover_cluster import CLUSTER_CONNECTION_PROP, run_cluster_script
+from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between
+
+SPEC: tuple[Prop, ...] = (
+    CLUSTER_CONNECTION_PROP,
+    Prop("cluster_name", "str", required=True, checks=(netbios_name,), on_change="replace", case_insensitive=True,
+         doc="the cluster (FailoverCluster.name) the connected node belongs to"),
+    Prop("disk_serial", "str", required=True, checks=(nonempty,), on_change="replace",
+         doc="serial number of the LUN (IscsiVolume.serial_number)"),
+    Prop("label", "str", default="CSV", checks=(length_at_most(32),), on_change="ignore",
+         doc="NTFS volume label, applied when the disk is first formatted"),
+    Prop("disk_wait_seconds", "int", default=300, checks=(number_between(0, 3600),), on_change="ignore",
+         doc="how long to wait for the LUN to be visible on every node"),
+)
+
+OUTPUTS = ("path", "cluster_disk_name", "size_bytes", "free_bytes", "owner_node", "volume_label")
+
+
+class SharedVolumeArgs:
+    """Inputs of a SharedVolume (see the module docstring)."""
+
+    def __init__(
+        self,
+        connection: "ConnectionArgs | Mapping[str, Any]",
+        cluster_name: pulumi.Input[str],
+        disk_serial: pulumi.Input[str],
+        label: pulumi.Input[str] = "CSV",
+        disk_wait_seconds: int = 300,
+    ) -> None:
+        self.connection = connection
+        self.cluster_name = cluster_name
+        self.disk_serial = disk_serial
+        self.label = label
+        self.disk_wait_seconds = disk_wait_seconds
+
+    def to_inputs(self) -> dict[str, Any]:
+        return {
+            "connection": self.connection,
+            "cluster_name": self.cluster_name,
+            "disk_serial": self.disk_serial,
+            "label": self.label,
+            "disk_wait_seconds": self.disk_wait_seconds,
+        }
+
+
+class SharedVolumeProvider(HvProvider):
+    """check/diff/create/read/update/delete of a SharedVolume (holds no state of its own)."""
+
+    RESOURCE = "SharedVolume"
+    SPEC = SPEC
+    OUTPUTS = OUTPUTS
+    DELETE_BEFORE_REPLACE = True  # a replacement may reuse the same LUN
+
+    def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:
+        old_label, new_label = olds.get("label"), news.get("label")
+        same_disk = olds.get("disk_serial") == news.get("disk_serial")
+        if old_label and new_label and not is_unknown(new_label) and same_disk and old_label != new_label:
+            return [CheckFailure("label", (
+                f"the volume was formatted with label {old_label!r}; the label is applied only when the disk is "
+                f"first formatted and this resource does not change it (keep {old_label!r}, or rename the volume "
+                f"on the node with Set-Volume -NewFileSystemLabel and then change it here)"))]
+        return []
+
+    def make_id(self, inputs: dict) -> str:
+        return f"{str(inputs['cluster_name']).upper()}/{inputs['disk_serial']}"
+
+    @staticmethod
+    def _params(props: Mapping[str, Any], mode: str) -> dict:
+        return {
+            "Mode": mode,
+            "ClusterName": props["cluster_name"],
+            "DiskSerial": props["disk_serial"],
+            "Label": props.get("label") or "CSV",
+            "DiskWaitSeconds": int(props.get("disk_wait_seconds") or 300),
+        }
+
+    def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        return computed_outputs(run_cluster_script(inputs, "shared_volume.ps1", self._params(inputs, "Set")))
+
+    def observe(self, id: str, outputs: dict) -> dict | None:
+        state = run_cluster_script(outputs, "shared_volume.ps1", self._params(outputs, "Get"))
+        if state.get("Placement") != "ClusterSharedVolume":
+            return None
+        return computed_outputs(state)
+
+    def remove(self, id: str, outputs: dict) -> None:
+        run_cluster_script(outputs, "shared_volume.ps1", self._params(outputs, "Remove"))
+
+
+def computed_outputs(state: Mapping[str, Any]) -> dict:
+    return {
+        "path": state.get("Path") or "",
+        "cluster_disk_name": state.get("ClusterDiskName") or "",
+        "size_bytes": int(state.get("SizeBytes") or 0),
+        "free_bytes": int(state.get("FreeBytes") or 0),
+        "owner_node": state.get("OwnerNode") or "",
+        "volume_label": state.get("Label") or "",
+    }
+
+
+class SharedVolume(HvResource):
+    """A Cluster Shared Volume (see the module docstring)."""
+
+    path: pulumi.Output[str]
+    cluster_disk_name: pulumi.Output[str]
+    size_bytes: pulumi.Output[int]
+    free_bytes: pulumi.Output[int]
+    owner_node: pulumi.Output[str]
+    volume_label: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    disk_serial: pulumi.Output[str]
+    label: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: SharedVolumeArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(SharedVolumeProvider(), resource_name, args.to_inputs(), opts)

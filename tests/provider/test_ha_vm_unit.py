@@ -1,0 +1,47 @@
+"""HighlyAvailableVM check/diff: Hyper-V's off-only changes refused at preview, owner drift rules."""
+from hvprovider.highly_available_vm import HighlyAvailableVMProvider
+
+CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
+GOOD = {
+    "connection": CONN, "domain_username": "HYPER\\Administrator", "domain_password": "secret",
+    "name": "TestVM", "path": "C:\\ClusterStorage\\Volume1", "memory_startup_bytes": "1GB",
+    "disk_size_bytes": "20GB", "switch_name": "VMNet", "owner_node": "HV01",
+}
+P = HighlyAvailableVMProvider()
+OLDS = P.check({}, GOOD).inputs
+
+
+def test_sizes_are_normalized_and_defaults_filled():
+    assert OLDS["memory_startup_bytes"] == 1024**3 and OLDS["disk_size_bytes"] == 20 * 1024**3
+    assert (OLDS["state"], OLDS["migration_type"], OLDS["generation"]) == ("Running", "Live", 2)
+
+
+def test_bad_values_are_refused():
+    result = P.check({}, {**GOOD, "name": "a/b", "generation": 3, "state": "Paused", "memory_startup_bytes": "1KB"})
+    props = {f.property for f in result.failures}
+    assert props == {"name", "generation", "state", "memory_startup_bytes"}
+
+
+def test_memory_change_of_running_vm_needs_consent():
+    refused = P.check(OLDS, {**GOOD, "memory_startup_bytes": "2GB", "processor_count": 2})
+    reasons = {f.property: f.reason for f in refused.failures}
+    assert set(reasons) == {"memory_startup_bytes", "processor_count"}
+    assert "allow_restart_for_changes=True" in reasons["processor_count"]
+    assert P.check(OLDS, {**GOOD, "memory_startup_bytes": "2GB", "allow_restart_for_changes": True}).failures == []
+    assert P.check(OLDS, {**GOOD, "memory_startup_bytes": "2GB", "state": "Off"}).failures == []
+
+
+def test_diff_owner_and_replacements():
+    news = P.check(OLDS, GOOD).inputs
+    assert P.diff("TestVM", OLDS, news).changes is False
+    failed_over = {**OLDS, "owner_node": "HV02"}
+    # the program pins HV01: moving back is an in-place update
+    d = P.diff("TestVM", failed_over, news)
+    assert d.changes and d.replaces == []
+    # no pinned owner: wherever the cluster runs it is not drift
+    assert P.diff("TestVM", failed_over, {**news, "owner_node": None}).changes is False
+    assert P.diff("TestVM", OLDS, {**news, "owner_node": "hv01.hyper.local"}).changes is False
+    d = P.diff("TestVM", OLDS, {**news, "generation": 1, "disk_size_bytes": 30 * 1024**3})
+    assert sorted(d.replaces) == ["disk_size_bytes", "generation"] and d.delete_before_replace
+    d = P.diff("TestVM", OLDS, {**news, "switch_name": "Other", "preferred_owners": ["HV02", "HV01"]})
+    assert d.changes and d.replaces == []
