@@ -1,0 +1,337 @@
+"""hvsim command line.
+
+    python -m hvsim serve --lab hvsim/labs/seed.yaml --state .hvsim-state [--time-factor 0.01]
+    python -m hvsim status --state .hvsim-state [--json]
+    python -m hvsim power-off|power-on|restart HOST --state DIR
+    python -m hvsim drop-connections HOST N --state DIR
+    python -m hvsim latency HOST MS --state DIR
+    python -m hvsim fail-cmdlet HOST CMDLET [--message TEXT] --state DIR
+    python -m hvsim clear-faults [HOST] --state DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+DEFAULT_STATE = ".hvsim-state"
+
+
+# ----------------------------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    import yaml
+
+    from hvsim.server import LabServer
+
+    with open(args.lab, encoding="utf-8") as fh:
+        lab = yaml.safe_load(fh)
+    if not isinstance(lab, dict) or not isinstance(lab.get("hosts"), dict):
+        print(f"hvsim: {args.lab}: a lab file needs a 'hosts' mapping", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = LabServer(lab, args.state, time_factor=args.time_factor)
+    try:
+        endpoints = server.start()
+    except OSError as exc:
+        print(f"hvsim: cannot start the lab: {exc}", file=sys.stderr)
+        server.stop()
+        return 1
+    hosts = ", ".join(f"{n} http://{e['address']}:{e['http_port']} https://{e['address']}:{e['https_port']}"
+                      for n, e in endpoints["hosts"].items())
+    print(f"hvsim ready: state {Path(args.state).resolve()}; control {endpoints['control']}; {hosts}; "
+          f"CA {endpoints['ca']}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        print("hvsim stopped", flush=True)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- faults
+def _control_url(state: str) -> str:
+    path = Path(state) / "endpoints.json"
+    if not path.exists():
+        raise SystemExit(f"hvsim: no {path}: is `python -m hvsim serve --state {state}` running?")
+    return json.loads(path.read_text(encoding="utf-8"))["control"]
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from hvsim.control import ControlError, call_control
+
+    kw: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        kw["host"] = args.host
+    if args.command == "drop-connections":
+        kw["count"] = args.count
+    elif args.command == "latency":
+        kw["ms"] = args.ms
+    elif args.command == "fail-cmdlet":
+        kw["cmdlet"] = args.cmdlet
+        if args.message:
+            kw["message"] = args.message
+    try:
+        result = call_control(_control_url(args.state), args.command, **kw)
+    except ControlError as exc:
+        print(f"hvsim: {args.command}: {exc}", file=sys.stderr)
+        return 1
+    host = result.get("host")
+    state = result.get("state") or {}
+    if host:
+        print(f"{args.command} {host}: power={state.get('power')} reachable={state.get('reachable')} "
+              f"boot_id={state.get('boot_id')}")
+    print("faults: " + json.dumps(result.get("faults") or {}, sort_keys=True))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- status
+def _table(title: str, headers: list[str], rows: Iterable[list[Any]]) -> str:
+    rows = [["" if v is None else str(v) for v in r] for r in rows]
+    out = [title]
+    if not rows:
+        out.append("  (none)")
+        return "\n".join(out)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = "  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out.append(line.rstrip())
+    out.append("  " + "  ".join("-" * w for w in widths))
+    for r in rows:
+        out.append(("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths))).rstrip())
+    return "\n".join(out)
+
+
+def _size(n: Any) -> str:
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        return "" if n is None else str(n)
+    for unit, div in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= div:
+            val = n / div
+            return f"{val:.0f} {unit}" if val == int(val) else f"{val:.1f} {unit}"
+    return f"{n} B"
+
+
+def _get(d: Any, *keys: str, default: Any = None) -> Any:
+    """First present key (several spellings tolerated: other layers own these sections)."""
+    if not isinstance(d, dict):
+        return default
+    for k in keys:
+        if k in d and d[k] is not None:
+            return d[k]
+    lower = {str(k).lower(): v for k, v in d.items()}
+    for k in keys:
+        if k.lower() in lower and lower[k.lower()] is not None:
+            return lower[k.lower()]
+    return default
+
+
+def _items(container: Any) -> list[tuple[str, dict]]:
+    """A dict keyed by name, or a list of dicts with a name: (name, item) pairs."""
+    if isinstance(container, dict):
+        return [(str(k), v if isinstance(v, dict) else {"value": v}) for k, v in container.items()]
+    if isinstance(container, list):
+        out = []
+        for i, v in enumerate(container):
+            if isinstance(v, dict):
+                out.append((str(_get(v, "name", "Name", "id", default=i)), v))
+        return out
+    return []
+
+
+def _join(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(str(k) for k in v)
+    return "" if v is None else str(v)
+
+
+def render_status(world: dict) -> str:
+    try:
+        from hvsim.world.features import BASE_FEATURES
+        base = {str(f) for f in BASE_FEATURES}
+    except Exception:
+        base = set()
+    hosts = world.get("hosts") or {}
+    sections = []
+
+    rows = []
+    for name, h in _items(hosts):
+        feats = h.get("features") or {}
+        shown = []
+        for fname, f in (feats.items() if isinstance(feats, dict) else []):
+            state = (f or {}).get("state") if isinstance(f, dict) else f
+            if state == "Installed" and fname not in base:
+                shown.append(fname)
+            elif state and state not in ("Installed", "Available"):
+                shown.append(f"{fname} ({state})")
+        pending = h.get("pending") or {}
+        power = h.get("power")
+        if pending.get("restart_required"):
+            power = f"{power}, restart pending"
+        ep = h.get("endpoints") or {}
+        rows.append([name, power, h.get("domain") or f"workgroup {h.get('workgroup') or 'WORKGROUP'}",
+                     (h.get("os") or {}).get("caption"), h.get("last_boot"), _join(shown) or "-",
+                     f"{ep.get('address', '')}:{ep.get('http_port', '')}/{ep.get('https_port', '')}"])
+    sections.append(_table("Hosts", ["HOST", "POWER", "DOMAIN", "OS", "BOOT TIME", "FEATURES", "WINRM"], rows))
+
+    trows, vrows = [], []
+    for hname, h in _items(hosts):
+        tsrv = h.get("iscsi_target_server") or {}
+        for tname, t in _items(tsrv.get("targets")):
+            trows.append([hname, _get(t, "name", "TargetName", default=tname),
+                          _get(t, "iqn", "TargetIqn", default=""),
+                          _join(_get(t, "initiator_ids", "InitiatorIds", default=[])),
+                          _join([_get(m, "path", "Path", default=m) if isinstance(m, dict) else m
+                                 for m in (_get(t, "luns", "mappings", "lun_mappings", default=[]) or [])])])
+        for vname, v in _items(tsrv.get("virtual_disks")):
+            vrows.append([hname, _get(v, "path", "Path", default=vname), _size(_get(v, "size", "Size")),
+                          _get(v, "serial", "SerialNumber", default=""),
+                          _join(_get(v, "targets", "target_names", default=[]))])
+    sections.append(_table("iSCSI targets", ["HOST", "TARGET", "IQN", "INITIATOR IDS", "LUNS"], trows))
+    sections.append(_table("iSCSI virtual disks", ["HOST", "PATH", "SIZE", "SERIAL", "TARGETS"], vrows))
+
+    drows = []
+    for hname, h in _items(hosts):
+        disks = h.get("disks") or []
+        for _, d in _items(disks) if isinstance(disks, dict) else [(None, d) for d in disks if isinstance(d, dict)]:
+            drows.append([hname, _get(d, "number", "Number"), _get(d, "bus_type", "BusType", default=""),
+                          _size(_get(d, "size", "Size")), _get(d, "serial", "SerialNumber", default=""),
+                          _get(d, "partition_style", "PartitionStyle", default=""),
+                          "offline" if _get(d, "offline", "IsOffline") else "online",
+                          "read-only" if _get(d, "read_only", "IsReadOnly") else "",
+                          _get(d, "unique_id", "UniqueId", default="")])
+    sections.append(_table("Disks", ["HOST", "NUMBER", "BUS", "SIZE", "SERIAL", "STYLE", "STATE", "RO",
+                                      "UNIQUE ID"], drows))
+
+    crows, csv_rows, group_rows = [], [], []
+    for cname, c in _items(world.get("clusters")):
+        nodes = _get(c, "nodes", "Nodes", default=[])
+        node_names = [(_get(n, "name", "Name", default=k) if isinstance(n, dict) else n)
+                      for k, n in (nodes.items() if isinstance(nodes, dict) else enumerate(nodes))]
+        ips = _get(c, "static_address", "ip", "ips", "address", "StaticAddress", default="")
+        quorum = _get(c, "quorum", default={}) or {}
+        witness = _get(c, "witness", "disk_witness", default=None) or (
+            _get(quorum, "resource", "witness", "disk_witness", default="") if isinstance(quorum, dict) else quorum)
+        crows.append([_get(c, "name", default=cname), _join(node_names), _join(ips), _join(witness) or "-",
+                      _get(c, "domain", default="")])
+        for sname, s in _items(_get(c, "csvs", "shared_volumes", "cluster_shared_volumes", default={})):
+            csv_rows.append([cname, _get(s, "name", default=sname),
+                             _get(s, "path", "friendly_volume_name", "FriendlyVolumeName", default=""),
+                             _get(s, "owner", "owner_node", "OwnerNode", default=""),
+                             _get(s, "state", default="")])
+        for gname, g in _items(_get(c, "groups", default={})):
+            group_rows.append((cname, gname, g))
+    sections.append(_table("Clusters", ["CLUSTER", "NODES", "IP", "WITNESS", "DOMAIN"], crows))
+    sections.append(_table("Cluster Shared Volumes", ["CLUSTER", "NAME", "PATH", "OWNER", "STATE"], csv_rows))
+
+    vm_rows = []
+    clustered = {}
+    for cname, gname, g in group_rows:
+        vm = _get(g, "vm", "vm_name", "VMName", default=None)
+        if vm or str(_get(g, "type", "group_type", default="")).lower() in ("virtualmachine", "vm"):
+            clustered[str(vm or gname).lower()] = (cname, gname, g)
+    for hname, h in _items(hosts):
+        for vname, vm in _items((h.get("hyperv") or {}).get("vms")):
+            name = _get(vm, "name", "Name", default=vname)
+            role = clustered.get(str(name).lower())
+            owner = _get(role[2], "owner", "owner_node", "OwnerNode", default="") if role else ""
+            vm_rows.append([name, hname, _get(vm, "state", "State", default=""),
+                            f"{role[0]}/{role[1]}" if role else "-", owner or "-",
+                            _get(vm, "path", "Path", default="")])
+    sections.append(_table("VMs", ["VM", "HOST", "STATE", "CLUSTER ROLE", "OWNER NODE", "PATH"], vm_rows))
+
+    faults = world.get("faults") or {}
+    frows = []
+    for host, n in (faults.get("drop_connections") or {}).items():
+        frows.append([host, f"drop next {n} connection(s)"])
+    for host, ms in (faults.get("latency_ms") or {}).items():
+        frows.append([host, f"latency {ms} ms"])
+    for f in faults.get("cmdlet_fail_once") or []:
+        frows.append([f.get("host"), f"{f.get('cmdlet')} fails once: {f.get('message')}"])
+    sections.append(_table("Injected faults", ["HOST", "FAULT"], frows))
+    return "\n\n".join(sections) + "\n"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    path = Path(args.state) / "state.json"
+    if not path.exists():
+        print(f"hvsim: no {path}: start the lab with `python -m hvsim serve --state {args.state}`",
+              file=sys.stderr)
+        return 1
+    world = json.loads(path.read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps(world, indent=1))
+    else:
+        sys.stdout.write(render_status(world))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m hvsim", description="hvsim: a simulated Hyper-V cluster lab")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def state_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--state", default=DEFAULT_STATE, help=f"state directory (default {DEFAULT_STATE})")
+
+    sp = sub.add_parser("serve", help="run the lab's WinRM endpoints and control interface")
+    sp.add_argument("--lab", default=str(Path(__file__).resolve().parent / "labs" / "seed.yaml"))
+    sp.add_argument("--time-factor", type=float, default=None,
+                    help="simulated seconds -> real seconds (default: the lab file's)")
+    state_arg(sp)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("status", help="print hosts, iSCSI, disks, clusters, CSVs and VMs")
+    sp.add_argument("--json", action="store_true", help="print the raw world JSON")
+    state_arg(sp)
+    sp.set_defaults(func=cmd_status)
+
+    for name, help_text in (("power-off", "pull the plug on HOST (roles fail over)"),
+                            ("power-on", "power HOST on (it boots)"), ("restart", "restart HOST")):
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("host")
+        state_arg(sp)
+        sp.set_defaults(func=cmd_fault)
+    sp = sub.add_parser("drop-connections", help="reset the next N new connections to HOST")
+    sp.add_argument("host")
+    sp.add_argument("count", type=int)
+    state_arg(sp)
+    sp.set_defaults(func=cmd_fault)
+    sp = sub.add_parser("latency", help="add MS milliseconds before every answer of HOST (0 clears)")
+    sp.add_argument("host")
+    sp.add_argument("ms", type=int)
+    state_arg(sp)
+    sp.set_defaults(func=cmd_fault)
+    sp = sub.add_parser("fail-cmdlet", help="make CMDLET fail once on HOST")
+    sp.add_argument("host")
+    sp.add_argument("cmdlet")
+    sp.add_argument("--message", default=None)
+    state_arg(sp)
+    sp.set_defaults(func=cmd_fault)
+    sp = sub.add_parser("clear-faults", help="remove injected faults (of HOST, or all)")
+    sp.add_argument("host", nargs="?")
+    state_arg(sp)
+    sp.set_defaults(func=cmd_fault)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

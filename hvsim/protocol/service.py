@@ -1,0 +1,169 @@
+"""WinRMService: every host's listeners, the shells, and the WS-Management operations.
+
+    svc = WinRMService(world, state_dir, hosts={"HV01": {"address": ..., "http_port": 0, ...}})
+    svc.start()                       # binds; svc.endpoints has the real ports
+    svc.stop()
+
+The executor defaults to hvsim.powershell.execute; tests may inject a stand-in with the same shape
+(script, ctx, stdin) -> object with .stdout, .errors, .exit_code.
+"""
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from . import soap
+from .auth import Identity, setup_ntlm_user_file
+from .http import WinRMListener, start_listener
+from .shells import ShellManager
+from .tls import ensure_ca, issue_host_cert, server_context
+
+
+def default_executor(script: str, ctx: Any, stdin: Any) -> Any:
+    from hvsim.powershell import execute
+    return execute(script, ctx, stdin)
+
+
+def default_context(world: Any, host: str, user: str, auth: str) -> Any:
+    """The CmdletContext for one command: Session(host, user, auth, can_delegate=False)."""
+    from hvsim.cmdlets.registry import CmdletContext, Session
+    session = Session(host=host, user=user, auth=auth, can_delegate=False)
+    try:
+        return CmdletContext(world=world, session=session, runner=None, warnings=[])
+    except TypeError:
+        return CmdletContext(world=world, session=session)
+
+
+class WinRMService:
+    def __init__(self, world: Any, state_dir: str | Path, hosts: dict[str, dict],
+                 executor: Callable[[str, Any, Any], Any] | None = None,
+                 context_factory: Callable[[Any, str, str, str], Any] | None = None):
+        self.world = world
+        self.state_dir = Path(state_dir)
+        self.host_specs = hosts
+        self.executor = executor or default_executor
+        self._context_factory = context_factory or default_context
+        self.shells = ShellManager(world, self.executor,
+                                   lambda host, user, auth: self._context_factory(self.world, host, user, auth))
+        self.listeners: list[WinRMListener] = []
+        self.endpoints: dict[str, dict] = {}
+        self.ca_path: Path | None = None
+        self._faults_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        setup_ntlm_user_file(self.state_dir)
+        ca_cert, ca_key, self.ca_path = ensure_ca(self.state_dir)
+        dom = (self.world.data.get("domain") or {}).get("fqdn")
+        for name, spec in self.host_specs.items():
+            address = str(spec.get("address", "127.0.0.1"))
+            names = [name, name.lower()] + ([f"{name.lower()}.{dom}"] if dom else [])
+            cert_path, key_path, der = issue_host_cert(self.state_dir, ca_cert, ca_key, name, address, names)
+            from .auth import cert_hash_for_cbt
+            http = WinRMListener(self, name, address, int(spec.get("http_port", 5985)), "http")
+            https = WinRMListener(self, name, address, int(spec.get("https_port", 5986)), "https",
+                                  server_context(cert_path, key_path), cert_hash_for_cbt(der))
+            self.listeners += [http, https]
+            self.endpoints[name] = {"address": address, "http_port": http.port, "https_port": https.port,
+                                    "allow_unencrypted": bool(spec.get("allow_unencrypted", False))}
+        for listener in self.listeners:
+            start_listener(listener)
+        hooks = getattr(self.world, "hooks", None)
+        if isinstance(hooks, dict):
+            hooks.setdefault("shutdown", []).append(lambda _w, host: self.shells.kill_host(host))
+            hooks.setdefault("power_off", []).append(lambda _w, host: self.shells.kill_host(host))
+
+    def stop(self) -> None:
+        for listener in self.listeners:
+            listener.shutdown()
+            listener.server_close()
+        self.listeners = []
+
+    # -- host state and injected faults -------------------------------------------------------------
+    def reachable(self, host: str) -> bool:
+        return bool(self.world.reachable(host))
+
+    def allow_unencrypted(self, host: str) -> bool:
+        return bool(self.endpoints.get(host, {}).get("allow_unencrypted"))
+
+    def _faults(self) -> dict:
+        return self.world.data.get("faults") or {}
+
+    def accept_connection(self, host: str) -> bool:
+        """False: reset this new connection (host unreachable, or a drop-connections fault)."""
+        if not self.reachable(host):
+            return False
+        with self._faults_lock:
+            pending = int(self._faults().get("drop_connections", {}).get(host, 0) or 0)
+            if pending <= 0:
+                return True
+            with self.world.transaction() as data:
+                drops = data.setdefault("faults", {}).setdefault("drop_connections", {})
+                drops[host] = pending - 1
+                if drops[host] <= 0:
+                    drops.pop(host, None)
+            self.world.audit("connection_dropped", host=host, remaining=pending - 1)
+            return False
+
+    def latency(self, host: str) -> float:
+        ms = self._faults().get("latency_ms", {}).get(host, 0) or 0
+        return float(ms) / 1000.0
+
+    def log_auth_failure(self, host: str, method: str, reason: str) -> None:
+        try:
+            self.world.audit("auth_failed", host=host, method=method, reason=reason)
+        except Exception:
+            pass
+
+    # -- WS-Management -----------------------------------------------------------------------------
+    def dispatch(self, host: str, identity: Identity, body: bytes, client_ip: str, scheme: str,
+                 port: int) -> tuple[int, bytes]:
+        relates_to = ""
+        try:
+            req = soap.parse_request(body)
+            relates_to = req.message_id
+            if req.resource_uri and req.resource_uri.lower() != soap.SHELL_CMD_URI:
+                raise soap.ProtocolFault("DestinationUnreachable", "The WS-Management service cannot process the "
+                                         "request. The resource URI is not supported. ", 2150858770)
+            return 200, self._operation(host, identity, req, client_ip, scheme, port)
+        except soap.ProtocolFault as fault:
+            return fault.status, soap.render_fault(fault, relates_to, self._machine(host))
+        except Exception as exc:
+            traceback.print_exc()
+            fault = soap.ProtocolFault("InternalError", f"hvsim internal error: {exc}", 2147500037, code="s:Receiver")
+            return 500, soap.render_fault(fault, relates_to, self._machine(host))
+
+    def _machine(self, host: str) -> str:
+        try:
+            return self.world.fqdn(host)
+        except Exception:
+            return host
+
+    def _operation(self, host: str, identity: Identity, req: soap.Request, client_ip: str, scheme: str,
+                   port: int) -> bytes:
+        action = req.action
+        mid = req.message_id
+        if action == soap.ACTION_CREATE:
+            sh = self.shells.create(host, identity.user, identity.auth, req, client_ip)
+            address = f"{scheme}://{self.endpoints[host]['address']}:{port}/wsman"
+            return soap.create_response(mid, address, sh.id, identity.user, client_ip, sh.idle_timeout,
+                                        sh.input_streams, sh.output_streams)
+        if action not in (soap.ACTION_DELETE, soap.ACTION_COMMAND, soap.ACTION_SEND, soap.ACTION_RECEIVE,
+                          soap.ACTION_SIGNAL):
+            raise soap.action_not_supported_fault(action)
+        sh = self.shells.get(host, req.selectors.get("ShellId"), identity.user)
+        if action == soap.ACTION_DELETE:
+            self.shells.delete(sh)
+            return soap.delete_response(mid)
+        if action == soap.ACTION_COMMAND:
+            cmd = self.shells.command(sh, req)
+            return soap.command_response(mid, cmd.id)
+        if action == soap.ACTION_SEND:
+            self.shells.send(sh, req)
+            return soap.send_response(mid)
+        if action == soap.ACTION_SIGNAL:
+            self.shells.signal(sh, req)
+            return soap.signal_response(mid)
+        return self.shells.receive(sh, req)
