@@ -190,6 +190,10 @@ class HvResource(Resource):
 
     def __init__(self, provider: HvProvider, name: str, inputs: Mapping[str, Any],
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        unknown = sorted(set(inputs) - {p.name for p in provider.SPEC})
+        if unknown:
+            raise TypeError(f"{provider.RESOURCE}: unknown argument(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(p.name for p in provider.SPEC)}")
         props: dict[str, Any] = {}
         secret_names = [p.name for p in provider.SPEC if p.secret]
         for prop in provider.SPEC:

@@ -70,6 +70,7 @@ class Prop:
     on_change: 'update' (in place) | 'replace' | 'ignore' (stored, never causes a diff)
     replace_fields: for 'dict' properties: changing these sub-fields replaces, others update
     unordered / case_insensitive: how ``base.diff`` compares old and new values
+    convert: canonical form applied after the checks passed (to each item of a list)
     secret: the value is a secret (never printed; outputs marked secret)
     """
 
@@ -87,6 +88,7 @@ class Prop:
     unordered: bool = False
     case_insensitive: bool = False
     secret: bool = False
+    convert: "Callable[[Any], Any] | None" = None
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -312,6 +314,9 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
                         if reason:
                             failures.append(CheckFailure(item_path, reason))
                             break
+                    else:
+                        if prop.convert is not None:
+                            item = prop.convert(item)
                 out.append(item)
             return out
         failures.append(CheckFailure(path, f"must be a list, got {_type_name(value)} {value!r}"))
@@ -372,6 +377,9 @@ def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, p
             if reason:
                 failures.append(CheckFailure(path, reason))
                 break
+        else:
+            if prop.convert is not None and prop.kind != "list":
+                value = prop.convert(value)
         out[prop.name] = value
     return out
 

@@ -1,0 +1,304 @@
+"""ClusterNode: a Hyper-V host made ready to be a failover-cluster node.
+
+Inputs (``ClusterNodeArgs``)                 diff
+    connection              ConnectionArgs     host: replace; other fields: update
+    features                list[str]          update (missing ones are installed; default: Hyper-V,
+                                                 Failover-Clustering, RSAT-Clustering-PowerShell, Hyper-V-PowerShell)
+    domain_name             str | None         update (joins when not a member; a member of another domain is an error)
+    domain_join_username    str | None         update ("HYPER\\Administrator"; required with domain_name)
+    domain_join_password    secret | None      update
+    credssp                 bool = True        update (CredSSP server role + client role delegating to own name/FQDN,
+                                                 DESIGN section 2: how FailoverCluster solves the double hop)
+    target_portal_address   str | None         update (the iSCSI Target Server's address as the node reaches it)
+    target_iqns             list[str] = []     update (persistent sessions to these targets)
+    disk_serial_numbers     list[str] = []     update (LUNs to wait for and, while still RAW, bring online + writable)
+    switch_name             str | None         update (external virtual switch, same name on every node)
+    switch_adapter          str | None         update (the NIC the switch is bound to, e.g. "Ethernet 2")
+    allow_restart           bool = True        update (False: fail instead of restarting the host)
+    restart_timeout         int = 900          ignore (seconds to wait for a restart)
+    remove_features_on_delete bool = False     update (delete also uninstalls ``features``, restarting)
+    leave_domain_on_delete  bool = False       update (delete also leaves the domain, restarting)
+Outputs: every input, plus computer_name, fqdn, domain, initiator_iqn, connected_targets,
+disks ([{serial_number, unique_id, number, size}]), last_boot_time, restarts (restarts done by the last
+create/update), last_changes, and delete_policy (computed at check, so ``pulumi preview --diff``
+shows what a delete will undo).
+
+Delete policy: disconnect the listed targets (dropping their persistent logins), remove the portal
+when no session is left, remove the virtual switch, disable both CredSSP roles. Features, domain
+membership and the MSiSCSI service settings stay unless the two ``*_on_delete`` flags say otherwise.
+Scripts: scripts/cluster_node_prepare.ps1 (features, domain: the steps that need a restart),
+scripts/cluster_node.ps1 (everything else), scripts/host_restart.ps1 + host_boot_time.ps1 (restart, wait).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional, Sequence
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult
+
+from . import errors, transport
+from .base import HvProvider, HvResource
+from .connection import CONNECTION_PROP, ConnectionArgs
+from .validation import Prop, dns_name, host_address, iqn, is_unknown, nonempty, number_between, require_unique
+
+SCRIPT = "cluster_node.ps1"
+PREPARE_SCRIPT = "cluster_node_prepare.ps1"
+DEFAULT_FEATURES = ("Hyper-V", "Failover-Clustering", "RSAT-Clustering-PowerShell", "Hyper-V-PowerShell")
+_FEATURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def feature_name(v: str) -> str | None:
+    return None if _FEATURE_NAME.match(v) else f"{v!r} is not a Windows feature name (e.g. Hyper-V, Failover-Clustering)"
+
+
+def switch_name_check(v: str) -> str | None:
+    if not v.strip() or len(v) > 100 or any(ord(c) < 32 for c in v):
+        return "must be 1-100 printable characters"
+    return None
+
+
+class ClusterNodeArgs:
+    """Inputs of a ClusterNode (see the module docstring for every field and its diff behaviour)."""
+
+    def __init__(self, connection: ConnectionArgs | pulumi.Input[dict],
+                 features: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
+                 domain_name: Optional[pulumi.Input[str]] = None,
+                 domain_join_username: Optional[pulumi.Input[str]] = None,
+                 domain_join_password: Optional[pulumi.Input[str]] = None,
+                 credssp: Optional[pulumi.Input[bool]] = None,
+                 target_portal_address: Optional[pulumi.Input[str]] = None,
+                 target_iqns: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
+                 disk_serial_numbers: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
+                 switch_name: Optional[pulumi.Input[str]] = None,
+                 switch_adapter: Optional[pulumi.Input[str]] = None,
+                 allow_restart: Optional[pulumi.Input[bool]] = None,
+                 restart_timeout: Optional[pulumi.Input[int]] = None,
+                 remove_features_on_delete: Optional[pulumi.Input[bool]] = None,
+                 leave_domain_on_delete: Optional[pulumi.Input[bool]] = None) -> None:
+        self.connection = connection
+        self.features = features
+        self.domain_name = domain_name
+        self.domain_join_username = domain_join_username
+        self.domain_join_password = domain_join_password
+        self.credssp = credssp
+        self.target_portal_address = target_portal_address
+        self.target_iqns = target_iqns
+        self.disk_serial_numbers = disk_serial_numbers
+        self.switch_name = switch_name
+        self.switch_adapter = switch_adapter
+        self.allow_restart = allow_restart
+        self.restart_timeout = restart_timeout
+        self.remove_features_on_delete = remove_features_on_delete
+        self.leave_domain_on_delete = leave_domain_on_delete
+
+
+def delete_policy(inputs: dict) -> str:
+    """One sentence that says what deleting this node undoes (shown at preview)."""
+    undo = []
+    if inputs.get("target_iqns"):
+        undo.append("disconnect iSCSI targets " + ", ".join(str(t) for t in inputs["target_iqns"]))
+    if inputs.get("switch_name"):
+        undo.append(f"remove virtual switch {inputs['switch_name']!r}")
+    if inputs.get("credssp", True):
+        undo.append("disable the CredSSP roles")
+    if inputs.get("remove_features_on_delete"):
+        undo.append("uninstall " + ", ".join(inputs.get("features") or []) + " (restart)")
+    if inputs.get("leave_domain_on_delete"):
+        undo.append(f"leave domain {inputs.get('domain_name')} (restart)")
+    keep = []
+    if not inputs.get("remove_features_on_delete"):
+        keep.append("features")
+    if inputs.get("domain_name") and not inputs.get("leave_domain_on_delete"):
+        keep.append("domain membership")
+    text = "delete will " + ("; ".join(undo) if undo else "change nothing on the host")
+    return text + (("; keeps " + " and ".join(keep)) if keep else "")
+
+
+class ClusterNodeProvider(HvProvider):
+    RESOURCE = "ClusterNode"
+    SPEC = (
+        CONNECTION_PROP,
+        Prop("features", "list", default=lambda: list(DEFAULT_FEATURES), items=(feature_name,), unordered=True,
+             case_insensitive=True),
+        Prop("domain_name", "str", checks=(dns_name,), case_insensitive=True),
+        Prop("domain_join_username", "str", checks=(nonempty,)),
+        Prop("domain_join_password", "str", secret=True),
+        Prop("credssp", "bool", default=True),
+        Prop("target_portal_address", "str", checks=(host_address,), case_insensitive=True),
+        Prop("target_iqns", "list", default=lambda: [], items=(iqn,), unordered=True, case_insensitive=True),
+        Prop("disk_serial_numbers", "list", default=lambda: [], items=(nonempty,), unordered=True,
+             case_insensitive=True),
+        Prop("switch_name", "str", checks=(switch_name_check,), case_insensitive=True),
+        Prop("switch_adapter", "str", checks=(switch_name_check,), case_insensitive=True),
+        Prop("allow_restart", "bool", default=True),
+        Prop("restart_timeout", "int", default=900, checks=(number_between(10, 7200),), on_change="ignore"),
+        Prop("remove_features_on_delete", "bool", default=False),
+        Prop("leave_domain_on_delete", "bool", default=False),
+    )
+    OUTPUTS = ("computer_name", "fqdn", "domain", "initiator_iqn", "connected_targets", "disks",
+               "last_boot_time", "restarts", "last_changes", "delete_policy")
+
+    def check(self, olds: dict, news: dict) -> CheckResult:
+        result = super().check(olds, news)
+        if not any(is_unknown(v) for v in result.inputs.values()):
+            result.inputs["delete_policy"] = delete_policy(result.inputs)
+        return result
+
+    def check_more(self, olds: dict, news: dict) -> list:
+        failures = []
+        if news.get("domain_name") and not (news.get("domain_join_username") and news.get("domain_join_password")):
+            failures.append(CheckFailure("domain_join_password", "domain_join_username and domain_join_password are "
+                                         "required with domain_name (the account that may join computers)"))
+        if news.get("leave_domain_on_delete") and not news.get("domain_name"):
+            failures.append(CheckFailure("leave_domain_on_delete", "needs domain_name and the join credential"))
+        if news.get("target_iqns") and not news.get("target_portal_address"):
+            failures.append(CheckFailure("target_portal_address", "is required with target_iqns (the address of the "
+                                         "iSCSI Target Server as this node reaches it, e.g. 192.168.10.10)"))
+        if bool(news.get("switch_name")) != bool(news.get("switch_adapter")):
+            failures.append(CheckFailure("switch_adapter", "switch_name and switch_adapter go together (the external "
+                                         "switch's name and the NIC it is bound to, e.g. \"Ethernet 2\")"))
+        for prop in ("features", "target_iqns", "disk_serial_numbers"):
+            if isinstance(news.get(prop), list):
+                failures.extend(require_unique(news[prop], prop))
+        return failures
+
+    def make_id(self, inputs: dict) -> str:
+        return f"{inputs['connection']['host']}/cluster-node"
+
+    # -- parameters ---------------------------------------------------------------------
+    @staticmethod
+    def _node_params(inputs: dict, mode: str) -> dict:
+        return {
+            "Mode": mode,
+            "Features": list(inputs.get("features") or []),
+            "EnableCredSSP": bool(inputs.get("credssp", True)),
+            "TargetPortalAddress": inputs.get("target_portal_address") or "",
+            "TargetIqns": list(inputs.get("target_iqns") or []),
+            "DiskSerialNumbers": list(inputs.get("disk_serial_numbers") or []),
+            "SwitchName": inputs.get("switch_name") or "",
+            "SwitchAdapter": inputs.get("switch_adapter") or "",
+        }
+
+    @staticmethod
+    def _prepare_params(inputs: dict, mode: str, features: list, leave_domain: bool = False) -> dict:
+        return {
+            "Mode": mode,
+            "Features": features,
+            "DomainName": inputs.get("domain_name") or "",
+            "JoinUser": inputs.get("domain_join_username") or "",
+            "JoinPassword": inputs.get("domain_join_password") or "",
+            "LeaveDomain": leave_domain,
+        }
+
+    # -- state -> outputs ------------------------------------------------------------------
+    @staticmethod
+    def _facts(state: dict) -> dict:
+        sessions = state.get("Sessions") or []
+        return {
+            "computer_name": state.get("ComputerName"),
+            "fqdn": state.get("Fqdn"),
+            "domain": state.get("Domain"),
+            "initiator_iqn": state.get("InitiatorIqn"),
+            "connected_targets": sorted({s["TargetNodeAddress"] for s in sessions if s.get("IsConnected")}),
+            "disks": [{"serial_number": d.get("SerialNumber"), "unique_id": d.get("UniqueId"),
+                       "number": d.get("Number"), "size": d.get("Size")} for d in state.get("Disks") or []],
+            "last_boot_time": state.get("LastBootUpTime"),
+        }
+
+    @staticmethod
+    def _observed_inputs(desired: dict, state: dict) -> dict:
+        """The inputs as the host currently fulfils them (drift shows as a difference)."""
+        installed = {f["Name"].lower() for f in state.get("Features") or [] if f.get("Installed")}
+        connected = {s["TargetNodeAddress"].lower() for s in state.get("Sessions") or [] if s.get("IsConnected")}
+        visible = {str(d.get("SerialNumber")).lower() for d in state.get("Disks") or []}
+        credssp = state.get("CredSSP") or {}
+        own = {f"wsman/{str(state.get('Fqdn') or '').lower()}", f"wsman/{str(state.get('ComputerName') or '').lower()}"}
+        credssp_ok = bool(credssp.get("Server")) and bool(credssp.get("Client")) and own <= {
+            str(d).lower() for d in credssp.get("Delegates") or []}
+        switch = state.get("Switch") or None
+        switch_ok = bool(switch) and str(switch.get("SwitchType")) == "External" and \
+            str(switch.get("NetAdapterName") or "").lower() == str(desired.get("switch_adapter") or "").lower()
+        observed = {
+            "features": [f for f in desired.get("features") or [] if f.lower() in installed],
+            "target_iqns": [t for t in desired.get("target_iqns") or [] if t.lower() in connected],
+            "disk_serial_numbers": [s for s in desired.get("disk_serial_numbers") or [] if s.lower() in visible],
+            "domain_name": state.get("Domain") if desired.get("domain_name") else desired.get("domain_name"),
+        }
+        if desired.get("credssp", True):
+            observed["credssp"] = credssp_ok
+        if desired.get("switch_name"):
+            observed["switch_name"] = desired["switch_name"] if switch_ok else None
+        return observed
+
+    # -- operations ----------------------------------------------------------------------------
+    def _restart(self, inputs: dict, why: str) -> None:
+        if not inputs.get("allow_restart", True):
+            raise errors.InputError(self.RESOURCE, "allow_restart",
+                                    f"{inputs['connection']['host']} needs a restart ({why}) and allow_restart is "
+                                    f"false: restart it yourself, then run pulumi up again")
+        transport.restart_and_wait(inputs["connection"], float(inputs.get("restart_timeout") or 900))
+
+    def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        conn = inputs["connection"]
+        features = list(inputs.get("features") or [])
+        changes: list[str] = []
+        restarts = 0
+        for _ in range(3):  # features + join, restart, confirm (a feature may need a second pass)
+            prepared = transport.run_script(conn, PREPARE_SCRIPT, self._prepare_params(inputs, "Set", features))
+            changes.extend(prepared.get("Changes") or [])
+            if not prepared.get("RestartNeeded"):
+                break
+            self._restart(inputs, ", ".join(prepared.get("Changes") or []) or "pending changes")
+            restarts += 1
+        state = transport.run_script(conn, SCRIPT, self._node_params(inputs, "Set"))
+        changes.extend(state.get("Changes") or [])
+        facts = self._facts(state)
+        facts.update(restarts=restarts, last_changes=changes, delete_policy=delete_policy(inputs))
+        return facts
+
+    def observe(self, id: str, outputs: dict) -> dict | None:
+        state = transport.run_script(outputs["connection"], SCRIPT, self._node_params(outputs, "Get"))
+        facts = self._facts(state)
+        facts.update(self._observed_inputs(outputs, state))
+        return facts
+
+    def remove(self, id: str, outputs: dict) -> None:
+        conn = outputs["connection"]
+        transport.run_script(conn, SCRIPT, self._node_params(outputs, "Remove"))
+        features = list(outputs.get("features") or []) if outputs.get("remove_features_on_delete") else []
+        leave = bool(outputs.get("leave_domain_on_delete"))
+        if features or leave:
+            result = transport.run_script(conn, PREPARE_SCRIPT, self._prepare_params(outputs, "Remove", features, leave))
+            if result.get("RestartNeeded"):
+                self._restart(outputs, ", ".join(result.get("Changes") or []))
+
+
+class ClusterNode(HvResource):
+    """A Hyper-V host made ready for the cluster (see the module docstring)."""
+
+    connection: pulumi.Output[dict]
+    features: pulumi.Output[list]
+    domain_name: pulumi.Output[Optional[str]]
+    credssp: pulumi.Output[bool]
+    target_portal_address: pulumi.Output[Optional[str]]
+    target_iqns: pulumi.Output[list]
+    disk_serial_numbers: pulumi.Output[list]
+    switch_name: pulumi.Output[Optional[str]]
+    switch_adapter: pulumi.Output[Optional[str]]
+    computer_name: pulumi.Output[str]
+    fqdn: pulumi.Output[str]
+    domain: pulumi.Output[Optional[str]]
+    initiator_iqn: pulumi.Output[str]
+    connected_targets: pulumi.Output[list]
+    disks: pulumi.Output[list]
+    last_boot_time: pulumi.Output[str]
+    restarts: pulumi.Output[int]
+    last_changes: pulumi.Output[list]
+    delete_policy: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, args: ClusterNodeArgs | None = None,
+                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
+        inputs = dict(vars(args)) if args is not None else {}
+        inputs.update(kwargs)
+        super().__init__(ClusterNodeProvider(), resource_name, inputs, opts)

@@ -1,0 +1,120 @@
+"""IscsiTarget: an iSCSI Target Server target on the storage host (DC01 in the seed lab).
+
+Inputs (``IscsiTargetArgs``)           diff
+    connection      ConnectionArgs       host: replace; other fields: update (nothing runs remotely)
+    target_name     str                  replace (the name is part of the target IQN)
+    initiator_ids   list[str]            update  (IQN:, DNSName:, IPAddress:, IPv6Address:, MACAddress:)
+    description     str = ""             update
+Outputs: every input, plus
+    target_iqn      the IQN initiators connect to (iqn.1991-05.com.microsoft:<host>-<name>-target)
+    status          Connected / NotConnected
+    lun_mappings    [{path, lun}] of the virtual disks mapped to it
+    adopted         True when a target of that name already existed and was brought under management
+Create installs FS-iSCSITarget-Server when missing. Delete removes the target (its LUN mappings go
+with it); the virtual disks are IscsiVolume's. Script: scripts/iscsi_target.ps1.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+
+from . import transport
+from .base import HvProvider, HvResource
+from .connection import CONNECTION_PROP, ConnectionArgs
+from .validation import Prop, initiator_id, iscsi_target_name, length_at_most, normalize_initiator_id, require_unique
+
+SCRIPT = "iscsi_target.ps1"
+
+
+class IscsiTargetArgs:
+    """Inputs of an IscsiTarget.
+
+    :param connection: WinRM connection to the iSCSI Target Server host.
+    :param target_name: target name (letters, digits, '-', '.'); changing it replaces the target.
+    :param initiator_ids: who may connect, e.g. ["DNSName:hv01.hyper.local", "IQN:iqn.1991-05.com.microsoft:hv02.hyper.local"].
+    :param description: free text shown by Get-IscsiServerTarget.
+    """
+
+    def __init__(self, connection: ConnectionArgs | pulumi.Input[dict], target_name: pulumi.Input[str],
+                 initiator_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+                 description: Optional[pulumi.Input[str]] = None) -> None:
+        self.connection = connection
+        self.target_name = target_name
+        self.initiator_ids = initiator_ids
+        self.description = description
+
+
+class IscsiTargetProvider(HvProvider):
+    RESOURCE = "IscsiTarget"
+    SPEC = (
+        CONNECTION_PROP,
+        Prop("target_name", "str", required=True, checks=(iscsi_target_name,), on_change="replace",
+             case_insensitive=True, doc="the iSCSI target name"),
+        Prop("initiator_ids", "list", required=True, items=(initiator_id,), convert=normalize_initiator_id,
+             unordered=True, case_insensitive=True, doc="initiators allowed to connect"),
+        Prop("description", "str", default="", checks=(length_at_most(1024),)),
+    )
+    OUTPUTS = ("target_iqn", "status", "lun_mappings", "adopted")
+
+    def check_more(self, olds: dict, news: dict) -> list:
+        ids = news.get("initiator_ids")
+        failures = require_unique(ids, "initiator_ids") if isinstance(ids, list) else []
+        if isinstance(ids, list) and not ids:
+            failures.append(pulumi.dynamic.CheckFailure(
+                "initiator_ids", "must list at least one initiator (e.g. DNSName:hv01.hyper.local)"))
+        return failures
+
+    def make_id(self, inputs: dict) -> str:
+        return f"{inputs['connection']['host']}/iscsi-target/{inputs['target_name']}"
+
+    @staticmethod
+    def _params(inputs: dict, mode: str) -> dict:
+        return {"Mode": mode, "TargetName": inputs["target_name"],
+                "InitiatorIds": list(inputs.get("initiator_ids") or []),
+                "Description": inputs.get("description") or ""}
+
+    @staticmethod
+    def _facts(state: dict) -> dict:
+        return {
+            "target_iqn": state.get("TargetIqn"),
+            "status": state.get("Status"),
+            "lun_mappings": [{"path": m.get("Path"), "lun": m.get("Lun")} for m in state.get("LunMappings") or []],
+        }
+
+    def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        state = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
+        facts = self._facts(state)
+        facts["adopted"] = bool(olds.get("adopted")) if olds else bool(state.get("Adopted"))
+        return facts
+
+    def observe(self, id: str, outputs: dict) -> dict | None:
+        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        if not state.get("Exists"):
+            return None
+        facts = self._facts(state)
+        facts["initiator_ids"] = [normalize_initiator_id(str(i)) for i in state.get("InitiatorIds") or []]
+        facts["description"] = state.get("Description") or ""
+        return facts
+
+    def remove(self, id: str, outputs: dict) -> None:
+        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
+
+
+class IscsiTarget(HvResource):
+    """An iSCSI Target Server target (see the module docstring for inputs, outputs and the diff table)."""
+
+    connection: pulumi.Output[dict]
+    target_name: pulumi.Output[str]
+    initiator_ids: pulumi.Output[list]
+    description: pulumi.Output[str]
+    target_iqn: pulumi.Output[str]
+    status: pulumi.Output[str]
+    lun_mappings: pulumi.Output[list]
+    adopted: pulumi.Output[bool]
+
+    def __init__(self, resource_name: str, args: IscsiTargetArgs | None = None,
+                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
+        inputs = dict(vars(args)) if args is not None else {}
+        inputs.update(kwargs)
+        super().__init__(IscsiTargetProvider(), resource_name, inputs, opts)

@@ -1,0 +1,152 @@
+# IscsiVolume: one iSCSI virtual disk (a .vhdx) on this iSCSI Target Server, mapped to one target.
+#   -Mode Get     report the disk and where it is mapped (Exists = $false when missing)
+#   -Mode Set     create the disk (or adopt the one registered at Path, or import a leftover .vhdx
+#                 file there), grow it to SizeBytes, map it to TargetName (at Lun when Lun >= 0) and
+#                 remove mappings to other targets
+#   -Mode Remove  remove every mapping of the disk, the disk, and the .vhdx file unless KeepFile
+# Shrinking is refused: iSCSI virtual disks only grow.
+param(
+    [string]$Mode = 'Get',
+    [string]$Path,
+    [long]$SizeBytes = 0,
+    [string]$DiskType = 'Dynamic',
+    [string]$TargetName = '',
+    [int]$Lun = -1,
+    [bool]$KeepFile = $false
+)
+
+$FeatureName = 'FS-iSCSITarget-Server'
+
+function Get-Mappings {
+    # every (target, lun) this disk is mapped to
+    $found = @()
+    foreach ($t in @(Get-IscsiServerTarget)) {
+        foreach ($m in @($t.LunMappings)) {
+            if ($null -ne $m -and [string]$m.Path -eq $Path) {
+                $found += [pscustomobject]@{ TargetName = [string]$t.TargetName; Lun = [int]$m.Lun }
+            }
+        }
+    }
+    $found
+}
+
+function Get-VolumeState {
+    param([bool]$Adopted = $false, [string[]]$Changes = @())
+    $installed = [bool](Get-WindowsFeature -Name $FeatureName).Installed
+    $disk = $null
+    $mappings = @()
+    if ($installed) {
+        $disk = Get-IscsiVirtualDisk | Where-Object { $_.Path -eq $Path } | Select-Object -First 1
+        if ($null -ne $disk) { $mappings = @(Get-Mappings) }
+    }
+    $size = $null; $type = $null; $serial = $null; $status = $null
+    if ($null -ne $disk) {
+        $size = [long]$disk.Size
+        $type = [string]$disk.DiskType
+        $serial = [string]$disk.SerialNumber
+        $status = [string]$disk.Status
+    }
+    $mappedTarget = $null; $mappedLun = $null
+    foreach ($m in $mappings) {
+        if ($m.TargetName -eq $TargetName) { $mappedTarget = $m.TargetName; $mappedLun = $m.Lun }
+    }
+    [pscustomobject]@{
+        FeatureInstalled = $installed
+        Exists           = ($null -ne $disk)
+        FileExists       = [bool](Test-Path -LiteralPath $Path)
+        Path             = $Path
+        SizeBytes        = $size
+        DiskType         = $type
+        SerialNumber     = $serial
+        Status           = $status
+        Mappings         = @($mappings)
+        TargetName       = $mappedTarget
+        Lun              = $mappedLun
+        Adopted          = $Adopted
+        Changes          = @($Changes)
+    }
+}
+
+if ($Mode -eq 'Get') {
+    Get-VolumeState
+}
+elseif ($Mode -eq 'Set') {
+    $before = Get-VolumeState
+    $changes = @()
+    if (-not $before.FeatureInstalled) {
+        Install-WindowsFeature -Name $FeatureName -IncludeManagementTools | Out-Null
+        $changes += 'installed FS-iSCSITarget-Server'
+    }
+    $adopted = $before.Exists
+    if (-not $before.Exists) {
+        if ($before.FileExists) {
+            # a .vhdx left behind (e.g. deleted with keep_file): register it again instead of failing
+            New-IscsiVirtualDisk -Path $Path | Out-Null
+            $changes += 'imported existing file'
+            $adopted = $true
+        }
+        else {
+            $folder = Split-Path -Path $Path -Parent
+            if (-not (Test-Path -LiteralPath $folder)) {
+                New-Item -ItemType Directory -Path $folder | Out-Null
+            }
+            if ($DiskType -eq 'Fixed') {
+                New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes -UseFixed | Out-Null
+            }
+            else {
+                New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes | Out-Null
+            }
+            $changes += 'created disk'
+        }
+    }
+    $now = Get-VolumeState
+    if ($now.DiskType -ne $DiskType) {
+        throw "The iSCSI virtual disk '$Path' exists as a $($now.DiskType) disk but disk_type is '$DiskType'. A disk cannot change type: set disk_type to '$($now.DiskType)' to keep it, or remove the disk."
+    }
+    if ($now.SizeBytes -gt $SizeBytes) {
+        throw "The iSCSI virtual disk '$Path' is $($now.SizeBytes) bytes, larger than size_bytes $SizeBytes. Virtual disks cannot shrink: set size_bytes to at least $($now.SizeBytes)."
+    }
+    if ($now.SizeBytes -lt $SizeBytes) {
+        Resize-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes | Out-Null
+        $changes += 'grew disk'
+    }
+    foreach ($m in @($now.Mappings)) {
+        $wrongTarget = $m.TargetName -ne $TargetName
+        $wrongLun = ($m.TargetName -eq $TargetName) -and ($Lun -ge 0) -and ($m.Lun -ne $Lun)
+        if ($wrongTarget -or $wrongLun) {
+            Remove-IscsiVirtualDiskTargetMapping -TargetName $m.TargetName -Path $Path
+            $changes += "unmapped from $($m.TargetName)"
+        }
+    }
+    $now = Get-VolumeState
+    if ($null -eq $now.TargetName) {
+        if ($Lun -ge 0) {
+            Add-IscsiVirtualDiskTargetMapping -TargetName $TargetName -Path $Path -Lun $Lun
+        }
+        else {
+            Add-IscsiVirtualDiskTargetMapping -TargetName $TargetName -Path $Path
+        }
+        $changes += "mapped to $TargetName"
+    }
+    Get-VolumeState -Adopted $adopted -Changes $changes
+}
+elseif ($Mode -eq 'Remove') {
+    $before = Get-VolumeState
+    $changes = @()
+    if ($before.Exists) {
+        foreach ($m in @($before.Mappings)) {
+            Remove-IscsiVirtualDiskTargetMapping -TargetName $m.TargetName -Path $Path
+            $changes += "unmapped from $($m.TargetName)"
+        }
+        Remove-IscsiVirtualDisk -Path $Path
+        $changes += 'removed disk'
+    }
+    if (-not $KeepFile -and (Test-Path -LiteralPath $Path)) {
+        Remove-Item -LiteralPath $Path -Force
+        $changes += 'deleted file'
+    }
+    Get-VolumeState -Changes $changes
+}
+else {
+    throw "iscsi_volume.ps1: unknown Mode '$Mode' (Get, Set or Remove)"
+}
