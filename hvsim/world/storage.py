@@ -631,7 +631,8 @@ def connect(world, host: str, node_address: str, *, portal_address: str | None =
 def _new_session(ini: dict, iqn: str, target_host: str, portal_address: str, port: int, persistent: bool) -> dict:
     n = int(ini["next_session"])
     ini["next_session"] = n + 1
-    session = {"id": f"ffffe0001b5a4010-40000137{n:08x}", "target_iqn": iqn, "target_host": target_host,
+    prefix = _stable_hex("initiator", ini.get("iqn", ""), n=8).lower()
+    session = {"id": f"ffffe000{prefix}-40000137{n:08x}", "target_iqn": iqn, "target_host": target_host,
                "portal_address": portal_address, "port": port, "persistent": bool(persistent), "created": _now(),
                "isid": f"400001370{n:03x}", "tsih": f"{n:04x}"}
     ini["sessions"].append(session)

@@ -1,0 +1,262 @@
+"""IscsiTarget and iSCSI initiator cmdlets at the registry level, asserting on the world."""
+from __future__ import annotations
+
+import pytest
+
+from hvsim.cmdlets.registry import CmdletError
+from hvsim.world import files
+from hvsim.world import storage as st
+
+from test_storage_helpers import SWITCH, TARGET_IQN, build_lab_storage, make_world, run
+
+
+def _iscsi_disks(world, host):
+    return [o for o in run(world, host, "Get-Disk") if o.get_prop("BusType") == "iSCSI"]
+
+
+def test_lab_sequence_presents_both_luns_to_both_nodes(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+
+    vdisks = {o.get_prop("Path"): o for o in run(world, "DC01", "Get-IscsiVirtualDisk")}
+    serials = {o.get_prop("SerialNumber") for o in vdisks.values()}
+    assert len(serials) == 2
+    assert str(vdisks["C:\\iSCSIVirtualDisks\\quorum.vhdx"].get_prop("DiskType")) == "Dynamic"
+    assert str(vdisks["C:\\iSCSIVirtualDisks\\quorum.vhdx"].get_prop("Status")) == "Connected"
+
+    target = run(world, "DC01", "Get-IscsiServerTarget", TargetName="Cluster")[0]
+    assert target.get_prop("TargetIqn") == TARGET_IQN
+    assert [m.get_prop("Lun") for m in target.get_prop("LunMappings")] == [0, 1]
+    assert [i.get_prop("Value") for i in target.get_prop("InitiatorIds")] == ["hv01.hyper.local", "hv02.hyper.local"]
+    assert str(target.get_prop("Status")) == "Connected"
+
+    hv1, hv2 = _iscsi_disks(world, "HV01"), _iscsi_disks(world, "HV02")
+    assert {d.get_prop("SerialNumber") for d in hv1} == serials == {d.get_prop("SerialNumber") for d in hv2}
+    assert {d.get_prop("UniqueId") for d in hv1} == {d.get_prop("UniqueId") for d in hv2}
+    for d in hv1 + hv2:
+        # SAN policy OfflineShared: a new LUN arrives offline and read-only on every node
+        assert d.get_prop("IsOffline") is True and d.get_prop("IsReadOnly") is True
+        assert d.get_prop("OfflineReason") == "Policy" and d.get_prop("PartitionStyle") == "RAW"
+        assert d.get_prop("Number") >= 1
+    sizes = sorted(d.get_prop("Size") for d in hv1)
+    assert sizes == [1 << 30, 40 << 30]
+
+    sessions = run(world, "HV01", "Get-IscsiSession")
+    assert len(sessions) == 1 and sessions[0].get_prop("IsPersistent") is True
+    assert sessions[0].get_prop("TargetNodeAddress") == TARGET_IQN
+    assert sessions[0].get_prop("InitiatorNodeAddress") == "iqn.1991-05.com.microsoft:hv01.hyper.local"
+    # the VHDX files exist on the target server
+    with world.read():
+        assert files.exists(world.host("DC01"), "C:\\iSCSIVirtualDisks\\storage.vhdx")
+
+
+@pytest.mark.parametrize("initiator_id", [
+    "IQN:iqn.1991-05.com.microsoft:hv01.hyper.local",
+    "DNSName:hv01.hyper.local",
+    "IPAddress:192.168.20.11",
+    "MACAddress:{mac}",
+])
+def test_initiator_id_forms_admit_only_that_host(tmp_path, initiator_id):
+    world = make_world(tmp_path)
+    with world.read():
+        mac = world.host("HV01")["nics"][0]["mac"]
+    run(world, "DC01", "New-IscsiServerTarget", TargetName="Cluster", InitiatorIds=[initiator_id.format(mac=mac)])
+    for node in ("HV01", "HV02"):
+        run(world, node, "New-IscsiTargetPortal", TargetPortalAddress="192.168.10.10")
+    assert [t.get_prop("NodeAddress") for t in run(world, "HV01", "Get-IscsiTarget")] == [TARGET_IQN]
+    assert run(world, "HV02", "Get-IscsiTarget") == []
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV02", "Connect-IscsiTarget", NodeAddress=TARGET_IQN)
+    assert exc.value.message == "The target name is not found or is marked as hidden from login. "
+    assert exc.value.error_id == "HRESULT 0xefff0029,Connect-IscsiTarget"
+    run(world, "HV01", "Connect-IscsiTarget", NodeAddress=TARGET_IQN)
+    with world.read():
+        assert [s["target_iqn"] for s in world.host("HV01")["iscsi_initiator"]["sessions"]] == [TARGET_IQN]
+        assert world.host("HV02")["iscsi_initiator"]["sessions"] == []
+
+
+def test_invalid_initiator_id_is_a_binding_error(tmp_path):
+    world = make_world(tmp_path)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "New-IscsiServerTarget", TargetName="T1", InitiatorIds=["hv01.hyper.local"])
+    assert exc.value.message.startswith(
+        "Cannot bind parameter 'InitiatorIds'. Cannot convert value \"hv01.hyper.local\" to type "
+        "\"Microsoft.Iscsi.Target.Commands.InitiatorId\".")
+    assert exc.value.error_id.startswith("CannotConvertArgumentNoMessage,")
+    with pytest.raises(CmdletError):
+        run(world, "DC01", "New-IscsiServerTarget", TargetName="T1", InitiatorIds=["IPAddress:300.1.1.1"])
+    with world.read():
+        assert world.host("DC01")["iscsi_target_server"]["targets"] == {}
+
+
+def test_authorization_failure_after_initiator_removed_and_cache_refresh(tmp_path):
+    world = make_world(tmp_path)
+    run(world, "DC01", "New-IscsiServerTarget", TargetName="Cluster", InitiatorIds=["DNSName:hv01.hyper.local"])
+    run(world, "HV01", "New-IscsiTargetPortal", TargetPortalAddress="dc01")
+    run(world, "DC01", "Set-IscsiServerTarget", TargetName="Cluster", InitiatorIds=["DNSName:hv02.hyper.local"])
+    # discovery is cached: the initiator still lists the target, but the login is refused
+    assert len(run(world, "HV01", "Get-IscsiTarget")) == 1
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "Connect-IscsiTarget", NodeAddress=TARGET_IQN)
+    assert exc.value.message == "Authorization Failure."
+    assert exc.value.error_id == "HRESULT 0xefff000a,Connect-IscsiTarget"
+    run(world, "HV01", "Update-IscsiTargetPortal", TargetPortalAddress="dc01")
+    assert run(world, "HV01", "Get-IscsiTarget") == []
+    # HV02 added later to the list only sees the target after a refresh of its own portal
+    run(world, "HV02", "New-IscsiTargetPortal", TargetPortalAddress="dc01")
+    assert len(run(world, "HV02", "Get-IscsiTarget")) == 1
+
+
+def test_connect_twice_and_service_stopped_errors(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "Connect-IscsiTarget", NodeAddress=TARGET_IQN)
+    assert exc.value.message == "The target has already been logged in via an iSCSI session."
+    with world.transaction() as data:
+        data["hosts"]["HV02"]["services"]["MSiSCSI"]["status"] = "Stopped"
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV02", "Get-IscsiTarget")
+    assert exc.value.message == "The Microsoft iSCSI initiator service has not been started."
+    assert exc.value.error_id == "HRESULT 0xefff003e,Get-IscsiTarget"
+
+
+def test_persistent_sessions_survive_restart_and_disks_keep_identity(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    before = {d.get_prop("UniqueId"): d for d in _iscsi_disks(world, "HV02")}
+    # HV02 also has a non-persistent session to a second target: it does not come back
+    run(world, "DC01", "New-IscsiServerTarget", TargetName="Scratch", InitiatorIds=["IQN:*"])
+    run(world, "DC01", "New-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\scratch.vhdx", SizeBytes=1 << 30)
+    run(world, "DC01", "Add-IscsiVirtualDiskTargetMapping", TargetName="Scratch",
+        Path="C:\\iSCSIVirtualDisks\\scratch.vhdx")
+    run(world, "HV02", "Update-IscsiTargetPortal", TargetPortalAddress="dc01.hyper.local")
+    run(world, "HV02", "Connect-IscsiTarget", NodeAddress="iqn.1991-05.com.microsoft:dc01-scratch-target")
+    assert len(_iscsi_disks(world, "HV02")) == 3
+    uid = next(iter(before))
+    run(world, "HV02", "Set-Disk", UniqueId=uid, IsOffline=False)
+
+    world.restart("HV02", "test")
+
+    sessions = run(world, "HV02", "Get-IscsiSession")
+    assert [s.get_prop("TargetNodeAddress") for s in sessions] == [TARGET_IQN]
+    after = {d.get_prop("UniqueId"): d for d in _iscsi_disks(world, "HV02")}
+    assert set(after) == set(before)
+    assert after[uid].get_prop("IsOffline") is False  # the node remembers its own online setting
+    assert sorted(d.get_prop("Number") for d in after.values()) == [1, 2]
+    with world.read():
+        audit = [r for r in world.audit_records("boot") if r["host"] == "HV02"]
+    assert audit
+
+
+def test_disconnect_removes_disks_and_persistent_login(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    run(world, "HV01", "Disconnect-IscsiTarget", NodeAddress=TARGET_IQN, Confirm=False)
+    assert _iscsi_disks(world, "HV01") == []
+    assert len(_iscsi_disks(world, "HV02")) == 2
+    world.restart("HV01", "test")
+    assert run(world, "HV01", "Get-IscsiSession") == []
+    assert _iscsi_disks(world, "HV01") == []
+
+
+def test_target_server_module_needs_the_role_service(tmp_path):
+    world = make_world(tmp_path, target_server=False)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "Get-IscsiServerTarget")
+    assert exc.value.message.startswith("The term 'Get-IscsiServerTarget' is not recognized as the name of a cmdlet")
+    assert exc.value.exception_type == "System.Management.Automation.CommandNotFoundException"
+    with world.transaction() as data:
+        data["hosts"]["DC01"]["features"]["FS-iSCSITarget-Server"] = {"state": "Installed"}
+        data["hosts"]["DC01"]["services"]["WinTarget"] = {"display_name": "x", "status": "Stopped",
+                                                          "start_type": "Automatic"}
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "Get-IscsiServerTarget")
+    assert exc.value.exception_type == "Microsoft.Iscsi.Target.Commands.IscsiCmdException"
+    assert "WinTarget" in exc.value.message
+
+
+def test_virtual_disk_files_folder_fixed_remove_and_resize(tmp_path):
+    world = make_world(tmp_path)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "New-IscsiVirtualDisk", Path="D:\\Nowhere\\x.vhdx", SizeBytes=1 << 30)
+    assert exc.value.message == "The system cannot find the path specified."
+    vd = run(world, "DC01", "New-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=2 << 30,
+             UseFixed=SWITCH)[0]
+    assert str(vd.get_prop("DiskType")) == "Fixed"
+    with world.read():
+        assert files.get(world.host("DC01"), "C:\\iSCSIVirtualDisks\\f.vhdx")["size"] == 2 << 30
+    with pytest.raises(CmdletError) as exc:  # the file exists now
+        run(world, "DC01", "New-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=1 << 30)
+    serial = vd.get_prop("SerialNumber")
+    assert run(world, "DC01", "Get-IscsiVirtualDisk", Path="c:\\iscsivirtualdisks\\F.vhdx")[0] \
+        .get_prop("SerialNumber") == serial
+
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=1 << 30)
+    assert exc.value.exception_type == "Microsoft.Iscsi.Target.Commands.IscsiCmdException"
+    out = run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=3 << 30,
+              PassThru=SWITCH)
+    assert out[0].get_prop("Size") == 3 << 30 and out[0].get_prop("SerialNumber") == serial
+
+    run(world, "DC01", "Remove-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx")
+    assert run(world, "DC01", "Get-IscsiVirtualDisk") == []
+    with world.read():  # Remove-IscsiVirtualDisk keeps the VHDX file
+        assert files.exists(world.host("DC01"), "C:\\iSCSIVirtualDisks\\f.vhdx")
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "Get-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx")
+    assert exc.value.error_id == "IscsiCmdException,Microsoft.Iscsi.Target.Commands.GetIscsiVirtualDiskCommand"
+
+
+def test_resize_grows_the_disk_on_the_initiators(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\quorum.vhdx", SizeBytes=2 << 30)
+    for node in ("HV01", "HV02"):
+        assert sorted(d.get_prop("Size") for d in _iscsi_disks(world, node)) == [2 << 30, 40 << 30]
+
+
+def test_mapped_virtual_disk_cannot_be_removed_and_target_removal_drops_sessions(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    with pytest.raises(CmdletError):
+        run(world, "DC01", "Remove-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\quorum.vhdx")
+    run(world, "DC01", "Remove-IscsiVirtualDiskTargetMapping", TargetName="Cluster",
+        Path="C:\\iSCSIVirtualDisks\\quorum.vhdx")
+    assert len(_iscsi_disks(world, "HV01")) == 1
+    run(world, "DC01", "Remove-IscsiServerTarget", TargetName="Cluster")
+    assert _iscsi_disks(world, "HV01") == [] and run(world, "HV02", "Get-IscsiSession") == []
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "Get-IscsiServerTarget", TargetName="Cluster")
+    assert exc.value.exception_type == "Microsoft.Iscsi.Target.Commands.IscsiCmdException"
+
+
+def test_portal_to_unknown_host_fails_and_nothing_is_recorded(tmp_path):
+    world = make_world(tmp_path)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "New-IscsiTargetPortal", TargetPortalAddress="nas01.hyper.local")
+    assert exc.value.error_id == "HRESULT 0xefff0003,New-IscsiTargetPortal"
+    assert run(world, "HV01", "Get-IscsiTargetPortal") == []
+    portal = run(world, "HV01", "New-IscsiTargetPortal", TargetPortalAddress="dc01.hyper.local")[0]
+    assert portal.get_prop("TargetPortalPortNumber") == 3260
+    assert [p.get_prop("TargetPortalAddress") for p in run(world, "HV01", "Get-IscsiTargetPortal")] == \
+        ["dc01.hyper.local"]
+    ports = run(world, "HV01", "Get-InitiatorPort")
+    assert ports[0].get_prop("NodeAddress") == st.initiator_iqn(world, "HV01")
+
+
+def test_pipelines_between_iscsi_cmdlets(tmp_path):
+    world = make_world(tmp_path)
+    run(world, "DC01", "New-IscsiServerTarget", TargetName="Cluster", InitiatorIds=["IQN:*"])
+    portal = run(world, "HV01", "New-IscsiTargetPortal", TargetPortalAddress="DC01")
+    targets = run(world, "HV01", "Get-IscsiTarget", _pipeline=portal)
+    assert [t.get_prop("NodeAddress") for t in targets] == [TARGET_IQN]
+    # Get-IscsiTarget | Connect-IscsiTarget -IsPersistent $true
+    sessions = run(world, "HV01", "Connect-IscsiTarget", IsPersistent=True, _pipeline=targets)
+    assert sessions[0].get_prop("IsPersistent") is True
+    # Get-IscsiSession | Unregister-IscsiSession: the login no longer survives a restart
+    run(world, "HV01", "Unregister-IscsiSession", _pipeline=run(world, "HV01", "Get-IscsiSession"))
+    with world.read():
+        assert world.host("HV01")["iscsi_initiator"]["persistent"] == []
+    world.restart("HV01", "test")
+    assert run(world, "HV01", "Get-IscsiSession") == []
