@@ -49,6 +49,7 @@ class WinRMListener(ThreadingHTTPServer):
         self.scheme = scheme
         self.ssl_context = ssl_context
         self.cert_hash = cert_hash
+        self.boot_ids: dict[int, int] = {}   # connection thread -> host boot it was opened in
         super().__init__((address, port), WinRMHandler)
 
     @property
@@ -59,6 +60,7 @@ class WinRMListener(ThreadingHTTPServer):
         if not self.service.accept_connection(self.host):
             reset_socket(request)
             return
+        self.boot_ids[threading.get_ident()] = self.service.boot_id(self.host)
         if self.ssl_context is not None:
             try:
                 request.settimeout(10)
@@ -67,7 +69,10 @@ class WinRMListener(ThreadingHTTPServer):
             except (ssl.SSLError, OSError):
                 reset_socket(request)
                 return
-        self.RequestHandlerClass(request, client_address, self)
+        try:
+            self.RequestHandlerClass(request, client_address, self)
+        finally:
+            self.boot_ids.pop(threading.get_ident(), None)
 
     def handle_error(self, request, client_address) -> None:
         pass  # clients vanish during reboots; that is not an error of the server
@@ -83,6 +88,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.ntlm: NtlmAcceptor | None = None
+        self.boot_id = self.server.boot_ids.get(threading.get_ident())
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep stderr quiet
         pass
@@ -128,7 +134,8 @@ class WinRMHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         svc = self.server.service
         host = self.server.host
-        if not svc.reachable(host):
+        if not svc.reachable(host) or svc.boot_id(host) != self.boot_id:
+            # down, or restarted since this TCP connection was opened: the connection is gone
             self._reset()
             return
         body = self._read_body()

@@ -85,6 +85,9 @@ class WinRMService:
     def reachable(self, host: str) -> bool:
         return bool(self.world.reachable(host))
 
+    def boot_id(self, host: str) -> int:
+        return self.shells.boot_id(host)
+
     def allow_unencrypted(self, host: str) -> bool:
         return bool(self.endpoints.get(host, {}).get("allow_unencrypted"))
 
