@@ -39,16 +39,31 @@ $work = {
         return Get-Disk | Where-Object { $_.SerialNumber -eq $Serial } | Select-Object -First 1
     }
 
-    # A Physical Disk resource's disk GUID (GPT) or signature (MBR), to tie it to a Get-Disk object.
+    # A Physical Disk resource's disk GUID (GPT) or signature (MBR) ties it to a Get-Disk object.
+    function Get-DiskIdentity {
+        param($Resource)
+        # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
+        $params = @($Resource | Get-ClusterParameter -Name DiskIdGuid, DiskSignature -ErrorAction SilentlyContinue)
+        if ($params.Count -eq 0) {
+            $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name DiskIdGuid, DiskSignature)
+        }
+        $guid = ''
+        $signature = 0
+        foreach ($param in $params) {
+            if ($param.Name -eq 'DiskIdGuid') { $guid = ([string]$param.Value) -replace '[{}]', '' }
+            if ($param.Name -eq 'DiskSignature') { $signature = [long]$param.Value }
+        }
+        return [pscustomobject]@{ Guid = $guid; Signature = $signature }
+    }
+
     function Test-ResourceIsDisk {
         param($Resource, $Disk)
-        $guid = ($Resource | Get-ClusterParameter -Name DiskIdGuid -ErrorAction SilentlyContinue).Value
-        if ($guid -and $Disk.Guid) {
-            return (([string]$guid) -replace '[{}]', '') -eq (([string]$Disk.Guid) -replace '[{}]', '')
+        $identity = Get-DiskIdentity -Resource $Resource
+        if ($identity.Guid -and $Disk.Guid) {
+            return $identity.Guid -eq (([string]$Disk.Guid) -replace '[{}]', '')
         }
-        $signature = ($Resource | Get-ClusterParameter -Name DiskSignature -ErrorAction SilentlyContinue).Value
-        if ($signature -and $Disk.Signature) {
-            return [long]$signature -eq [long]$Disk.Signature
+        if ($identity.Signature -and $Disk.Signature) {
+            return $identity.Signature -eq [long]$Disk.Signature
         }
         return $false
     }
@@ -57,7 +72,7 @@ $work = {
         param($Serial)
         $disk = Find-DiskBySerial -Serial $Serial
         if ($null -eq $disk) { return $null }
-        foreach ($resource in @(Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'Physical Disk' })) {
+        foreach ($resource in @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Physical Disk' })) {
             if (Test-ResourceIsDisk -Resource $resource -Disk $disk) { return $resource }
         }
         return $null
@@ -75,7 +90,7 @@ $work = {
             [pscustomobject]@{ Name = [string]$_.Name; State = [string]$_.State }
         })
         $address = ''
-        $ipResource = Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'IP Address' -and [string]$_.OwnerGroup -eq 'Cluster Group' } | Select-Object -First 1
+        $ipResource = Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'IP Address' -and $_.OwnerGroup.Name -eq 'Cluster Group' } | Select-Object -First 1
         if ($ipResource) { $address = [string]($ipResource | Get-ClusterParameter -Name Address).Value }
         $quorum = Get-ClusterQuorum
         $witnessName = ''
@@ -118,6 +133,16 @@ $work = {
         return Find-DiskBySerial -Serial $Disk.SerialNumber
     }
 
+    # This disk in Get-ClusterAvailableDisk (which lists only disks every node sees), matched by
+    # its GPT disk id or MBR signature.
+    function Get-AvailableDisk {
+        param($Disk)
+        $guid = ([string]$Disk.Guid) -replace '[{}]', ''
+        return @(Get-ClusterAvailableDisk -Disk $Disk | Where-Object {
+            ($guid -and ((([string]$_.Id) -replace '[{}]', '') -eq $guid)) -or ((-not $guid) -and ([string]$_.Id -eq [string]$Disk.Signature))
+        })
+    }
+
     # Bring the LUN into the cluster once every node sees it (Get-ClusterAvailableDisk lists only
     # disks visible to all nodes); returns the Physical Disk resource.
     function Add-SharedDisk {
@@ -135,13 +160,13 @@ $work = {
             $disk = Find-DiskBySerial -Serial $Serial
         }
         $disk = Initialize-SharedDisk -Disk $disk -Label $Label
-        $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        $available = @(Get-AvailableDisk -Disk $disk)
         while ($available.Count -eq 0) {
             if ((Get-Date) -gt $deadline) {
                 throw "The disk with serial number '$Serial' is not visible on every node of cluster '$Name' after $DiskWaitSeconds s (Get-ClusterAvailableDisk does not list it): connect every node to the iSCSI target and bring the LUN online, then run pulumi up again."
             }
             Start-Sleep -Seconds 5
-            $available = @(Get-ClusterAvailableDisk -Disk $disk)
+            $available = @(Get-AvailableDisk -Disk $disk)
         }
         return ($available[0] | Add-ClusterDisk)
     }

@@ -20,18 +20,43 @@ function Find-DiskBySerial {
     return Get-Disk | Where-Object { $_.SerialNumber -eq $Serial } | Select-Object -First 1
 }
 
-# A cluster disk resource's disk GUID (GPT) or signature (MBR) ties it to a Get-Disk object.
+# A Physical Disk resource's disk GUID (GPT) or signature (MBR) ties it to a Get-Disk object.
+function Get-DiskIdentity {
+    param($Resource)
+    # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
+    $params = @($Resource | Get-ClusterParameter -Name DiskIdGuid, DiskSignature -ErrorAction SilentlyContinue)
+    if ($params.Count -eq 0) {
+        $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name DiskIdGuid, DiskSignature)
+    }
+    $guid = ''
+    $signature = 0
+    foreach ($param in $params) {
+        if ($param.Name -eq 'DiskIdGuid') { $guid = ([string]$param.Value) -replace '[{}]', '' }
+        if ($param.Name -eq 'DiskSignature') { $signature = [long]$param.Value }
+    }
+    return [pscustomobject]@{ Guid = $guid; Signature = $signature }
+}
+
 function Test-ResourceIsDisk {
     param($Resource, $Disk)
-    $guid = ($Resource | Get-ClusterParameter -Name DiskIdGuid -ErrorAction SilentlyContinue).Value
-    if ($guid -and $Disk.Guid) {
-        return (([string]$guid) -replace '[{}]', '') -eq (([string]$Disk.Guid) -replace '[{}]', '')
+    $identity = Get-DiskIdentity -Resource $Resource
+    if ($identity.Guid -and $Disk.Guid) {
+        return $identity.Guid -eq (([string]$Disk.Guid) -replace '[{}]', '')
     }
-    $signature = ($Resource | Get-ClusterParameter -Name DiskSignature -ErrorAction SilentlyContinue).Value
-    if ($signature -and $Disk.Signature) {
-        return [long]$signature -eq [long]$Disk.Signature
+    if ($identity.Signature -and $Disk.Signature) {
+        return $identity.Signature -eq [long]$Disk.Signature
     }
     return $false
+}
+
+# This disk in Get-ClusterAvailableDisk (which lists only disks every node sees), matched by its
+# GPT disk id or MBR signature.
+function Get-AvailableDisk {
+    param($Disk)
+    $guid = ([string]$Disk.Guid) -replace '[{}]', ''
+    return @(Get-ClusterAvailableDisk -Disk $Disk | Where-Object {
+        ($guid -and ((([string]$_.Id) -replace '[{}]', '') -eq $guid)) -or ((-not $guid) -and ([string]$_.Id -eq [string]$Disk.Signature))
+    })
 }
 
 function Get-State {
@@ -56,7 +81,7 @@ function Get-State {
             $state.Exists = $true
             $state.Placement = 'ClusterSharedVolume'
             $state.ClusterDiskName = [string]$csv.Name
-            $state.OwnerNode = [string]$csv.OwnerNode
+            $state.OwnerNode = [string]$csv.OwnerNode.Name
             $state.Path = [string]$info.FriendlyVolumeName
             $state.SizeBytes = [long]$info.Partition.Size
             $state.FreeBytes = [long]$info.Partition.FreeSpace
@@ -64,11 +89,11 @@ function Get-State {
             return $state
         }
     }
-    foreach ($resource in @(Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'Physical Disk' })) {
+    foreach ($resource in @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Physical Disk' })) {
         if (Test-ResourceIsDisk -Resource $resource -Disk $disk) {
             $state.Placement = 'ClusterDisk'
             $state.ClusterDiskName = [string]$resource.Name
-            $state.OwnerNode = [string]$resource.OwnerNode
+            $state.OwnerNode = [string]$resource.OwnerNode.Name
             break
         }
     }
@@ -107,13 +132,13 @@ if ($Mode -eq 'Set') {
         }
         $disk = Find-DiskBySerial -Serial $DiskSerial
         # Get-ClusterAvailableDisk lists a disk only once every node sees it.
-        $available = @(Get-ClusterAvailableDisk -Disk $disk)
+        $available = @(Get-AvailableDisk -Disk $disk)
         while ($available.Count -eq 0) {
             if ((Get-Date) -gt $deadline) {
                 throw "The disk with serial number '$DiskSerial' is not visible on every node of cluster '$ClusterName' after $DiskWaitSeconds s: connect every node to the iSCSI target, then run pulumi up again."
             }
             Start-Sleep -Seconds 5
-            $available = @(Get-ClusterAvailableDisk -Disk $disk)
+            $available = @(Get-AvailableDisk -Disk $disk)
         }
         $available[0] | Add-ClusterDisk | Out-Null
         $state = Get-State

@@ -1,0 +1,30 @@
+"""The seed's lab (docs/LAB.md) as one Pulumi program, from stack config.
+
+Stack config (stacks/Pulumi.<stack>.yaml; see stacks/Pulumi.example.yaml for every key):
+    lab                  the lab's shape (hosts, connections without passwords, domain, cluster, VM)
+    domainPassword       secret: the domain account's password (joins the nodes, runs the cluster cmdlets)
+    hostPasswords        secret: JSON object {"<host name>": "<password of its WinRM connection>"}
+
+`make lab` runs this against hvsim with the `hvsim` stack (tools/lab.sh).
+"""
+import json
+
+import pulumi
+
+from hvprovider.lab import ClusterLab, ClusterLabConfig
+
+config = pulumi.Config()
+lab_shape = config.require_object("lab")
+domain_password = config.require_secret("domainPassword")
+# One secret holding every host's connection password; the plain values never leave secrets.
+host_passwords = config.require_secret("hostPasswords").apply(json.loads)
+host_names = [lab_shape["storageHost"]["name"], *(node["name"] for node in lab_shape["nodes"])]
+passwords = {name: host_passwords.apply(lambda table, name=name: table[name]) for name in host_names}
+
+lab = ClusterLab("seed", ClusterLabConfig.from_dict(lab_shape, passwords, domain_password))
+
+pulumi.export("cluster_fqdn", lab.cluster_fqdn)
+pulumi.export("csv_path", lab.csv_path)
+pulumi.export("vm_owner_node", lab.vm_owner_node)
+pulumi.export("target_iqn", lab.target_iqn)
+pulumi.export("validation_summary", lab.validation_summary)
