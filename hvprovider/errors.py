@@ -40,7 +40,7 @@ class InvalidCredentialsError(HvProviderError):
     def __init__(self, host: str, port: int, username: str, transport: str) -> None:
         self.host, self.port, self.username, self.transport = host, port, username, transport
         super().__init__(
-            f"WinRM at {host}:{port} rejected the credentials for user {username!r} ({transport}): "
+            f"WinRM at {host}:{port} rejected the credentials for user '{username}' ({transport}): "
             f"check the password and the account (domain\\user for domain accounts)"
         )
 

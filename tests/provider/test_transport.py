@@ -1,0 +1,155 @@
+"""The WinRM transport against a real hvsim server with real pywinrm (no mocks).
+
+One lab per module: each test leaves the lab usable for the next.
+"""
+import json
+import threading
+
+import pytest
+
+from hvprovider import errors, transport
+from hvprovider.connection import connection_from_inputs
+
+
+def conn_for(lab, host="HV01", **over):
+    user, password = lab.credentials(host)
+    ep = lab.host_endpoint(host)
+    return connection_from_inputs({"host": ep["address"], "port": ep["http_port"], "username": user,
+                                   "password": password, **over})
+
+
+def commands_on(lab, host):
+    return [r for r in lab.audit() if r.get("kind") == "command" and r.get("host") == host]
+
+
+def test_calls_reuse_one_authenticated_shell(hvsim_lab_module):
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV01")
+    transport.discard_shells(conn)
+    before = dict(transport.STATS)
+    results = [transport.run_script(conn, "host_boot_time.ps1") for _ in range(5)]
+    assert {r["ComputerName"] for r in results} == {"HV01"}
+    assert len({r["LastBootUpTime"] for r in results}) == 1
+    delta = {k: transport.STATS[k] - before.get(k, 0) for k in transport.STATS}
+    # one shell for five scripts; per script one Command, one Send, one Signal (and its Receives)
+    assert delta["shell_create"] == 1
+    assert delta["command"] == 5 and delta["send"] == 5 and delta["signal"] == 5
+    assert delta["receive"] >= 5
+    cmds = commands_on(lab, "HV01")[-5:]
+    assert len({c["shell_id"] for c in cmds}) == 1       # the server agrees: one shell
+    # the command line is the fixed bootstrap, identical for every call, with nothing secret on it
+    assert len({c["command_line"] for c in cmds}) == 1
+    line = cmds[0]["command_line"]
+    assert "-NoProfile" in line and "-NonInteractive" in line and "-EncodedCommand" in line
+    assert conn.password not in line
+
+
+def test_concurrent_calls_use_a_small_pool(hvsim_lab_module):
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV02")
+    transport.discard_shells(conn)
+    before = transport.STATS["shell_create"]
+    results, failures = [], []
+
+    def worker():
+        try:
+            for _ in range(3):
+                results.append(transport.run_script(conn, "host_boot_time.ps1")["ComputerName"])
+        except Exception as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    assert results == ["HV02"] * 12
+    assert 1 <= transport.STATS["shell_create"] - before <= transport.MAX_SHELLS_PER_HOST
+
+
+def test_wrong_password_is_one_actionable_line(hvsim_lab_module):
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV01", password="not-the-password")
+    with pytest.raises(errors.InvalidCredentialsError) as info:
+        transport.run_script(conn, "host_boot_time.ps1")
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"{conn.host}:{conn.port}" in message and conn.username in message
+    assert "check the password" in message and "not-the-password" not in message
+
+
+def test_powershell_errors_carry_script_category_and_id(hvsim_lab_module):
+    conn = conn_for(hvsim_lab_module, "DC01")
+    with pytest.raises(errors.RemoteScriptError) as info:
+        transport.run_script(conn, "iscsi_target.ps1", {"Mode": "Explode", "TargetName": "t"})
+    err = info.value
+    assert err.host == conn.host and err.script == "iscsi_target.ps1"
+    assert "unknown Mode 'Explode'" in err.message
+    assert err.line and err.line > 1
+    assert "iscsi_target.ps1" in str(err) and "unknown Mode" in str(err)
+
+
+def test_parameters_travel_as_data_in_chunks(hvsim_lab_module):
+    """Quotes, $(), backticks and semicolons stay data; a 100 KB value spans several stdin chunks."""
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "DC01")
+    nasty = "it's \"quoted\" $(Remove-Item C:\\) `n; & | @{x=1} " + "x" * 100_000
+    before = transport.STATS["send"]
+    state = transport.run_script(conn, "iscsi_target.ps1", {"Mode": "Get", "TargetName": nasty[:40]})
+    assert state["TargetName"] == nasty[:40] and state["Exists"] is False
+    state = transport.run_script(conn, "iscsi_target.ps1", {"Mode": "Get", "TargetName": nasty})
+    assert state["TargetName"] == nasty
+    assert transport.STATS["send"] - before >= 1 + 3   # 100 KB payload -> at least 4 Send requests
+    cmds = commands_on(lab, "DC01")
+    assert cmds[-1]["stdin_bytes"] > 100_000
+    assert "Remove-Item" not in cmds[-1]["command_line"]
+
+
+def test_stale_shell_is_reopened_after_a_restart(hvsim_lab_module):
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV02")
+    first = transport.boot_time(conn)
+    new = transport.restart_and_wait(conn, timeout=120)
+    assert new != first
+    # the pooled shells died with the old boot; the next call opens a fresh one transparently
+    assert transport.run_script(conn, "host_boot_time.ps1")["LastBootUpTime"] == new
+    boots = [r for r in lab.audit() if r.get("kind") == "boot" and r.get("host") == "HV02"]
+    assert boots, "hvsim saw no restart"
+
+
+def test_https_validates_the_certificate(hvsim_lab_module):
+    lab = hvsim_lab_module
+    user, password = lab.credentials("HV01")
+    ep = lab.host_endpoint("HV01")
+    base = {"host": ep["address"], "port": ep["https_port"], "https": True, "transport": "basic",
+            "username": user.split("\\", 1)[1], "password": password}
+    state = transport.run_script({**base, "ca_trust_path": lab.ca_path}, "host_boot_time.ps1")
+    assert state["ComputerName"] == "HV01"
+    with pytest.raises(errors.TlsError) as info:
+        transport.run_script({**base, "ca_trust_path": None, "connect_retries": 0}, "host_boot_time.ps1")
+    assert "ca_trust_path" in str(info.value)
+
+
+def test_unreachable_endpoint_fails_after_retries():
+    conn = connection_from_inputs({"host": "127.0.0.1", "port": 1, "username": "u", "password": "p",
+                                   "connect_retries": 1})
+    with pytest.raises(errors.ConnectionFailedError) as info:
+        transport.run_script(conn, "host_boot_time.ps1")
+    assert "127.0.0.1:1" in str(info.value) and "2 attempt" in str(info.value)
+
+
+def test_clixml_errors_are_parsed():
+    text = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+            '<S S="Error">Get-Thing : Cannot find thing_x000D__x000A_</S>'
+            '<S S="Error">At line:3 char:1_x000D__x000A_</S>'
+            '<S S="Error">+ Get-Thing_x000D__x000A_</S>'
+            '<S S="Error">    + CategoryInfo          : ObjectNotFound: (:) [Get-Thing], Exception_x000D__x000A_</S>'
+            '<S S="Error">    + FullyQualifiedErrorId : ThingNotFound_x000D__x000A_</S></Objs>')
+    assert transport.parse_clixml_error(text) == ("Get-Thing : Cannot find thing", "ObjectNotFound",
+                                                  "ThingNotFound", 3)
+    with pytest.raises(errors.RemoteScriptError) as info:
+        transport.parse_result("h", "s.ps1", b"", text.encode(), 1)
+    assert info.value.error_id == "ThingNotFound"
+    ok = json.dumps({"ok": True, "result": [{"A": 1}]}).encode()
+    assert transport.parse_result("h", "s.ps1", b"WARNING: x\r\n" + ok + b"\r\n", b"", 0) == {"A": 1}
