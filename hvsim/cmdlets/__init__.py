@@ -1,9 +1,11 @@
 """Emulated Windows cmdlets, one module per Windows PowerShell module family.
 
-Importing this package registers every emulated cmdlet with the registry.
+Importing this package registers every emulated cmdlet with the registry (registry.lookup does it).
 """
 from . import (  # noqa: F401  (imported for their @cmdlet registrations)
     management,
+    remoting,
+    filesystem,
     iscsi_target,
     iscsi_initiator,
     storage,

@@ -1,1 +1,761 @@
-"""Emulated cmdlets: management (see docs/DESIGN.md section 8)."""
+"""Emulated cmdlets: ServerManager features, domain membership and restarts, services, CIM classes,
+network adapters and IP addresses (docs/DESIGN.md section 8, owner world-core).
+
+Output objects carry Windows' property names and types; enums are PSEnum values of the real .NET
+enum types. CredSSP and Invoke-Command live in remoting.py, files and directories in filesystem.py.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Iterable
+
+from hvsim.powershell.values import PSEnum, PSObject
+from hvsim.world import features as feature_catalog
+from hvsim.world.core import parse_iso
+
+from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
+
+_SM = "Microsoft.Windows.ServerManager.Commands"
+INSTALL_STATE = {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3, "UninstallPending": 4}
+RESTART_STATE = {"No": 0, "Yes": 1, "Maybe": 2}
+EXIT_CODE = {"Success": 0, "NoChangeNeeded": 1003, "SuccessRestartRequired": 3010, "Failed": 1000}
+SERVICE_STATUS = {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "Paused": 7}
+START_MODE = {"Boot": 0, "System": 1, "Automatic": 2, "Manual": 3, "Disabled": 4}
+
+# Simulated durations (seconds before time_factor).
+FEATURE_SECONDS = 30
+JOIN_SECONDS = 10
+SERVICE_SECONDS = 2
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _like(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
+
+
+# ----------------------------------------------------------------------------- ServerManager
+def _feature_object(h: dict, name: str) -> PSObject:
+    display, ftype, parent, tools, _ = feature_catalog.FEATURES[name]
+    state = h["features"].get(name, {}).get("state", "Available")
+    subs = [n for n, info in feature_catalog.FEATURES.items() if info[2] == name]
+    depth = 1
+    p = parent
+    while p:
+        depth += 1
+        p = feature_catalog.FEATURES[p][2]
+    return PSObject({
+        "Name": name,
+        "DisplayName": display,
+        "Description": display,
+        "Installed": state == "Installed",
+        "InstallState": PSEnum(f"{_SM}.InstallState", state, INSTALL_STATE[state]),
+        "FeatureType": ftype,
+        "Path": display if parent is None else f"{feature_catalog.FEATURES[parent][0]}\\{display}",
+        "Depth": depth,
+        "DependsOn": [],
+        "Parent": parent,
+        "ServerComponentDescriptor": f"ServerComponent_{name.replace('-', '_')}",
+        "SubFeatures": subs,
+        "SystemService": sorted(feature_catalog.FEATURE_SERVICES.get(name, {})),
+        "Notification": [],
+        "BestPracticesModelId": None,
+        "EventQuery": None,
+        "PostConfigurationNeeded": False,
+        "AdditionalInfo": {"MajorVersion": 10, "MinorVersion": 0, "NumericId": abs(hash(name)) % 1000,
+                           "InstallName": name},
+    }, type_name=f"{_SM}.Feature")
+
+
+@cmdlet("Get-WindowsFeature")
+def get_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        h = ctx.host()
+        patterns = p.get("Name") or ["*"]
+        out = []
+        for name in feature_catalog.FEATURES:
+            if any(_like(name, pat) for pat in patterns):
+                out.append(_feature_object(h, name))
+        return out
+
+
+def _resolve_features(ctx: CmdletContext, names: list[str], cmd: str) -> list[str]:
+    resolved = []
+    for raw in names:
+        name = feature_catalog.known(str(raw))
+        if name is None:
+            raise CmdletError(
+                f"ArgumentNotValid: The role, role service, or feature name is not valid: '{raw}'. The name was not found.",
+                "NameDoesNotExist", category="InvalidArgument", target=raw, terminating=True,
+                exception_type="System.Exception")
+        resolved.append(name)
+    return resolved
+
+
+def _feature_result(name: str, success: bool, restart: bool, skipped: bool = False) -> PSObject:
+    display = feature_catalog.FEATURES[name][0]
+    return PSObject({"DisplayName": display, "Id": abs(hash(name)) % 1000, "Message": "", "Name": name,
+                     "RestartNeeded": restart, "SkipReason": "AlreadyInstalled" if skipped else "NotSkipped",
+                     "Success": success}, type_name=f"{_SM}.FeatureResult")
+
+
+def _operation_result(results: list[PSObject], restart: bool, changed: bool) -> PSObject:
+    code = "SuccessRestartRequired" if restart and changed else ("Success" if changed else "NoChangeNeeded")
+    return PSObject({
+        "Success": True,
+        "RestartNeeded": PSEnum(f"{_SM}.RestartState", "Yes" if restart else "No", RESTART_STATE["Yes" if restart else "No"]),
+        "FeatureResult": results,
+        "ExitCode": PSEnum(f"{_SM}.FeatureOperationExitCode", code, EXIT_CODE[code]),
+    }, type_name=f"{_SM}.FeatureOperationResult")
+
+
+@cmdlet("Install-WindowsFeature")
+def install_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    names = _resolve_features(ctx, list(p["Name"]), "Install-WindowsFeature")
+    wanted: list[str] = []
+    for name in names:
+        chain = []
+        parent = feature_catalog.FEATURES[name][2]
+        while parent:
+            chain.insert(0, parent)
+            parent = feature_catalog.FEATURES[parent][2]
+        extra = list(feature_catalog.FEATURES[name][3]) if p.switch("IncludeManagementTools") else []
+        for tool in list(extra):
+            tparent = feature_catalog.FEATURES[tool][2]
+            while tparent:
+                extra.insert(0, tparent)
+                tparent = feature_catalog.FEATURES[tparent][2]
+        if p.switch("IncludeAllSubFeature"):
+            extra += [n for n, info in feature_catalog.FEATURES.items() if info[2] == name]
+        for n in chain + [name] + extra:
+            if n not in wanted:
+                wanted.append(n)
+    with ctx.world.read():
+        h = ctx.host()
+        todo = [n for n in wanted if h["features"].get(n, {}).get("state", "Available") in ("Available", "Removed")]
+    if todo:
+        ctx.sleep(FEATURE_SECONDS * len(todo))
+    results = []
+    restart = False
+    with ctx.world.transaction():
+        h = ctx.host()
+        pending = h.setdefault("pending", {})
+        for n in todo:
+            needs_restart = feature_catalog.FEATURES[n][4]
+            if needs_restart:
+                h["features"].setdefault(n, {})["state"] = "InstallPending"
+                pending.setdefault("features", {})[n] = "install"
+                restart = True
+            else:
+                h["features"].setdefault(n, {})["state"] = "Installed"
+                for sname, (display, start) in feature_catalog.FEATURE_SERVICES.get(n, {}).items():
+                    h["services"].setdefault(sname, {"display_name": display, "status": "Running" if start == "Automatic" else "Stopped",
+                                                     "start_type": start})
+            results.append(_feature_result(n, True, needs_restart))
+        if restart:
+            pending["restart_required"] = True
+        already_pending = any(h["features"].get(n, {}).get("state") == "InstallPending" for n in wanted)
+    if restart and p.switch("Restart"):
+        ctx.world.schedule_restart(ctx.session.host, "Install-WindowsFeature -Restart")
+    elif restart:
+        ctx.warn("You must restart this server to finish the installation process.")
+    return [_operation_result(results, restart or already_pending, bool(todo))]
+
+
+@cmdlet("Uninstall-WindowsFeature")
+def uninstall_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    names = _resolve_features(ctx, list(p["Name"]), "Uninstall-WindowsFeature")
+    wanted = list(names)
+    if p.switch("IncludeManagementTools"):
+        for n in names:
+            wanted += [t for t in feature_catalog.FEATURES[n][3] if t not in wanted]
+    with ctx.world.read():
+        h = ctx.host()
+        todo = [n for n in wanted if h["features"].get(n, {}).get("state") in ("Installed", "InstallPending")]
+    if todo:
+        ctx.sleep(FEATURE_SECONDS * len(todo))
+    results, restart = [], False
+    with ctx.world.transaction():
+        h = ctx.host()
+        pending = h.setdefault("pending", {})
+        for n in todo:
+            state = h["features"][n]["state"]
+            if state == "InstallPending":
+                h["features"][n]["state"] = "Available"
+                pending.get("features", {}).pop(n, None)
+                results.append(_feature_result(n, True, False))
+            elif feature_catalog.FEATURES[n][4]:
+                h["features"][n]["state"] = "UninstallPending"
+                pending.setdefault("features", {})[n] = "uninstall"
+                restart = True
+                results.append(_feature_result(n, True, True))
+            else:
+                h["features"][n]["state"] = "Removed" if p.switch("Remove") else "Available"
+                for sname in feature_catalog.FEATURE_SERVICES.get(n, {}):
+                    h["services"].pop(sname, None)
+                results.append(_feature_result(n, True, False))
+        if restart:
+            pending["restart_required"] = True
+    if restart and p.switch("Restart"):
+        ctx.world.schedule_restart(ctx.session.host, "Uninstall-WindowsFeature -Restart")
+    elif restart:
+        ctx.warn("You must restart this server to finish the removal process.")
+    return [_operation_result(results, restart, bool(todo))]
+
+
+# ----------------------------------------------------------------------------- domain membership
+def _credential(p: BoundParameters, name: str = "Credential") -> tuple[str, str] | None:
+    cred = p.get(name)
+    if cred is None:
+        return None
+    if isinstance(cred, str):
+        return cred, ""
+    user = cred.get_prop("UserName") if hasattr(cred, "get_prop") else getattr(cred, "user_name", "")
+    pw = cred.get_prop("Password") if hasattr(cred, "get_prop") else None
+    plain = pw.reveal() if hasattr(pw, "reveal") else ("" if pw is None else str(pw))
+    return str(user), plain
+
+
+def _join_error(h: dict, domain: str, reason: str) -> CmdletError:
+    current = f"domain '{h['domain']}'" if h.get("domain") else f"workgroup '{h.get('workgroup') or 'WORKGROUP'}'"
+    frm = "Domain" if h.get("domain") else "Workgroup"
+    return CmdletError(
+        f"Computer '{h['name']}' failed to join domain '{domain}' from its current {current} with following error "
+        f"message: {reason}", f"FailToJoinDomainFrom{frm}", category="OperationStopped", target=h["name"],
+        exception_type="System.InvalidOperationException")
+
+
+def _effective_domain(h: dict) -> str | None:
+    """The domain Windows reports: a join or unjoin shows at once, logons follow after the restart."""
+    pend = (h.get("pending") or {}).get("domain")
+    if pend is not None:
+        return pend["fqdn"] if pend.get("action") == "join" else None
+    return h.get("domain")
+
+
+@cmdlet("Add-Computer")
+def add_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    world = ctx.world
+    if p.parameter_set == "Workgroup":
+        raise CmdletError("hvsim does not emulate joining a workgroup with Add-Computer; use Remove-Computer.",
+                          "NotImplemented", category="NotImplemented", terminating=True)
+    if p.get("ComputerName") and any(c.lower() not in (".", "localhost", ctx.session.host.lower())
+                                     for c in p["ComputerName"]):
+        raise CmdletError("hvsim emulates Add-Computer for the local computer only.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    domain_name = str(p["DomainName"])
+    with world.read():
+        h = ctx.host()
+        dom = world.domain()
+        current = _effective_domain(h)
+    if current and current.lower() == domain_name.lower() or (
+            current and dom and domain_name.upper() == dom["netbios"] and current == dom["fqdn"]):
+        raise CmdletError(f"Cannot add computer '{h['name']}' to domain '{domain_name}' because it is already in that domain.",
+                          "AddComputerToSameDomain", category="InvalidOperation", target=h["name"],
+                          exception_type="System.InvalidOperationException")
+    ctx.sleep(JOIN_SECONDS)
+    known_domain = dom and domain_name.lower() in (dom["fqdn"].lower(), dom["netbios"].lower())
+    if not known_domain or not world.dc_up():
+        raise _join_error(h, domain_name, "The specified domain either does not exist or could not be contacted.")
+    cred = _credential(p)
+    if cred is None or world.check_domain_credential(*cred) is None:
+        raise _join_error(h, domain_name, "The user name or password is incorrect.")
+    with world.transaction():
+        h = ctx.host()
+        dom = world.domain()
+        h.setdefault("pending", {})["domain"] = {"action": "join", "fqdn": dom["fqdn"]}
+        h["pending"]["restart_required"] = True
+        dom["computers"][h["name"]] = {"dns_host_name": f"{h['name'].lower()}.{dom['fqdn']}", "enabled": True,
+                                       "created": world.now().isoformat()}
+    if p.switch("Restart"):
+        world.schedule_restart(ctx.session.host, "Add-Computer -Restart")
+    else:
+        ctx.warn(f"The changes will take effect after you restart the computer {h['name']}.")
+    if p.switch("PassThru"):
+        return [PSObject({"HasSucceeded": True, "ComputerName": h["name"]},
+                         type_name="Microsoft.PowerShell.Commands.ComputerChangeInfo")]
+    return []
+
+
+@cmdlet("Remove-Computer")
+def remove_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    world = ctx.world
+    with world.read():
+        h = ctx.host()
+        current = _effective_domain(h)
+    if not current:
+        raise CmdletError(f"Computer '{h['name']}' cannot be removed from the domain because it is not in a domain.",
+                          "ComputerNotInDomain", category="InvalidOperation", target=h["name"],
+                          exception_type="System.InvalidOperationException")
+    cred = _credential(p, "UnjoinDomainCredential")
+    if cred is not None and world.check_domain_credential(*cred) is None:
+        raise CmdletError(f"Failed to unjoin computer '{h['name']}' from domain '{current}' with the following error "
+                          f"message: The user name or password is incorrect.", "FailToUnjoinDomain",
+                          category="OperationStopped", target=h["name"], exception_type="System.InvalidOperationException")
+    ctx.sleep(JOIN_SECONDS)
+    with world.transaction():
+        h = ctx.host()
+        dom = world.domain()
+        pend = h.setdefault("pending", {})
+        if pend.get("domain", {}).get("action") == "join" and not h.get("domain"):
+            pend.pop("domain")
+        else:
+            pend["domain"] = {"action": "unjoin", "workgroup": str(p.get("WorkgroupName") or "WORKGROUP")}
+        pend["restart_required"] = True
+        if dom and h["name"] in dom["computers"]:
+            dom["computers"][h["name"]]["enabled"] = False
+    if p.switch("Restart"):
+        world.schedule_restart(ctx.session.host, "Remove-Computer -Restart")
+    else:
+        ctx.warn(f"The changes will take effect after you restart the computer {h['name']}.")
+    if p.switch("PassThru"):
+        return [PSObject({"HasSucceeded": True, "ComputerName": h["name"]},
+                         type_name="Microsoft.PowerShell.Commands.ComputerChangeInfo")]
+    return []
+
+
+def _is_local(ctx: CmdletContext, name: str) -> bool:
+    n = str(name).lower()
+    n = n.rstrip(".") if len(n) > 1 else n
+    if n in (".", "localhost", "127.0.0.1", "::1"):
+        return True
+    try:
+        return ctx.world.host(n)["name"].lower() == ctx.session.host.lower()
+    except KeyError:
+        return False
+
+
+@cmdlet("Restart-Computer")
+def restart_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    world = ctx.world
+    targets = p.get("ComputerName") or ["."]
+    for target in targets:
+        if _is_local(ctx, target):
+            # The restart starts just after this command, so that its WinRM reply still gets out.
+            world.schedule_restart(ctx.session.host, "Restart-Computer")
+            continue
+        try:
+            name = world.host(target)["name"]
+        except KeyError:
+            name = None
+        if name is None or not world.reachable(name):
+            raise CmdletError(f"Failed to restart the computer {target} with the following error message: The RPC server "
+                              f"is unavailable. (Exception from HRESULT: 0x800706BA)", "RestartcomputerFailed",
+                              category="OperationStopped", target=target, exception_type="System.InvalidOperationException")
+        cred = _credential(p)
+        if cred is None and not ctx.session.can_delegate or (
+                cred is not None and world.check_credential(name, *cred) is None):
+            raise CmdletError(f"Failed to restart the computer {target} with the following error message: Access is "
+                              f"denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))", "RestartcomputerFailed",
+                              category="OperationStopped", target=target, exception_type="System.InvalidOperationException")
+        world.schedule_restart(name, f"Restart-Computer from {ctx.session.host}")
+    return []
+
+
+# ----------------------------------------------------------------------------- services
+def _service_object(name: str, svc: dict) -> PSObject:
+    status = svc["status"]
+    start = svc["start_type"]
+    return PSObject({
+        "Name": name,
+        "DisplayName": svc.get("display_name", name),
+        "Status": PSEnum("System.ServiceProcess.ServiceControllerStatus", status, SERVICE_STATUS[status]),
+        "StartType": PSEnum("System.ServiceProcess.ServiceStartMode", start, START_MODE[start]),
+        "ServiceName": name,
+        "CanStop": status == "Running",
+        "CanPauseAndContinue": False,
+        "ServiceType": PSEnum("System.ServiceProcess.ServiceType", "Win32OwnProcess", 16),
+        "MachineName": ".",
+        "DependentServices": [],
+        "ServicesDependedOn": [],
+    }, type_name="System.ServiceProcess.ServiceController")
+
+
+def _not_found(name: str) -> CmdletError:
+    return CmdletError(f"Cannot find any service with service name '{name}'.", "NoServiceFoundForGivenName",
+                       category="ObjectNotFound", target=name,
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+
+
+def _select_services(ctx: CmdletContext, p: BoundParameters, errors: list[CmdletError]) -> list[str]:
+    """Service names selected by -Name / -DisplayName / -InputObject (wildcards allowed)."""
+    services = ctx.host()["services"]
+    picked: list[str] = []
+    if p.get("InputObject") is not None:
+        objs = p["InputObject"] if isinstance(p["InputObject"], list) else [p["InputObject"]]
+        names = [str(o.get_prop("Name")) if hasattr(o, "get_prop") else str(o) for o in objs]
+        key = "name"
+    elif p.get("DisplayName") is not None:
+        names = p["DisplayName"] if isinstance(p["DisplayName"], list) else [p["DisplayName"]]
+        key = "display"
+    else:
+        names = p.get("Name") or ["*"]
+        if isinstance(names, str):
+            names = [names]
+        key = "name"
+    for pattern in names:
+        hits = [s for s, svc in services.items()
+                if _like(s if key == "name" else svc.get("display_name", s), pattern)]
+        if not hits and not _has_wildcard(pattern):
+            if key == "display":
+                errors.append(CmdletError(f"Cannot find any service with display name '{pattern}'.",
+                                          "NoServiceFoundForGivenDisplayName", category="ObjectNotFound", target=pattern,
+                                          exception_type="Microsoft.PowerShell.Commands.ServiceCommandException"))
+            else:
+                errors.append(_not_found(pattern))
+        for s in sorted(hits, key=str.lower):
+            if s not in picked:
+                picked.append(s)
+    include = p.get("Include")
+    exclude = p.get("Exclude")
+    if include:
+        picked = [s for s in picked if any(_like(s, i) for i in include)]
+    if exclude:
+        picked = [s for s in picked if not any(_like(s, x) for x in exclude)]
+    return picked
+
+
+@cmdlet("Get-Service")
+def get_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    errors: list[CmdletError] = []
+    with ctx.world.read():
+        names = _select_services(ctx, p, errors)
+        services = ctx.host()["services"]
+        out = [_service_object(n, services[n]) for n in names]
+    if errors:
+        # A name that matches nothing is an error (non-terminating on Windows, which still returns the
+        # services it found; the registry contract has one outcome per call, so the error wins).
+        raise errors[0]
+    return out
+
+
+@cmdlet("Set-Service")
+def set_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    name = p.get("Name")
+    if name is None and p.get("InputObject") is not None:
+        name = p["InputObject"].get_prop("Name")
+    with ctx.world.transaction():
+        services = ctx.host()["services"]
+        real = next((s for s in services if s.lower() == str(name).lower()), None)
+        if real is None:
+            raise CmdletError(f"Service '{name}' was not found on computer '.'.", "InvalidOperationException",
+                              category="InvalidOperation", target=name, exception_type="System.InvalidOperationException")
+        svc = services[real]
+        if p.get("StartupType") is not None:
+            svc["start_type"] = p["StartupType"]
+        if p.get("DisplayName") is not None:
+            svc["display_name"] = p["DisplayName"]
+        if p.get("Status") is not None:
+            if p["Status"] == "Running" and svc["start_type"] == "Disabled":
+                raise _cannot_start(real, svc, "Set-Service")
+            svc["status"] = "Stopped" if p["Status"] == "Stopped" else p["Status"]
+        result = _service_object(real, svc)
+    return [result] if p.switch("PassThru") else []
+
+
+def _cannot_start(name: str, svc: dict, cmd: str) -> CmdletError:
+    display = svc.get("display_name", name)
+    return CmdletError(f"Service '{display} ({name})' cannot be started due to the following error: Cannot start "
+                       f"service {name} on computer '.'.", "CouldNotStartService", category="OpenError", target=name,
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+
+
+def _change_status(ctx: CmdletContext, p: BoundParameters, target: str) -> list:
+    errors: list[CmdletError] = []
+    with ctx.world.read():
+        names = _select_services(ctx, p, errors)
+    if errors:
+        raise errors[0]
+    out = []
+    for n in names:
+        with ctx.world.read():
+            svc = ctx.host()["services"][n]
+            if svc["status"] == target:
+                out.append(_service_object(n, svc))
+                continue
+            if target == "Running" and svc["start_type"] == "Disabled":
+                raise _cannot_start(n, svc, "Start-Service")
+        ctx.sleep(SERVICE_SECONDS)
+        with ctx.world.transaction():
+            svc = ctx.host()["services"][n]
+            svc["status"] = target
+            out.append(_service_object(n, svc))
+    return out if p.switch("PassThru") else []
+
+
+@cmdlet("Start-Service")
+def start_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    return _change_status(ctx, p, "Running")
+
+
+@cmdlet("Stop-Service")
+def stop_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    return _change_status(ctx, p, "Stopped")
+
+
+# ----------------------------------------------------------------------------- CIM
+_CIMV2 = "Microsoft.Management.Infrastructure.CimInstance#root/cimv2"
+
+
+def _domain_role(world: Any, h: dict) -> int:
+    if h.get("domain_controller"):
+        return 5
+    return 3 if _effective_domain(h) else 2
+
+
+def _win32_operating_system(world: Any, h: dict) -> PSObject:
+    os_info = h["os"]
+    product_type = 2 if h.get("domain_controller") else (1 if os_info.get("product_type") == "workstation" else 3)
+    return PSObject({
+        "Caption": os_info["caption"],
+        "Version": os_info["version"],
+        "BuildNumber": os_info["build"],
+        "CSName": h["name"],
+        "LastBootUpTime": parse_iso(h["last_boot"]),
+        "LocalDateTime": world.now(),
+        "OSArchitecture": "64-bit",
+        "OSType": 18,
+        "ProductType": product_type,
+        "Manufacturer": "Microsoft Corporation",
+        "Name": f"{os_info['caption']}|C:\\Windows|\\Device\\Harddisk0\\Partition2",
+        "Status": "OK",
+        "SystemDirectory": "C:\\Windows\\system32",
+        "SystemDrive": "C:",
+        "WindowsDirectory": "C:\\Windows",
+        "TotalVisibleMemorySize": 8388608,
+        "FreePhysicalMemory": 6291456,
+    }, type_name=f"{_CIMV2}/Win32_OperatingSystem")
+
+
+def _win32_computer_system(world: Any, h: dict) -> PSObject:
+    domain = _effective_domain(h)
+    return PSObject({
+        "Name": h["name"],
+        "Domain": domain or (h.get("workgroup") or "WORKGROUP"),
+        "PartOfDomain": bool(domain),
+        "DNSHostName": h["name"].lower(),
+        "Workgroup": None if domain else (h.get("workgroup") or "WORKGROUP"),
+        "DomainRole": _domain_role(world, h),
+        "Manufacturer": "Microsoft Corporation",
+        "Model": "Virtual Machine",
+        "NumberOfLogicalProcessors": 4,
+        "NumberOfProcessors": 1,
+        "TotalPhysicalMemory": 8589934592,
+        "HypervisorPresent": True,
+        "PrimaryOwnerName": "Windows User",
+        "SystemType": "x64-based PC",
+        "Status": "OK",
+    }, type_name=f"{_CIMV2}/Win32_ComputerSystem")
+
+
+def _win32_service(world: Any, h: dict) -> list[PSObject]:
+    out = []
+    for name, svc in sorted(h["services"].items(), key=lambda kv: kv[0].lower()):
+        mode = {"Automatic": "Auto"}.get(svc["start_type"], svc["start_type"])
+        out.append(PSObject({"Name": name, "DisplayName": svc.get("display_name", name), "State": svc["status"],
+                             "StartMode": mode, "Started": svc["status"] == "Running", "Status": "OK"},
+                            type_name=f"{_CIMV2}/Win32_Service"))
+    return out
+
+
+CIM_CLASSES = {
+    "win32_operatingsystem": lambda w, h: [_win32_operating_system(w, h)],
+    "win32_computersystem": lambda w, h: [_win32_computer_system(w, h)],
+    "win32_service": _win32_service,
+}
+
+
+def _filter(objs: list[PSObject], text: str | None) -> list[PSObject]:
+    """WQL filters of the form  Prop = 'value' [AND ...]  (what our scripts use)."""
+    if not text:
+        return objs
+    import re
+
+    clauses = re.split(r"\s+and\s+", text.strip(), flags=re.I)
+    tests = []
+    for clause in clauses:
+        m = re.fullmatch(r"\s*(\w+)\s*(=|<>|!=|like)\s*(?:'([^']*)'|\"([^\"]*)\"|(\S+))\s*", clause, re.I)
+        if not m:
+            raise CmdletError("Invalid query ", "HRESULT 0x80041017", category="InvalidArgument", target=text)
+        prop, op = m.group(1), m.group(2).lower()
+        value = next(g for g in (m.group(3), m.group(4), m.group(5)) if g is not None)
+        tests.append((prop, op, value))
+
+    def ok(o: PSObject) -> bool:
+        for prop, op, value in tests:
+            actual = o.get_prop(prop)
+            actual_s = str(actual).lower() if not isinstance(actual, bool) else str(actual).lower()
+            if op == "=" and actual_s != value.lower():
+                return False
+            if op in ("<>", "!=") and actual_s == value.lower():
+                return False
+            if op == "like" and not _like(actual_s, value.replace("%", "*").replace("_", "?")):
+                return False
+        return True
+    return [o for o in objs if ok(o)]
+
+
+@cmdlet("Get-CimInstance")
+def get_cim_instance(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    class_name = p.get("ClassName")
+    if class_name is None:
+        raise CmdletError("hvsim emulates Get-CimInstance -ClassName only.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    builder = CIM_CLASSES.get(str(class_name).lower())
+    if builder is None:
+        raise CmdletError("Invalid class ", "HRESULT 0x80041010", category="MetadataError", target=class_name)
+    hosts = p.get("ComputerName") or [ctx.session.host]
+    out = []
+    for target in hosts:
+        name = ctx.session.host if _is_local(ctx, target) else None
+        if name is None:
+            try:
+                name = ctx.world.host(target)["name"]
+            except KeyError:
+                name = None
+            if name is None or not ctx.world.reachable(name):
+                raise CmdletError("WinRM cannot complete the operation. Verify that the specified computer name is valid, "
+                                  "that the computer is accessible over the network, and that a firewall exception for "
+                                  "the WinRM service is enabled and allows access from this computer. By default, the "
+                                  "WinRM firewall exception for public profiles limits access to remote computers "
+                                  "within the same local subnet. ", "HRESULT 0x80338126", category="ConnectionError",
+                                  target=target)
+        with ctx.world.read():
+            out += _filter(builder(ctx.world, ctx.world.host(name)), p.get("Filter"))
+    return out
+
+
+# ----------------------------------------------------------------------------- network
+_STD = "Microsoft.Management.Infrastructure.CimInstance#ROOT/StandardCimv2"
+
+
+def _adapters(h: dict) -> list[dict]:
+    """Physical NICs plus the vEthernet adapters of external switches shared with the management OS."""
+    out = [dict(n) for n in h.get("nics", [])]
+    switches = ((h.get("hyperv") or {}).get("switches") or {})
+    for i, (sname, sw) in enumerate(sorted(switches.items())):
+        if isinstance(sw, dict) and sw.get("allow_management_os"):
+            out.append({"name": f"vEthernet ({sname})", "description": f"Hyper-V Virtual Ethernet Adapter #{i + 1}"
+                        if i else "Hyper-V Virtual Ethernet Adapter", "if_index": 20 + i,
+                        "mac": sw.get("mac", "00-15-5D-00-00-" + format(i + 1, "02X")), "status": "Up", "ipv4": None,
+                        "prefix": 24, "link_speed": "10 Gbps", "virtual": True})
+    return out
+
+
+def _adapter_object(n: dict) -> PSObject:
+    status = n.get("status", "Up")
+    return PSObject({
+        "Name": n["name"],
+        "InterfaceDescription": n["description"],
+        "ifIndex": n["if_index"],
+        "Status": status,
+        "MacAddress": n["mac"],
+        "LinkSpeed": n.get("link_speed", "10 Gbps"),
+        "ifAlias": n["name"],
+        "InterfaceAlias": n["name"],
+        "InterfaceIndex": n["if_index"],
+        "ifDesc": n["description"],
+        "InterfaceName": f"ethernet_{n['if_index']}",
+        "Virtual": bool(n.get("virtual", False)),
+        "MediaConnectionState": PSEnum("MediaConnectState", "Connected" if status == "Up" else "Disconnected",
+                                       1 if status == "Up" else 2),
+        "DriverDescription": n["description"],
+        "AdminStatus": PSEnum("AdminStatus", "Up", 1),
+    }, type_name=f"{_STD}/MSFT_NetAdapter")
+
+
+def _cdxml_not_found(cls: str, prop: str, value: Any, cmd: str) -> CmdletError:
+    return CmdletError(f"No {cls} objects found with property '{prop}' equal to '{value}'.  Verify the value of the "
+                       f"property and retry.", f"CmdletizationQuery_NotFound_{prop}", category="ObjectNotFound",
+                       target=value)
+
+
+@cmdlet("Get-NetAdapter")
+def get_net_adapter(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        adapters = _adapters(ctx.host())
+    if p.switch("Physical"):
+        adapters = [a for a in adapters if not a.get("virtual")]
+    for prop, key, param in (("Name", "name", "Name"), ("InterfaceDescription", "description", "InterfaceDescription"),
+                             ("InterfaceIndex", "if_index", "InterfaceIndex")):
+        wanted = p.get(param)
+        if wanted is None:
+            continue
+        picked = []
+        for w in wanted:
+            hits = [a for a in adapters if (_like(str(a[key]), str(w)) if key != "if_index" else a[key] == w)]
+            if not hits and not _has_wildcard(str(w)):
+                raise _cdxml_not_found("MSFT_NetAdapter", prop, w, "Get-NetAdapter")
+            picked += [a for a in hits if a not in picked]
+        adapters = picked
+    return [_adapter_object(a) for a in adapters]
+
+
+def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4") -> PSObject:
+    return PSObject({
+        "IPAddress": ip,
+        "InterfaceIndex": index,
+        "InterfaceAlias": alias,
+        "AddressFamily": PSEnum("AddressFamily", family, 2 if family == "IPv4" else 23),
+        "Type": PSEnum("Type", "Unicast", 1),
+        "PrefixLength": prefix,
+        "PrefixOrigin": PSEnum("PrefixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
+                               2 if ip.startswith("127.") else 1),
+        "SuffixOrigin": PSEnum("SuffixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
+                               2 if ip.startswith("127.") else 1),
+        "AddressState": PSEnum("AddressState", "Preferred", 4),
+        "ValidLifetime": None,
+        "PreferredLifetime": None,
+        "SkipAsSource": False,
+        "PolicyStore": "ActiveStore",
+    }, type_name=f"{_STD}/MSFT_NetIPAddress")
+
+
+@cmdlet("Get-NetIPAddress")
+def get_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        adapters = _adapters(ctx.host())
+    objs = [_ip_object(a["name"], a["if_index"], a["ipv4"], a.get("prefix", 24)) for a in adapters if a.get("ipv4")]
+    objs.append(_ip_object("Loopback Pseudo-Interface 1", 1, "127.0.0.1", 8))
+    checks = (("IPAddress", "IPAddress"), ("InterfaceAlias", "InterfaceAlias"), ("InterfaceIndex", "InterfaceIndex"),
+              ("AddressFamily", "AddressFamily"), ("PrefixLength", "PrefixLength"))
+    for param, prop in checks:
+        wanted = p.get(param)
+        if wanted is None:
+            continue
+        picked = []
+        for w in wanted:
+            hits = [o for o in objs if (str(o.get_prop(prop)).lower() == str(w).lower()
+                                        or (isinstance(w, str) and _like(str(o.get_prop(prop)), w)))]
+            if not hits and not (isinstance(w, str) and _has_wildcard(w)):
+                raise _cdxml_not_found("MSFT_NetIPAddress", prop, w, "Get-NetIPAddress")
+            picked += [o for o in hits if o not in picked]
+        objs = picked
+    return objs
+
+
+@cmdlet("Test-Connection")
+def test_connection(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out = []
+    for target in p["ComputerName"]:
+        try:
+            h = ctx.world.host(target)
+            up = ctx.world.reachable(h["name"])
+            address = next((n["ipv4"] for n in h.get("nics", []) if n.get("ipv4")), target)
+        except KeyError:
+            h, up, address = None, False, target
+        if p.switch("Quiet"):
+            out.append(up)
+            continue
+        if not up:
+            raise CmdletError(f"Testing connection to computer '{target}' failed: Error due to lack of resources",
+                              "TestConnectionException", category="ResourceUnavailable", target=target,
+                              exception_type="System.Net.NetworkInformation.PingException")
+        for _ in range(int(p.get("Count") or 4)):
+            out.append(PSObject({"Source": ctx.session.host, "Destination": target, "Address": target,
+                                 "IPV4Address": address, "ResponseTime": 0, "StatusCode": 0,
+                                 "BufferSize": int(p.get("BufferSize") or 32)},
+                                type_name="System.Management.ManagementObject#root\\cimv2\\Win32_PingStatus"))
+    return out

@@ -94,7 +94,7 @@ Impl = Callable[[CmdletContext, BoundParameters], "Iterable[Any] | None"]
 class CmdletInfo:
     name: str
     module: str
-    spec: dict
+    spec: dict = field(repr=False)
     impl: Impl | None = None
 
     @property

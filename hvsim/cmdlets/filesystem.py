@@ -1,0 +1,201 @@
+"""Emulated cmdlets: Get-Item, Get-ChildItem, New-Item, Remove-Item on a host's files (FileSystem provider).
+
+The files live in the world (`host["files"]`, see hvsim/world/files.py). Objects are FileInfo /
+DirectoryInfo with their usual properties; wildcards work in the last path component.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Iterable
+
+from hvsim.powershell.values import PSObject
+from hvsim.world import files
+from hvsim.world.core import parse_iso
+
+from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
+
+_FS = "Microsoft.PowerShell.Core\\FileSystem::"
+
+
+def item_object(entry: dict) -> PSObject:
+    path = entry["path"]
+    is_dir = entry["kind"] == "dir"
+    parent = files.parent(path)
+    name = files.leaf(path)
+    when = parse_iso(entry["mtime"])
+    props: dict[str, Any] = {
+        "PSPath": _FS + path,
+        "PSParentPath": _FS + parent if parent else "",
+        "PSChildName": name,
+        "PSDrive": path[0].upper(),
+        "PSProvider": "Microsoft.PowerShell.Core\\FileSystem",
+        "PSIsContainer": is_dir,
+        "Mode": "d-----" if is_dir else "-a----",
+        "Name": name,
+        "FullName": path,
+        "Extension": "" if is_dir or "." not in name else "." + name.rsplit(".", 1)[1],
+        "Exists": True,
+        "CreationTime": when,
+        "CreationTimeUtc": when,
+        "LastWriteTime": when,
+        "LastWriteTimeUtc": when,
+        "LastAccessTime": when,
+        "Attributes": "Directory" if is_dir else "Archive",
+    }
+    if is_dir:
+        props["Parent"] = files.leaf(parent) if parent else None
+        props["Root"] = path[:3]
+    else:
+        props["Length"] = int(entry.get("size", 0))
+        props["DirectoryName"] = parent
+        props["Directory"] = parent
+        props["IsReadOnly"] = False
+        props["BaseName"] = name.rsplit(".", 1)[0] if "." in name else name
+    return PSObject(props, type_name="System.IO.DirectoryInfo" if is_dir else "System.IO.FileInfo")
+
+
+def _absolute(ctx: CmdletContext, path: str) -> str:
+    p = str(path)
+    if p.lower().startswith(_FS.lower()):
+        p = p[len(_FS):]
+    if len(p) >= 2 and p[1] == ":":
+        return files.normalize(p)
+    base = f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents"
+    return files.normalize(base + "\\" + p.lstrip("\\/"))
+
+
+def _not_found(path: str, error_id: str = "PathNotFound") -> CmdletError:
+    return CmdletError(f"Cannot find path '{path}' because it does not exist.", error_id, category="ObjectNotFound",
+                       target=path, exception_type="System.Management.Automation.ItemNotFoundException")
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _expand(h: dict, path: str) -> list[dict] | None:
+    """Entries a path names (wildcards in the last component); None when a literal path is missing."""
+    if _has_wildcard(files.leaf(path)):
+        par = files.parent(path)
+        if par is None or files.get(h, par) is None:
+            return []
+        pattern = files.leaf(path).lower()
+        return [e for e in files.children(h, par) if fnmatch.fnmatchcase(files.leaf(e["path"]).lower(), pattern)]
+    entry = files.get(h, path)
+    return None if entry is None else [entry]
+
+
+def _paths(ctx: CmdletContext, p: BoundParameters, default: str | None = None) -> list[str]:
+    raw = p.get("LiteralPath") or p.get("Path") or ([default] if default else [])
+    return [_absolute(ctx, x) for x in raw]
+
+
+@cmdlet("Get-Item")
+def get_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out = []
+    with ctx.world.read():
+        h = ctx.host()
+        for path in _paths(ctx, p):
+            entries = [files.get(h, path)] if p.get("LiteralPath") else _expand(h, path)
+            if not entries or entries == [None]:
+                if entries is None or entries == [None]:
+                    raise _not_found(path)
+                continue
+            out += [item_object(e) for e in entries]
+    return out
+
+
+@cmdlet("Get-ChildItem")
+def get_child_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out: list = []
+    with ctx.world.read():
+        h = ctx.host()
+        for path in _paths(ctx, p, default=f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents"):
+            entries = _expand(h, path)
+            if entries is None:
+                raise _not_found(path)
+            for entry in entries:
+                if entry["kind"] == "file":
+                    items = [entry]
+                elif p.switch("Recurse"):
+                    items = sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
+                else:
+                    items = files.children(h, entry["path"])
+                if p.get("Filter"):
+                    items = [e for e in items if fnmatch.fnmatchcase(files.leaf(e["path"]).lower(), p["Filter"].lower())]
+                if p.get("Include"):
+                    items = [e for e in items if any(fnmatch.fnmatchcase(files.leaf(e["path"]).lower(), i.lower())
+                                                     for i in p["Include"])]
+                if p.get("Exclude"):
+                    items = [e for e in items if not any(fnmatch.fnmatchcase(files.leaf(e["path"]).lower(), x.lower())
+                                                         for x in p["Exclude"])]
+                if p.switch("Directory"):
+                    items = [e for e in items if e["kind"] == "dir"]
+                if p.switch("File"):
+                    items = [e for e in items if e["kind"] == "file"]
+                if p.switch("Name"):
+                    base = entry["path"].rstrip("\\") + "\\"
+                    out += [e["path"][len(base):] if e["path"].lower().startswith(base.lower()) else files.leaf(e["path"])
+                            for e in items]
+                else:
+                    out += [item_object(e) for e in items]
+    return out
+
+
+@cmdlet("New-Item")
+def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    kind = (p.get("ItemType") or "File").lower()
+    if kind not in ("file", "directory"):
+        raise CmdletError(f"hvsim's FileSystem provider creates only files and directories, not '{p['ItemType']}'.",
+                          "NotImplemented", category="NotImplemented", terminating=True)
+    bases = _paths(ctx, p, default=f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents")
+    targets = [files.normalize(b + "\\" + p["Name"]) if p.get("Name") else b for b in bases]
+    out = []
+    with ctx.world.transaction():
+        h = ctx.host()
+        for path in targets:
+            existing = files.get(h, path)
+            if kind == "directory":
+                if existing is not None:
+                    if existing["kind"] == "dir" and p.switch("Force"):
+                        out.append(item_object(existing))
+                        continue
+                    raise CmdletError(f"An item with the specified name {path} already exists.", "DirectoryExist",
+                                      category="ResourceExists", target=path, exception_type="System.IO.IOException")
+                out.append(item_object(files.ensure_dir(h, path)))
+                continue
+            if existing is not None and (existing["kind"] == "dir" or not p.switch("Force")):
+                raise CmdletError(f"The file '{path}' already exists.", "NewItemIOError", category="WriteError",
+                                  target=path, exception_type="System.IO.IOException")
+            par = files.parent(path)
+            if par is not None and files.get(h, par) is None and not p.switch("Force"):
+                raise CmdletError(f"Could not find a part of the path '{path}'.", "NewItemIOError",
+                                  category="WriteError", target=path,
+                                  exception_type="System.IO.DirectoryNotFoundException")
+            value = p.get("Value")
+            size = len(str(value).encode("utf-8")) if value is not None else 0
+            out.append(item_object(files.put_file(h, path, size)))
+    return out
+
+
+@cmdlet("Remove-Item")
+def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.transaction():
+        h = ctx.host()
+        for path in _paths(ctx, p):
+            entries = [files.get(h, path)] if p.get("LiteralPath") else _expand(h, path)
+            if entries is None or entries == [None]:
+                raise _not_found(path)
+            for entry in entries:
+                if files.is_root(entry["path"]):
+                    raise CmdletError(f"Cannot remove the drive root '{entry['path']}'.", "RemoveItemUnauthorizedAccess",
+                                      category="PermissionDenied", target=entry["path"],
+                                      exception_type="System.UnauthorizedAccessException")
+                if entry["kind"] == "dir" and files.descendants(h, entry["path"]) and not p.switch("Recurse"):
+                    # Windows would ask for confirmation; a -NonInteractive session cannot.
+                    raise CmdletError("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is "
+                                      "not available.", "RemoveItemUnauthorizedAccess", category="InvalidOperation",
+                                      target=entry["path"],
+                                      exception_type="System.Management.Automation.PSInvalidOperationException")
+                files.remove(h, entry["path"], recurse=True)
+    return []

@@ -1,0 +1,213 @@
+"""Emulated cmdlets: CredSSP configuration and Invoke-Command (docs/DESIGN.md sections 2 and 8).
+
+The double hop: a WinRM session (NTLM, Basic) cannot delegate. `Invoke-Command -Authentication Credssp
+-Credential <domain account>` gives the inner session `can_delegate=True` when the calling host's client
+role delegates to the name used (`wsman/<name>` in its AllowFreshCredentials list) and the target's
+server role is enabled. Every other way in runs with `can_delegate=False`.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Iterable
+
+from hvsim.powershell.values import PSObject
+
+from .registry import BoundParameters, CmdletContext, CmdletError, Session, cmdlet
+
+_REMOTING_HELP = " For more information, see the about_Remote_Troubleshooting Help topic."
+_POLICY = ("Use gpedit.msc and look at the following policy: Computer Configuration -> Administrative Templates -> "
+           "System -> Credentials Delegation -> Allow Delegating Fresh Credentials.  Verify that it is enabled and "
+           "configured with an SPN appropriate for the target computer. For example, for a target computer name "
+           "\"myserver.domain.com\", the SPN can be one of the following: WSMAN/myserver.domain.com or "
+           "WSMAN/*.domain.com.")
+CONNECT_SECONDS = 1
+
+
+# ----------------------------------------------------------------------------- CredSSP
+def _auth_element(role: str) -> PSObject:
+    if role == "Client":
+        return PSObject({"cfg": "http://schemas.microsoft.com/wbem/wsman/1/config/client/auth", "lang": "en-US",
+                         "Basic": "true", "Digest": "true", "Kerberos": "true", "Negotiate": "true",
+                         "Certificate": "true", "CredSSP": "true"}, type_name="System.Xml.XmlElement")
+    return PSObject({"cfg": "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth", "lang": "en-US",
+                     "Basic": "false", "Kerberos": "true", "Negotiate": "true", "Certificate": "false",
+                     "CredSSP": "true", "CbtHardeningLevel": "Relaxed"}, type_name="System.Xml.XmlElement")
+
+
+@cmdlet("Enable-WSManCredSSP")
+def enable_wsman_credssp(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    role = p["Role"]
+    delegates = p.get("DelegateComputer") or []
+    if role == "Client" and not delegates:
+        raise CmdletError("The DelegateComputer parameter must be specified when the Role parameter is Client.",
+                          "InvalidArgument", category="InvalidArgument", terminating=True,
+                          exception_type="System.InvalidOperationException")
+    if role == "Server" and delegates:
+        raise CmdletError("The DelegateComputer parameter can only be used when the Role parameter is Client.",
+                          "InvalidArgument", category="InvalidArgument", terminating=True,
+                          exception_type="System.InvalidOperationException")
+    with ctx.world.transaction():
+        cred = ctx.host().setdefault("credssp", {"server": False, "client": False, "delegate": []})
+        if role == "Client":
+            cred["client"] = True
+            for d in delegates:
+                spn = f"wsman/{d}"
+                if spn.lower() not in (x.lower() for x in cred["delegate"]):
+                    cred["delegate"].append(spn)
+        else:
+            cred["server"] = True
+    return [_auth_element(role)]
+
+
+@cmdlet("Disable-WSManCredSSP")
+def disable_wsman_credssp(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.transaction():
+        cred = ctx.host().setdefault("credssp", {"server": False, "client": False, "delegate": []})
+        if p["Role"] == "Client":
+            cred["client"] = False
+            cred["delegate"] = []
+        else:
+            cred["server"] = False
+    return []
+
+
+@cmdlet("Get-WSManCredSSP")
+def get_wsman_credssp(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        cred = ctx.host().get("credssp") or {}
+        client = bool(cred.get("client")) and bool(cred.get("delegate"))
+        targets = ", ".join(cred.get("delegate") or [])
+        server = bool(cred.get("server"))
+    first = (f"The machine is configured to allow delegating fresh credentials to the following target(s): {targets}"
+             if client else "The machine is not configured to allow delegating fresh credentials.")
+    second = ("This computer is configured to receive credentials from a remote client computer." if server
+              else "This computer is not configured to receive credentials from a remote client computer.")
+    return [first, second]
+
+
+def delegation_allowed(client_host: dict, target_name: str) -> bool:
+    """Does the client's AllowFreshCredentials list (wsman/<name>, wildcards allowed) cover target_name?"""
+    cred = client_host.get("credssp") or {}
+    if not cred.get("client"):
+        return False
+    spn = f"wsman/{target_name}".lower()
+    return any(fnmatch.fnmatchcase(spn, d.lower()) for d in cred.get("delegate") or [])
+
+
+# ----------------------------------------------------------------------------- Invoke-Command
+def _remote_error(target: str, text: str, error_id: str, category: str = "OpenError") -> CmdletError:
+    return CmdletError(f"Connecting to remote server {target} failed with the following error message : {text}"
+                       f"{_REMOTING_HELP}", f"{error_id},PSSessionStateBroken", category=category, target=target,
+                       exception_type="System.Management.Automation.Remoting.PSRemotingTransportException")
+
+
+def _credential(value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value, ""
+    user = value.get_prop("UserName")
+    pw = value.get_prop("Password")
+    return str(user), (pw.reveal() if hasattr(pw, "reveal") else str(pw or ""))
+
+
+def open_session(ctx: CmdletContext, target: str, credential: Any, authentication: str | None) -> Session:
+    """The session Invoke-Command -ComputerName target gets, or the error Windows gives."""
+    world = ctx.world
+    local = target.lower() in (".", "localhost", "127.0.0.1", "::1")
+    try:
+        h = world.host(ctx.session.host if local else target)
+    except KeyError:
+        raise _remote_error(target, f"WinRM cannot process the request. The following error occurred while using "
+                                    f"Kerberos authentication: Cannot find the computer {target}. Verify that the "
+                                    f"computer exists on the network and that the name provided is spelled correctly.",
+                            "NetworkPathNotFound")
+    name = h["name"]
+    if not world.reachable(name):
+        raise _remote_error(target, "WinRM cannot complete the operation. Verify that the specified computer name is "
+                                    "valid, that the computer is accessible over the network, and that a firewall "
+                                    "exception for the WinRM service is enabled and allows access from this computer. "
+                                    "By default, the WinRM firewall exception for public profiles limits access to "
+                                    "remote computers within the same local subnet.", "WinRMOperationTimeout")
+    auth = (authentication or "Default").lower()
+    cred = _credential(credential)
+    access_denied = _remote_error(target, "Access is denied.", "AccessDenied")
+    if auth == "credssp":
+        if cred is None:
+            raise CmdletError("A credential is required for CredSSP authentication. Specify the Credential parameter "
+                              "and try again.", "CredSSPNoCredential", category="InvalidArgument", target=target,
+                              terminating=True, exception_type="System.ArgumentException")
+        with world.read():
+            caller = world.host(ctx.session.host)
+            client_enabled = bool((caller.get("credssp") or {}).get("client"))
+            allowed = delegation_allowed(caller, target)
+            server_enabled = bool((h.get("credssp") or {}).get("server"))
+        if not client_enabled:
+            raise _remote_error(target, "The WinRM client cannot process the request. CredSSP authentication is "
+                                        "currently disabled in the client configuration. Change the client "
+                                        "configuration and try the request again. CredSSP authentication must also be "
+                                        "enabled in the server configuration. Also, Group Policy must be edited to "
+                                        "allow credential delegation to the target computer. " + _POLICY,
+                                "-2144108126")
+        if not allowed:
+            raise _remote_error(target, "The WinRM client cannot process the request. A computer policy does not allow "
+                                        "the delegation of the user credentials to the target computer. " + _POLICY,
+                                "-2144108124")
+        if not server_enabled:
+            raise _remote_error(target, "The WinRM client cannot process the request. The authentication mechanism "
+                                        "requested by the client is not supported by the server or unencrypted traffic "
+                                        "is disabled in the service configuration. Verify the unencrypted traffic "
+                                        "setting in the service configuration or specify one of the authentication "
+                                        "mechanisms supported by the server.  To use Kerberos, specify the computer "
+                                        "name as the remote destination. Also verify that the client computer and the "
+                                        "destination computer are joined to a domain. To use Basic, specify the "
+                                        "computer name as the remote destination, specify Basic authentication and "
+                                        "provide user name and password. Possible authentication mechanisms reported "
+                                        "by server:     Negotiate Kerberos", "-2144108322")
+        user = world.check_credential(name, *cred)
+        if user is None:
+            raise access_denied
+        domain_user = world.check_domain_credential(*cred)
+        return Session(host=name, user=user, auth="credssp", can_delegate=domain_user is not None)
+    if cred is not None:
+        user = world.check_credential(name, *cred)
+        if user is None:
+            raise access_denied
+        return Session(host=name, user=user, auth="ntlm", can_delegate=False)
+    # Implicit credentials: the loopback works from any session; another host needs a delegable logon.
+    if name.lower() != ctx.session.host.lower() and not ctx.session.can_delegate:
+        raise access_denied
+    return Session(host=name, user=ctx.session.user, auth="ntlm", can_delegate=False)
+
+
+def _mark_remote(obj: Any, computer: str) -> Any:
+    if isinstance(obj, PSObject):
+        clone = PSObject(dict(obj.props), type_name=obj.type_name)
+        clone.type_names = ["Deserialized." + obj.type_name] + [t for t in obj.type_names[1:]]
+        clone.set_prop("PSComputerName", computer)
+        clone.set_prop("RunspaceId", "00000000-0000-0000-0000-000000000000")
+        clone.set_prop("PSShowComputerName", True)
+        return clone
+    return obj
+
+
+@cmdlet("Invoke-Command")
+def invoke_command(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    block = p.get("ScriptBlock")
+    if block is None:
+        raise CmdletError("hvsim emulates Invoke-Command -ScriptBlock only (not -FilePath, -Session, -ConnectionUri).",
+                          "NotImplemented", category="NotImplemented", terminating=True)
+    args = list(p.get("ArgumentList") or [])
+    if p.parameter_set == "InProcess":
+        return ctx.runner.invoke_scriptblock(block, args, ctx.session)
+    targets = p.get("ComputerName") or ["localhost"]
+    out: list = []
+    for target in targets:
+        session = open_session(ctx, str(target), p.get("Credential"), p.get("Authentication"))
+        ctx.world.audit("remoting", host=ctx.session.host, user=ctx.session.user, target=session.host,
+                        target_user=session.user, auth=session.auth, can_delegate=session.can_delegate)
+        ctx.sleep(CONNECT_SECONDS)
+        results = ctx.runner.invoke_scriptblock(block, args, session)
+        out += [_mark_remote(r, str(target) if str(target).lower() not in (".", "localhost") else "localhost")
+                for r in results or []]
+    return out
