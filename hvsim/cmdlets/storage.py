@@ -289,8 +289,8 @@ def get_partition(ctx: CmdletContext, p) -> Iterable[Any]:
                 pairs = [(d, x) for d, x in pairs if d in disks]
         if p.get("DiskNumber") is not None:
             numbers = [int(n) for n in as_list(p["DiskNumber"])]
-            for n in numbers:
-                if not st.find_disk(ctx.world, host, number=n):
+            for n in numbers:  # a disk without partitions (RAW, or only just initialized) is "not found" too
+                if not any(d["number"] == n for d, _ in pairs):
                     raise not_found("MSFT_Partition", "DiskNumber", n, "Get-Partition")
             pairs = [(d, x) for d, x in pairs if d["number"] in numbers]
         if p.get("PartitionNumber") is not None:
@@ -424,6 +424,11 @@ def format_volume(ctx: CmdletContext, p) -> Iterable[Any]:
                     raise not_found("MSFT_Volume", key, str(v).upper()[:1] if key == "DriveLetter" else v,
                                     "Format-Volume")
                 targets.extend(hits)
+        unique: list[tuple[dict, dict]] = []
+        for pair in targets:
+            if not any(pair[1] is q[1] for q in unique):
+                unique.append(pair)
+        targets = unique
         for d, x in targets:
             _fault(lambda: st.format_partition(ctx.world, host, d, x, str(p.get("FileSystem") or "NTFS"),
                                                str(p.get("NewFileSystemLabel") or ""), p.get("AllocationUnitSize")),

@@ -80,11 +80,13 @@ GPT_MSR = "{e3c9e316-0b5c-4db8-817d-f92df00215ae}"
 GPT_EFI = "{c12a7328-f81f-11d2-ba4b-00a0c93ec93b}"
 MB = 1024 * 1024
 GB = 1024 * MB
-# Windows leaves the first MiB free and, on GPT, a 16 MB Microsoft Reserved partition (data disks
-# of 16 GB or more) before the first data partition; the GPT backup header takes the last MiB.
+# Initialize-Disk -PartitionStyle GPT writes a Microsoft Reserved partition right after the GPT
+# header (offset 17408, 15.98 MB, "Reserved" in Get-Partition), so data partitions start at 16 MiB;
+# MBR data partitions start at 1 MiB. The end of the disk keeps 1 MiB (backup GPT, alignment).
 FIRST_OFFSET = MB
-MSR_SIZE = 16 * MB
-MSR_MIN_DISK = 16 * GB
+GPT_DATA_OFFSET = 16 * MB
+MSR_OFFSET = 17408
+MSR_SIZE = 16 * MB - MSR_OFFSET
 # Simulated durations (seconds, scaled by the world's time factor)
 FIXED_WRITE_BYTES_PER_SECOND = 200 * MB
 DYNAMIC_CREATE_SECONDS = 1.0
@@ -977,9 +979,9 @@ def initialize_disk(world, host: str, disk: dict, style: str = "GPT") -> None:
     size = size_of(world, disk)
     if style == "GPT":
         layout["guid"] = "{" + str(uuid.uuid4()) + "}"
-        if size >= MSR_MIN_DISK:
+        if size >= GPT_DATA_OFFSET + 8 * MB:
             layout["partitions"].append({"number": 1, "type": "Reserved", "gpt_type": GPT_MSR,
-                                         "guid": "{" + str(uuid.uuid4()) + "}", "offset": FIRST_OFFSET,
+                                         "guid": "{" + str(uuid.uuid4()) + "}", "offset": MSR_OFFSET,
                                          "size": MSR_SIZE, "volume": None})
     else:
         layout["signature"] = int(_stable_hex("sig", disk["unique_id"], _now(), n=8), 16)
@@ -1031,7 +1033,9 @@ def new_partition(world, host: str, disk: dict, *, size: int | None = None, use_
     if layout["partition_style"] == "RAW":
         raise storage_wmi(41000, "The disk has not been initialized.")
     disk_size = size_of(world, disk)
-    start = max((p["offset"] + p["size"] for p in layout["partitions"]), default=FIRST_OFFSET)
+    first = GPT_DATA_OFFSET if layout["partition_style"] == "GPT" else FIRST_OFFSET
+    end = max((p["offset"] + p["size"] for p in layout["partitions"]), default=first)
+    start = -(-max(end, first) // MB) * MB  # next 1 MiB boundary
     available = disk_size - start - MB
     if use_max:
         size = available

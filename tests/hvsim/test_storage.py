@@ -119,3 +119,26 @@ def test_cluster_reservation_hides_the_disk_from_non_owners(lab):
     with lab.transaction():
         st.clear_reservation(lab, uid)
     assert run(lab, "HV02", "Get-Disk", UniqueId=uid)[0].get_prop("IsClustered") is False
+
+
+def test_partitions_of_a_raw_disk_are_not_found_and_gpt_starts_with_the_msr(lab):
+    disk = _disk(lab, "HV01", 1 << 30)
+    uid, n = disk.get_prop("UniqueId"), disk.get_prop("Number")
+    with pytest.raises(CmdletError) as exc:
+        run(lab, "HV01", "Get-Partition", DiskNumber=n)
+    assert exc.value.error_id == "CmdletizationQuery_NotFound_DiskNumber,Get-Partition"
+    # the provider's Initialize-SharedDisk sequence, by UniqueId
+    run(lab, "HV01", "Set-Disk", UniqueId=uid, IsOffline=False)
+    run(lab, "HV01", "Set-Disk", UniqueId=uid, IsReadOnly=False)
+    run(lab, "HV01", "Initialize-Disk", UniqueId=uid, PartitionStyle="GPT")
+    msr = run(lab, "HV01", "Get-Partition", DiskNumber=n)
+    assert [(p.get_prop("Type"), p.get_prop("Offset")) for p in msr] == [("Reserved", 17408)]
+    new = run(lab, "HV01", "New-Partition", DiskNumber=n, UseMaximumSize=SWITCH)
+    assert new[0].get_prop("Offset") == 16 << 20 and new[0].get_prop("DriveLetter") is None
+    vol = run(lab, "HV01", "Format-Volume", FileSystem="NTFS", NewFileSystemLabel="Quorum", Confirm=False,
+              _pipeline=new)
+    assert len(vol) == 1 and vol[0].get_prop("DriveLetter") is None
+    assert vol[0].get_prop("Path").startswith("\\\\?\\Volume{")
+    data = [p for p in run(lab, "HV01", "Get-Partition", DiskNumber=n) if p.get_prop("Type") != "Reserved"]
+    assert len(data) == 1 and data[0].get_prop("Size") == (1 << 30) - (16 << 20) - (1 << 20)
+    assert [v["volume"]["label"] for v in st.disk_volumes(lab, uid)] == ["Quorum"]
