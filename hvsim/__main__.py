@@ -123,6 +123,14 @@ def _size(n: Any) -> str:
     return f"{n} B"
 
 
+def _when(iso: Any) -> str:
+    """2026-11-26T05:11:43.241+00:00 -> 2026-11-26 05:11:43Z"""
+    if not iso:
+        return ""
+    text = str(iso).replace("T", " ")
+    return text[:19] + "Z" if len(text) >= 19 and text[19:].startswith((".", "+00:00", "Z")) else text
+
+
 def _get(d: Any, *keys: str, default: Any = None) -> Any:
     """First present key (several spellings tolerated: other layers own these sections)."""
     if not isinstance(d, dict):
@@ -183,75 +191,88 @@ def render_status(world: dict) -> str:
             power = f"{power}, restart pending"
         ep = h.get("endpoints") or {}
         rows.append([name, power, h.get("domain") or f"workgroup {h.get('workgroup') or 'WORKGROUP'}",
-                     (h.get("os") or {}).get("caption"), h.get("last_boot"), _join(shown) or "-",
+                     (h.get("os") or {}).get("caption"), _when(h.get("last_boot")), _join(shown) or "-",
                      f"{ep.get('address', '')}:{ep.get('http_port', '')}/{ep.get('https_port', '')}"])
     sections.append(_table("Hosts", ["HOST", "POWER", "DOMAIN", "OS", "BOOT TIME", "FEATURES", "WINRM"], rows))
 
     trows, vrows = [], []
+    vdisk_sizes: dict[tuple[str, str], Any] = {}
     for hname, h in _items(hosts):
         tsrv = h.get("iscsi_target_server") or {}
-        for tname, t in _items(tsrv.get("targets")):
-            trows.append([hname, _get(t, "name", "TargetName", default=tname),
-                          _get(t, "iqn", "TargetIqn", default=""),
-                          _join(_get(t, "initiator_ids", "InitiatorIds", default=[])),
-                          _join([_get(m, "path", "Path", default=m) if isinstance(m, dict) else m
-                                 for m in (_get(t, "luns", "mappings", "lun_mappings", default=[]) or [])])])
-        for vname, v in _items(tsrv.get("virtual_disks")):
-            vrows.append([hname, _get(v, "path", "Path", default=vname), _size(_get(v, "size", "Size")),
-                          _get(v, "serial", "SerialNumber", default=""),
-                          _join(_get(v, "targets", "target_names", default=[]))])
+        mapped: dict[str, list[str]] = {}
+        for tkey, t in _items(tsrv.get("targets")):
+            tname = _get(t, "name", "TargetName", default=tkey)
+            luns = []
+            for m in _get(t, "luns", "mappings", default=[]) or []:
+                if isinstance(m, dict):
+                    path = str(_get(m, "path", "Path", default=""))
+                    luns.append(f"{_get(m, 'lun', 'Lun', default='?')}:{path.rsplit(chr(92), 1)[-1]}")
+                    mapped.setdefault(path.lower(), []).append(tname)
+            trows.append([hname, tname, _get(t, "iqn", "TargetIqn", default=""),
+                          _join(_get(t, "initiator_ids", "InitiatorIds", default=[])), _join(luns) or "-"])
+        for vkey, v in _items(tsrv.get("virtual_disks")):
+            path = str(_get(v, "path", "Path", default=vkey))
+            vdisk_sizes[(hname.lower(), path.lower())] = (_get(v, "size", "Size"), (v.get("layout") or {}))
+            vrows.append([hname, path, _size(_get(v, "size", "Size")), _get(v, "disk_type", default=""),
+                          _get(v, "serial", "SerialNumber", default=""), _join(mapped.get(path.lower())) or "-"])
     sections.append(_table("iSCSI targets", ["HOST", "TARGET", "IQN", "INITIATOR IDS", "LUNS"], trows))
-    sections.append(_table("iSCSI virtual disks", ["HOST", "PATH", "SIZE", "SERIAL", "TARGETS"], vrows))
+    sections.append(_table("iSCSI virtual disks", ["HOST", "PATH", "SIZE", "TYPE", "SERIAL", "TARGETS"], vrows))
 
     drows = []
     for hname, h in _items(hosts):
         disks = h.get("disks") or []
-        for _, d in _items(disks) if isinstance(disks, dict) else [(None, d) for d in disks if isinstance(d, dict)]:
+        disk_list = [d for _, d in _items(disks)] if isinstance(disks, dict) else [d for d in disks if isinstance(d, dict)]
+        for d in disk_list:
+            if d.get("present") is False:
+                continue
+            src = d.get("source") or {}
+            size, layout = _get(d, "size", "Size"), d.get("layout") or {}
+            if src.get("kind") == "iscsi":
+                size, layout = vdisk_sizes.get((str(src.get("target_host", "")).lower(),
+                                                str(src.get("vdisk", "")).lower()), (size, layout))
+            style = _get(d, "partition_style", "PartitionStyle", default=None) or layout.get("partition_style", "")
             drows.append([hname, _get(d, "number", "Number"), _get(d, "bus_type", "BusType", default=""),
-                          _size(_get(d, "size", "Size")), _get(d, "serial", "SerialNumber", default=""),
-                          _get(d, "partition_style", "PartitionStyle", default=""),
+                          _size(size), _get(d, "serial", "SerialNumber", default=""), style,
                           "offline" if _get(d, "offline", "IsOffline") else "online",
                           "read-only" if _get(d, "read_only", "IsReadOnly") else "",
-                          _get(d, "unique_id", "UniqueId", default="")])
+                          f"{src.get('target_host')} LUN {src.get('lun')}" if src.get("kind") == "iscsi" else "local"])
+    drows.sort(key=lambda r: (r[0], str(r[1]).zfill(4)))
     sections.append(_table("Disks", ["HOST", "NUMBER", "BUS", "SIZE", "SERIAL", "STYLE", "STATE", "RO",
-                                      "UNIQUE ID"], drows))
+                                      "SOURCE"], drows))
 
-    crows, csv_rows, group_rows = [], [], []
+    crows, csv_rows = [], []
+    vm_roles: dict[str, tuple[str, str, dict]] = {}
     for cname, c in _items(world.get("clusters")):
         nodes = _get(c, "nodes", "Nodes", default=[])
         node_names = [(_get(n, "name", "Name", default=k) if isinstance(n, dict) else n)
                       for k, n in (nodes.items() if isinstance(nodes, dict) else enumerate(nodes))]
-        ips = _get(c, "static_address", "ip", "ips", "address", "StaticAddress", default="")
-        quorum = _get(c, "quorum", default={}) or {}
-        witness = _get(c, "witness", "disk_witness", default=None) or (
-            _get(quorum, "resource", "witness", "disk_witness", default="") if isinstance(quorum, dict) else quorum)
-        crows.append([_get(c, "name", default=cname), _join(node_names), _join(ips), _join(witness) or "-",
-                      _get(c, "domain", default="")])
-        for sname, s in _items(_get(c, "csvs", "shared_volumes", "cluster_shared_volumes", default={})):
-            csv_rows.append([cname, _get(s, "name", default=sname),
-                             _get(s, "path", "friendly_volume_name", "FriendlyVolumeName", default=""),
-                             _get(s, "owner", "owner_node", "OwnerNode", default=""),
-                             _get(s, "state", default="")])
-        for gname, g in _items(_get(c, "groups", default={})):
-            group_rows.append((cname, gname, g))
-    sections.append(_table("Clusters", ["CLUSTER", "NODES", "IP", "WITNESS", "DOMAIN"], crows))
+        quorum = c.get("quorum") or {}
+        witness = "-"
+        if isinstance(quorum, dict):
+            witness = f"{quorum.get('type', '')}" + (f" ({quorum['resource']})" if quorum.get("resource") else "")
+        crows.append([_get(c, "name", default=cname), _join(node_names),
+                      _join(_get(c, "static_address", "ip", default="")), witness or "-",
+                      _get(c, "fqdn", "domain", default="")])
+        for sname, s in _items(c.get("csvs")):
+            csv_rows.append([cname, _get(s, "name", default=sname), _get(s, "path", default=""),
+                             _get(s, "owner", default=""), _get(s, "state", default="Online")])
+        for gname, g in _items(c.get("groups")):
+            if str(g.get("type", "")).lower() == "virtualmachine":
+                vm_roles[str(g.get("vm_id") or gname).lower()] = (cname, gname, g)
+    sections.append(_table("Clusters", ["CLUSTER", "NODES", "IP", "QUORUM", "FQDN"], crows))
     sections.append(_table("Cluster Shared Volumes", ["CLUSTER", "NAME", "PATH", "OWNER", "STATE"], csv_rows))
 
     vm_rows = []
-    clustered = {}
-    for cname, gname, g in group_rows:
-        vm = _get(g, "vm", "vm_name", "VMName", default=None)
-        if vm or str(_get(g, "type", "group_type", default="")).lower() in ("virtualmachine", "vm"):
-            clustered[str(vm or gname).lower()] = (cname, gname, g)
     for hname, h in _items(hosts):
-        for vname, vm in _items((h.get("hyperv") or {}).get("vms")):
-            name = _get(vm, "name", "Name", default=vname)
-            role = clustered.get(str(name).lower())
-            owner = _get(role[2], "owner", "owner_node", "OwnerNode", default="") if role else ""
+        for vkey, vm in _items((h.get("hyperv") or {}).get("vms")):
+            name = _get(vm, "name", "Name", default=vkey)
+            role = vm_roles.get(str(vm.get("id") or vkey).lower()) or vm_roles.get(str(name).lower())
             vm_rows.append([name, hname, _get(vm, "state", "State", default=""),
-                            f"{role[0]}/{role[1]}" if role else "-", owner or "-",
-                            _get(vm, "path", "Path", default="")])
-    sections.append(_table("VMs", ["VM", "HOST", "STATE", "CLUSTER ROLE", "OWNER NODE", "PATH"], vm_rows))
+                            f"{role[0]}/{role[1]}" if role else "-",
+                            (role[2].get("owner") or "-") if role else "-",
+                            (role[2].get("state") or "") if role else "", _get(vm, "path", "Path", default="")])
+    sections.append(_table("VMs", ["VM", "HOST", "STATE", "CLUSTER ROLE", "OWNER NODE", "ROLE STATE", "PATH"],
+                           vm_rows))
 
     faults = world.get("faults") or {}
     frows = []
