@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from ..powershell.values import PSEnum, PSObject
 from ..world import storage as st
 from .registry import CmdletContext, CmdletError, cmdlet
-from .storage import as_list, computer_fqdn, fault_error, host_of
+from .storage import as_list, fault_error, host_of
 
 NS = "Microsoft.Iscsi.Target.Commands"
 ID_METHOD_VALUES = {"IQN": 1, "DNSName": 2, "IPAddress": 3, "IPv6Address": 4, "MACAddress": 5}
@@ -37,10 +37,24 @@ def _run(fn, command: str):
         raise fault_error(f, _impl(command)) from None
 
 
-def require_module(ctx: CmdletContext, command: str) -> None:
+def server(ctx: CmdletContext, p) -> str:
+    """The target server the cmdlet works on: -ComputerName (name, FQDN, address, localhost) or this host."""
+    name = p.get("ComputerName")
+    if name in (None, "", ".", "localhost") or str(name).lower() in ("localhost", "127.0.0.1"):
+        return host_of(ctx)
+    with ctx.world.read():
+        try:
+            return ctx.world.host(str(name))["name"]
+        except KeyError:
+            raise CmdletError(f"The RPC server is unavailable. (Exception from HRESULT: 0x800706BA)",
+                              "IscsiCmdException", category="ConnectionError", target=name,
+                              exception_type=st.ISCSI_TARGET_EXC) from None
+
+
+def require_module(ctx: CmdletContext, host: str, command: str) -> None:
     """Without the role service the IscsiTarget module is absent: the command is not recognized."""
     with ctx.world.read():
-        installed = st.target_server_installed(ctx.world, host_of(ctx))
+        installed = st.target_server_installed(ctx.world, host)
     if not installed:
         raise CmdletError(
             f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "
@@ -61,14 +75,18 @@ def _lun_mapping(target: dict, m: dict) -> PSObject:
                     type_name=f"{NS}.LunMapping", methods={"ToString": lambda *a: text})
 
 
-def target_object(ctx: CmdletContext, target: dict) -> PSObject:
-    host = ctx.world.host(host_of(ctx))["name"]
+def _fqdn(ctx: CmdletContext, host: str) -> str:
+    h = ctx.world.host(host)
+    return f"{h['name']}.{h['domain']}" if h.get("domain") else h["name"]
+
+
+def target_object(ctx: CmdletContext, host: str, target: dict) -> PSObject:
     conns = st.target_connections(ctx.world, host, target["iqn"])
     sessions = [PSObject({"InitiatorIqn": st.initiator_iqn(ctx.world, hn), "SessionId": s["id"],
                           "TargetIqn": target["iqn"]}, type_name=f"{NS}.Session") for hn, s in conns]
     status = "Connected" if conns else "NotConnected"
     props = {
-        "ChapUserName": "", "ClusterGroupName": "", "ComputerName": computer_fqdn(ctx),
+        "ChapUserName": "", "ClusterGroupName": "", "ComputerName": _fqdn(ctx, host),
         "Description": target["description"], "EnableChap": False, "EnableReverseChap": False,
         "EnforceIdleTimeoutDetection": True, "FirstBurstLength": 65536, "IdleDuration": "00:00:00",
         "InitiatorIds": [initiator_id_object(x) for x in target["initiator_ids"]],
@@ -81,11 +99,10 @@ def target_object(ctx: CmdletContext, target: dict) -> PSObject:
     return PSObject(props, type_name=f"{NS}.IscsiServerTarget")
 
 
-def vdisk_object(ctx: CmdletContext, vd: dict) -> PSObject:
-    host = ctx.world.host(host_of(ctx))["name"]
+def vdisk_object(ctx: CmdletContext, host: str, vd: dict) -> PSObject:
     connected = st.vdisk_connected(ctx.world, host, vd)
     props = {
-        "ClusterGroupName": "", "ComputerName": computer_fqdn(ctx), "Description": vd["description"],
+        "ClusterGroupName": "", "ComputerName": _fqdn(ctx, host), "Description": vd["description"],
         "DiskType": PSEnum(f"{NS}.VhdType", vd["disk_type"], VHD_TYPE_VALUES[vd["disk_type"]]),
         "HostVolumeId": st._stable_guid("hostvol", host, vd["path"][:3].upper()),
         "LocalMountDeviceId": "", "OriginalPath": "", "ParentPath": vd.get("parent_path") or "",
@@ -133,8 +150,8 @@ def _vdisk_path(p) -> str:
 
 @cmdlet("Get-IscsiServerTarget")
 def get_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Get-IscsiServerTarget")
-    host = host_of(ctx)
+    host = server(ctx, p)
+    require_module(ctx, host, "Get-IscsiServerTarget")
     with ctx.world.transaction():
         tgs = _run(lambda: st.require_target_server(ctx.world, host), "Get-IscsiServerTarget")
         targets = sorted(tgs["targets"].values(), key=lambda t: t["created"])
@@ -149,42 +166,45 @@ def get_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
         if p.get("InitiatorId") is not None:
             wanted = str(p["InitiatorId"]).lower()
             targets = [t for t in targets if wanted in [x.lower() for x in t["initiator_ids"]]]
-        return [target_object(ctx, t) for t in targets]
+        return [target_object(ctx, host, t) for t in targets]
 
 
 @cmdlet("New-IscsiServerTarget")
 def new_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "New-IscsiServerTarget")
+    host = server(ctx, p)
+    require_module(ctx, host, "New-IscsiServerTarget")
     ids = _initiator_ids(p, "New-IscsiServerTarget")
     with ctx.world.transaction():
-        target = _run(lambda: st.create_target(ctx.world, host_of(ctx), str(p["TargetName"]), ids),
+        target = _run(lambda: st.create_target(ctx.world, host, str(p["TargetName"]), ids),
                       "New-IscsiServerTarget")
-        return [target_object(ctx, target)]
+        return [target_object(ctx, host, target)]
 
 
 @cmdlet("Set-IscsiServerTarget")
 def set_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Set-IscsiServerTarget")
+    host = server(ctx, p)
+    require_module(ctx, host, "Set-IscsiServerTarget")
     ids = _initiator_ids(p, "Set-IscsiServerTarget")
     with ctx.world.transaction():
-        target = _run(lambda: st.set_target(ctx.world, host_of(ctx), _target_name(p), initiator_ids=ids,
+        target = _run(lambda: st.set_target(ctx.world, host, _target_name(p), initiator_ids=ids,
                                             description=p.get("Description"), enable=p.get("Enable")),
                       "Set-IscsiServerTarget")
-        return [target_object(ctx, target)] if p.switch("PassThru") else []
+        return [target_object(ctx, host, target)] if p.switch("PassThru") else []
 
 
 @cmdlet("Remove-IscsiServerTarget")
 def remove_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Remove-IscsiServerTarget")
+    host = server(ctx, p)
+    require_module(ctx, host, "Remove-IscsiServerTarget")
     with ctx.world.transaction():
-        _run(lambda: st.remove_target(ctx.world, host_of(ctx), _target_name(p)), "Remove-IscsiServerTarget")
+        _run(lambda: st.remove_target(ctx.world, host, _target_name(p)), "Remove-IscsiServerTarget")
     return []
 
 
 @cmdlet("Get-IscsiVirtualDisk")
 def get_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Get-IscsiVirtualDisk")
-    host = host_of(ctx)
+    host = server(ctx, p)
+    require_module(ctx, host, "Get-IscsiVirtualDisk")
     with ctx.world.transaction():
         tgs = _run(lambda: st.require_target_server(ctx.world, host), "Get-IscsiVirtualDisk")
         disks = sorted(tgs["virtual_disks"].values(), key=lambda v: v["index"])
@@ -204,12 +224,13 @@ def get_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
             keys = {st.vdisk_key(m["path"]) for t in tgs["targets"].values()
                     if wanted in [x.lower() for x in t["initiator_ids"]] for m in t["luns"]}
             disks = [v for v in disks if st.vdisk_key(v["path"]) in keys]
-        return [vdisk_object(ctx, v) for v in disks]
+        return [vdisk_object(ctx, host, v) for v in disks]
 
 
 @cmdlet("New-IscsiVirtualDisk")
 def new_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "New-IscsiVirtualDisk")
+    host = server(ctx, p)
+    require_module(ctx, host, "New-IscsiVirtualDisk")
     if p.get("ParentPath") is not None:
         disk_type = "Differencing"
     elif p.switch("UseFixed"):
@@ -217,48 +238,52 @@ def new_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
     else:
         disk_type = "Dynamic"
     with ctx.world.transaction():
-        vd = _run(lambda: st.create_virtual_disk(ctx.world, host_of(ctx), str(p["Path"]), p.get("SizeBytes"),
+        vd = _run(lambda: st.create_virtual_disk(ctx.world, host, str(p["Path"]), p.get("SizeBytes"),
                                                  disk_type=disk_type, description=str(p.get("Description") or ""),
                                                  parent_path=p.get("ParentPath")), "New-IscsiVirtualDisk")
-        result = vdisk_object(ctx, vd)
+        result = vdisk_object(ctx, host, vd)
     ctx.sleep(st.creation_seconds(vd["size"], disk_type))
     return [result]
 
 
 @cmdlet("Resize-IscsiVirtualDisk")
 def resize_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Resize-IscsiVirtualDisk")
+    host = server(ctx, p)
+    require_module(ctx, host, "Resize-IscsiVirtualDisk")
     with ctx.world.transaction():
-        before = _run(lambda: st.get_virtual_disk(ctx.world, host_of(ctx), _vdisk_path(p)), "Resize-IscsiVirtualDisk")
+        before = _run(lambda: st.get_virtual_disk(ctx.world, host, _vdisk_path(p)), "Resize-IscsiVirtualDisk")
         old_size = before["size"] if before else 0
-        vd = _run(lambda: st.resize_virtual_disk(ctx.world, host_of(ctx), _vdisk_path(p), int(p["SizeBytes"])),
+        vd = _run(lambda: st.resize_virtual_disk(ctx.world, host, _vdisk_path(p), int(p["SizeBytes"])),
                   "Resize-IscsiVirtualDisk")
-        result = vdisk_object(ctx, vd)
+        result = vdisk_object(ctx, host, vd)
     ctx.sleep(st.creation_seconds(max(0, vd["size"] - old_size), vd["disk_type"]))
     return [result] if p.switch("PassThru") else []
 
 
 @cmdlet("Remove-IscsiVirtualDisk")
 def remove_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Remove-IscsiVirtualDisk")
+    host = server(ctx, p)
+    require_module(ctx, host, "Remove-IscsiVirtualDisk")
     with ctx.world.transaction():
-        _run(lambda: st.remove_virtual_disk(ctx.world, host_of(ctx), _vdisk_path(p)), "Remove-IscsiVirtualDisk")
+        _run(lambda: st.remove_virtual_disk(ctx.world, host, _vdisk_path(p)), "Remove-IscsiVirtualDisk")
     return []
 
 
 @cmdlet("Add-IscsiVirtualDiskTargetMapping")
 def add_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Add-IscsiVirtualDiskTargetMapping")
+    host = server(ctx, p)
+    require_module(ctx, host, "Add-IscsiVirtualDiskTargetMapping")
     with ctx.world.transaction():
-        _run(lambda: st.add_mapping(ctx.world, host_of(ctx), str(p["TargetName"]), str(p["Path"]), p.get("Lun")),
+        _run(lambda: st.add_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"]), p.get("Lun")),
              "Add-IscsiVirtualDiskTargetMapping")
     return []
 
 
 @cmdlet("Remove-IscsiVirtualDiskTargetMapping")
 def remove_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p) -> Iterable[Any]:
-    require_module(ctx, "Remove-IscsiVirtualDiskTargetMapping")
+    host = server(ctx, p)
+    require_module(ctx, host, "Remove-IscsiVirtualDiskTargetMapping")
     with ctx.world.transaction():
-        _run(lambda: st.remove_mapping(ctx.world, host_of(ctx), str(p["TargetName"]), str(p["Path"])),
+        _run(lambda: st.remove_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"])),
              "Remove-IscsiVirtualDiskTargetMapping")
     return []

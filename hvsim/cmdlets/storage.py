@@ -64,11 +64,6 @@ def is_cim(obj: Any, cls: str) -> bool:
                                              for t in obj.type_names)
 
 
-def computer_fqdn(ctx: CmdletContext) -> str:
-    h = ctx.world.host(host_of(ctx))
-    return f"{h['name']}.{h['domain']}" if h.get("domain") else h["name"]
-
-
 # ---------------------------------------------------------------------------------------- object builders
 def _host_guid(host: str) -> str:
     return st._stable_guid("storage-provider", host.upper())

@@ -66,7 +66,6 @@ import hashlib
 import ipaddress
 import re
 import uuid
-from typing import Any
 
 from . import files as _files
 from .core import iso, utcnow
@@ -649,6 +648,17 @@ def disconnect(world, host: str, node_address: str | None = None, session_id: st
             and (session_id is None or s["id"].lower() == session_id.lower())]
     if not gone:
         raise iscsi_initiator_fault(0xEFFF001C, "Invalid session identifier (ID).", "MSFT_iSCSISession")
+    h = _host(world, host)
+    for s in gone:
+        iqn = s["target_iqn"].lower()
+        for d in _disks(h):
+            if d.get("present") and d.get("source", {}).get("target_iqn", "").lower() == iqn and \
+                    not disk_view(world, h["name"], d)["IsOffline"] and \
+                    any(p.get("volume") for p in layout_of(world, d)["partitions"]):
+                # a mounted volume keeps the device open: Windows refuses to log the session off
+                raise iscsi_initiator_fault(
+                    0xEFFF0040, "The session cannot be logged off because a device on that session is currently "
+                                "being used.", "MSFT_iSCSISession")
     for s in gone:
         ini["sessions"].remove(s)
         ini["persistent"] = [x for x in ini["persistent"] if x["target_iqn"].lower() != s["target_iqn"].lower()]
@@ -961,7 +971,7 @@ def set_disk(world, host: str, disk: dict, *, offline: bool | None = None, read_
         _guard_cluster(world, host, disk)
     if offline is not None:
         disk["offline"] = bool(offline)
-        disk["offline_reason"] = "Manual" if offline else None
+        disk["offline_reason"] = "Policy" if offline else None  # MSFT_Disk: "the user requested the disk offline"
         if not offline:
             _auto_mount(world, host, disk)
     if read_only is not None:

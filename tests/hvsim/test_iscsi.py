@@ -260,3 +260,31 @@ def test_pipelines_between_iscsi_cmdlets(tmp_path):
         assert world.host("HV01")["iscsi_initiator"]["persistent"] == []
     world.restart("HV01", "test")
     assert run(world, "HV01", "Get-IscsiSession") == []
+
+
+def test_computer_name_addresses_the_target_server_remotely(tmp_path):
+    world = make_world(tmp_path)
+    run(world, "HV01", "New-IscsiServerTarget", TargetName="Remote", ComputerName="dc01.hyper.local")
+    names = [t.get_prop("TargetName") for t in run(world, "DC01", "Get-IscsiServerTarget", ComputerName="LOCALHOST")]
+    assert names == ["Remote"]
+    assert run(world, "HV01", "Get-IscsiServerTarget", ComputerName="DC01")[0].get_prop("ComputerName") == \
+        "DC01.hyper.local"
+
+
+def test_disconnect_refused_while_a_volume_is_online(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    disk = next(d for d in _iscsi_disks(world, "HV01") if d.get_prop("Size") == 1 << 30)
+    uid = disk.get_prop("UniqueId")
+    run(world, "HV01", "Set-Disk", UniqueId=uid, IsOffline=False)
+    run(world, "HV01", "Set-Disk", UniqueId=uid, IsReadOnly=False)
+    run(world, "HV01", "Initialize-Disk", UniqueId=uid)
+    part = run(world, "HV01", "New-Partition", DiskId=disk.get_prop("Path"), UseMaximumSize=SWITCH)
+    run(world, "HV01", "Format-Volume", FileSystem="NTFS", Confirm=False, _pipeline=part)
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "Disconnect-IscsiTarget", NodeAddress=TARGET_IQN, Confirm=False)
+    assert exc.value.error_id == "HRESULT 0xefff0040,Disconnect-IscsiTarget"
+    assert len(run(world, "HV01", "Get-IscsiSession")) == 1
+    run(world, "HV01", "Set-Disk", UniqueId=uid, IsOffline=True)
+    run(world, "HV01", "Disconnect-IscsiTarget", NodeAddress=TARGET_IQN, Confirm=False)
+    assert run(world, "HV01", "Get-IscsiSession") == []
