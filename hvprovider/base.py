@@ -203,8 +203,8 @@ class HvResource(Resource):
             if value is not None and prop.secret:
                 value = pulumi.Output.secret(value)
             props[prop.name] = value
-        for name in provider.OUTPUTS:
-            props[name] = None
+        for output in provider.OUTPUTS:
+            props[output] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=secret_names)
         super().__init__(provider, name, props, pulumi.ResourceOptions.merge(secret_opts, opts))
 

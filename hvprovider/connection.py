@@ -137,6 +137,12 @@ class Connection:
         return f"{scheme}://{host}:{self.port}/wsman"
 
     @property
+    def label(self) -> str:
+        """How errors name the host: the address, plus the port when it is not the default one."""
+        default = 5986 if self.https else 5985
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+    @property
     def pool_key(self) -> tuple:
         """Shells are shared per (endpoint, user, credentials, settings); the password only as a digest."""
         digest = hashlib.sha256((self.password or "").encode("utf-8")).hexdigest()

@@ -316,7 +316,7 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
         finally:
             if shell is not None:
                 pool.release(shell, broken)
-        return parse_result(conn.host, script, stdout, stderr, exit_code)
+        return parse_result(conn.label, script, stdout, stderr, exit_code)
 
 
 def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str, limit: float) -> tuple[bytes, bytes, int]:
@@ -348,7 +348,7 @@ def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str, limit
                 break
             if time.monotonic() > deadline:
                 _signal(protocol, shell_id, command_id)
-                raise errors.ScriptTimeoutError(conn.host, script, limit)
+                raise errors.ScriptTimeoutError(conn.label, script, limit)
     except errors.HvProviderError:
         raise
     except Exception as exc:
@@ -473,7 +473,7 @@ def wait_for_restart(connection: Any, previous_boot_time: str, timeout: float = 
             last_error = "credentials refused while the host was starting"
             discard_shells(conn)
         if time.monotonic() + interval > deadline:
-            raise errors.RestartTimeoutError(conn.host, timeout, last_error)
+            raise errors.RestartTimeoutError(conn.label, timeout, last_error)
         time.sleep(interval)
         interval = min(interval * 1.5, max_poll_interval)
 

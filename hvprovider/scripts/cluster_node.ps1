@@ -56,7 +56,7 @@ function Get-NodeState {
     $portals = @()
     $sessions = @()
     if ([string]$svc.Status -eq 'Running') {
-        $port = Get-InitiatorPort | Where-Object { [string]$_.ConnectionType -eq 'iSCSI' } | Select-Object -First 1
+        $port = Get-InitiatorPort | Where-Object { [string]$_.NodeAddress -like 'iqn.*' } | Select-Object -First 1
         if ($null -ne $port) { $initiatorIqn = [string]$port.NodeAddress }
         $portals = @(Get-IscsiTargetPortal | ForEach-Object { [string]$_.TargetPortalAddress })
         $sessions = @(Get-IscsiSession | ForEach-Object {

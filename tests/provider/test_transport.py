@@ -84,7 +84,7 @@ def test_powershell_errors_carry_script_category_and_id(hvsim_lab_module):
     with pytest.raises(errors.RemoteScriptError) as info:
         transport.run_script(conn, "iscsi_target.ps1", {"Mode": "Explode", "TargetName": "t"})
     err = info.value
-    assert err.host == conn.host and err.script == "iscsi_target.ps1"
+    assert err.host == conn.label and err.script == "iscsi_target.ps1"
     assert "unknown Mode 'Explode'" in err.message
     assert err.line and err.line > 1
     assert "iscsi_target.ps1" in str(err) and "unknown Mode" in str(err)
