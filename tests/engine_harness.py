@@ -31,7 +31,7 @@ Fixtures
 
 ``PulumiProject(work_dir, stack, env)``
     ``preview()``, ``up()``, ``refresh()``, ``destroy()`` -> ``CommandResult``
-    ``export()`` -> dict (``pulumi stack export``), ``export_text()`` -> str
+    ``export(show_secrets=False)`` -> dict (``pulumi stack export``), ``export_text(show_secrets=False)`` -> str
     ``outputs(show_secrets=False)`` -> dict, ``set_config(key, value, secret=False)``,
     ``resources(type_token=None)`` -> the resources in the exported state (list of dicts),
     ``run(*args)`` -> any other ``pulumi`` command in the project dir.
@@ -121,7 +121,7 @@ def engine_environment(engine_bin: Path, state_dir: Path, extra_pythonpath: Iter
     env = dict(os.environ)
     # Nothing from the caller's own Pulumi setup may leak into a test.
     for key in list(env):
-        if key.startswith("PULUMI_") and key not in ("PULUMI_DEBUG_COMMANDS",):
+        if key.startswith("PULUMI_"):
             del env[key]
     venv_bin = VENV_DIR / "bin"
     path_parts = [str(engine_bin), str(venv_bin), env.get("PATH", "/usr/bin:/bin")]
@@ -140,9 +140,6 @@ def engine_environment(engine_bin: Path, state_dir: Path, extra_pythonpath: Iter
         PYTHONDONTWRITEBYTECODE="1",
         NO_COLOR="1",
     )
-    if (venv_bin / "python").exists():
-        # The language host runs the program with this interpreter (it has the pinned SDK).
-        env["PULUMI_PYTHON_CMD"] = str(venv_bin / "python")
     return env
 
 
@@ -234,11 +231,11 @@ class PulumiProject:
         return self._operation("destroy", extra, expect_failure, timeout)
 
     # -- state, outputs, config -------------------------------------------------------------------
-    def export_text(self) -> str:
-        return self.run("stack", "export").stdout
+    def export_text(self, show_secrets: bool = False) -> str:
+        return self.run("stack", "export", *(["--show-secrets"] if show_secrets else [])).stdout
 
-    def export(self) -> dict[str, Any]:
-        return json.loads(self.export_text())
+    def export(self, show_secrets: bool = False) -> dict[str, Any]:
+        return json.loads(self.export_text(show_secrets))
 
     def resources(self, type_token: str | None = None) -> list[dict[str, Any]]:
         """Resources in the exported state; `type_token` filters on `type`

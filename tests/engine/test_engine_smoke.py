@@ -6,6 +6,8 @@ assertion is about an effect outside the engine's processes or about the exporte
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -158,7 +160,6 @@ def test_secret_input_is_not_plain_text_in_the_exported_state(smoke, world):
     project.up()
     # The provider did receive the plaintext (its hash is in the world file) ...
     (record,) = objects(world).values()
-    import hashlib
     assert record["password_sha256"] == hashlib.sha256(PASSWORD.encode()).hexdigest()
     # ... but neither the state nor the outputs show it.
     text = project.export_text()
@@ -185,3 +186,15 @@ def test_check_failure_names_the_property_at_preview(smoke, world):
     result = project.preview(expect_failure=True)
     assert "size must be 0 or more, got -4" in result.output
     assert "create" not in operations(world)
+
+
+def test_provider_is_pickled_by_reference(smoke):
+    project = smoke()
+    project.up()
+    (state,) = [r for r in project.export(show_secrets=True)["deployment"]["resources"] if r["type"] == DYNAMIC_TYPE]
+    value = state["inputs"]["__provider"]
+    assert isinstance(value, dict) and "plaintext" in value      # a secret, shown decrypted
+    blob = base64.b64decode(json.loads(value["plaintext"]))
+    # By reference: module and class name only; by value dill would embed the class and its code.
+    assert b"smoke_provider" in blob and b"SmokeProvider" in blob
+    assert b"_create_type" not in blob and b"_create_code" not in blob
