@@ -82,6 +82,7 @@ class ParamSpec:
     accepted_values: list[str]
     sets: dict[str, dict]          # set name -> {mandatory, position, value_from_pipeline, ..._by_property_name}
     common: bool = False
+    catalog_type: str = ""         # the documented type when `type` is a simpler equivalent (Feature[] -> String[])
 
     @property
     def is_switch(self) -> bool:
@@ -164,7 +165,7 @@ def param_specs(info: "CmdletInfo") -> dict[str, ParamSpec]:
     for name, p in info.spec.get("parameters", {}).items():
         t = p.get("type", "Object")
         specs[name] = ParamSpec(name, TYPE_EQUIVALENTS.get(t, t), list(p.get("aliases", [])),
-                                list(p.get("accepted_values", [])), dict(p.get("sets", {})))
+                                list(p.get("accepted_values", [])), dict(p.get("sets", {})), catalog_type=t)
     common = dict(COMMON_PARAMETERS)
     if info.supports_should_process:
         common.update(SHOULD_PROCESS_PARAMETERS)
@@ -296,6 +297,8 @@ def _convert_one(info: "CmdletInfo", spec: ParamSpec, value: Any, element: bool 
             except (TypeError, ValueError):
                 raise _Unconvertible("Input string was not in a correct format.")
         if base in ("String", "Char"):
+            if spec.catalog_type and _has_type(value, short_type(spec.catalog_type)):
+                value = value.get_prop("Name")    # a Feature object given for a Feature[] parameter
             if value is None:
                 text = ""
             elif isinstance(value, bool):
@@ -449,9 +452,16 @@ def _check_not_null(info: "CmdletInfo", spec: ParamSpec, value: Any, bound_sets:
                             "ParameterArgumentValidationErrorEmptyStringNotAllowed", category="InvalidData")
 
 
+def _has_type(value: Any, base: str) -> bool:
+    names = [str(n) for n in getattr(value, "type_names", [])]
+    return any(short_type(n.split("#")[0]) == base or n.endswith("#" + base) for n in names)
+
+
 def _natural(spec: ParamSpec, record: Any) -> bool:
     """Does the record already have the parameter's type (ByValue without coercion)?"""
     base = short_type(spec.type)
+    if spec.catalog_type and _has_type(record, short_type(spec.catalog_type)):
+        return True
     if base in ("Object", "PSObject"):
         return True
     if base in ("String", "Char"):

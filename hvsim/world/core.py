@@ -71,6 +71,23 @@ class World:
         self.restart_delay = float(self.data.get("restart_delay", DEFAULT_RESTART_DELAY))
         if not state_path.exists():
             self._write()
+        self._install_domain_hooks()
+
+    def _install_domain_hooks(self) -> None:
+        """Let the storage / cluster / Hyper-V parts of the world register their boot and power hooks,
+        so that a reboot reacts the same before and after any of their cmdlets ran in this process."""
+        import importlib
+
+        for mod in ("storage", "cluster", "hyperv"):
+            try:
+                module = importlib.import_module(f"{__package__}.{mod}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__package__}.{mod}":
+                    raise
+                continue
+            install = getattr(module, "install", None)
+            if callable(install):
+                install(self)
 
     # ----------------------------------------------------------------- persistence and locking
     @contextlib.contextmanager
