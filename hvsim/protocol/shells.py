@@ -145,9 +145,11 @@ class ShellManager:
     def _alive(self, sh: Shell, boot_id: int) -> bool:
         return sh.boot_id == boot_id and time.monotonic() - sh.last_used < sh.idle_timeout
 
-    def _purge(self, host: str) -> None:
-        """Drop the host's dead shells (other boot, idle too long); caller holds self.lock."""
-        boot = self.boot_id(host)
+    def _purge(self, host: str, boot: int) -> None:
+        """Drop the host's dead shells (other boot, idle too long); caller holds self.lock.
+
+        Lock order: world.lock is never taken while self.lock is held (world hooks call kill_host
+        with world.lock held), so callers read the boot id first."""
         for key, sh in list(self.shells.items()):
             if key[0] == host and not self._alive(sh, boot):
                 self._kill(key)
@@ -171,12 +173,13 @@ class ShellManager:
     def get(self, host: str, shell_id: str | None, user: str) -> Shell:
         if not shell_id:
             raise soap.invalid_selectors_fault()
+        boot = self.boot_id(host)
         with self.lock:
             key = (host, shell_id.upper())
             sh = self.shells.get(key)
             if sh is None:
                 raise soap.invalid_selectors_fault()
-            if not self._alive(sh, self.boot_id(host)):
+            if not self._alive(sh, boot):
                 self._kill(key)
                 raise soap.invalid_selectors_fault()
             if sh.user.lower() != user.lower():
@@ -203,12 +206,13 @@ class ShellManager:
             raise soap.ProtocolFault("InvalidOptions", f"The WS-Management service does not support the code page "
                                      f"{codepage}. ", 2150859059)
         noprofile = (req.options.get("WINRS_NOPROFILE") or "").upper() == "TRUE"
+        boot = self.boot_id(host)
         with self.lock:
-            self._purge(host)
+            self._purge(host, boot)
             mine = sum(1 for k, s in self.shells.items() if k[0] == host and s.user.lower() == user.lower())
             if mine >= MAX_SHELLS_PER_USER:
                 raise soap.max_shells_fault(MAX_SHELLS_PER_USER)
-            sh = Shell(str(uuid.uuid4()).upper(), host, user, auth, self.boot_id(host), codepage, noprofile,
+            sh = Shell(str(uuid.uuid4()).upper(), host, user, auth, boot, codepage, noprofile,
                        (ins or "stdin").strip(), (outs or "stdout stderr").strip(), idle, client_ip)
             self.shells[(host, sh.id)] = sh
         return sh
