@@ -1,0 +1,44 @@
+"""hvsim's restricted PowerShell interpreter (docs/hvsim-powershell.md lists the subset).
+
+    from hvsim.powershell import execute
+    result = execute(script_text, ctx, stdin)   # -> ExecResult(stdout, errors, exit_code)
+
+`ctx` is an hvsim.cmdlets.registry.CmdletContext (or anything with .session/.world/.sleep/.warn);
+the interpreter sets `ctx.runner` to itself so Invoke-Command can run script blocks.
+Values live in hvsim.powershell.values, ErrorRecord in hvsim.powershell.errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ErrorRecord, NotSupportedError, PSError
+
+__all__ = ["execute", "ExecResult", "ErrorRecord", "PSError", "NotSupportedError", "Interpreter"]
+
+
+@dataclass
+class ExecResult:
+    stdout: str                                   # as powershell.exe prints it: one line per output, CRLF
+    errors: list = field(default_factory=list)    # ErrorRecord, in order
+    exit_code: int = 0
+
+
+def execute(script: str, ctx: Any, stdin: Any = None) -> ExecResult:
+    """Run `script` as powershell.exe would run it; stdin (a StdinReader or None) feeds $input."""
+    from .interpreter import Interpreter
+
+    lines = None
+    if stdin is not None:
+        text = stdin.read_all() if hasattr(stdin, "read_all") else str(stdin)
+        lines = text.splitlines()
+    interp = Interpreter(ctx, lines)
+    code = interp.run_script(script)
+    return ExecResult(stdout=interp.stdout_text(), errors=list(interp.errors), exit_code=code)
+
+
+def __getattr__(name: str) -> Any:   # lazy: values/errors import without the interpreter
+    if name == "Interpreter":
+        from .interpreter import Interpreter
+        return Interpreter
+    raise AttributeError(name)

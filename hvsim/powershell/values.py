@@ -1,0 +1,314 @@
+"""PowerShell values as Python objects (the contract in docs/DESIGN.md section 4).
+
+Plain values stay plain: str, int, float, bool, None, list (an object[] array),
+datetime.datetime (aware, UTC). The classes here cover what has no Python twin:
+PSObject (a PSCustomObject or a CIM instance), PSEnum, Hashtable, ScriptBlock,
+SecureString, PSCredential, plus a few .NET types scripts touch (ArrayList,
+Version, Guid).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Callable, Iterator, Mapping
+
+PSCUSTOMOBJECT = "System.Management.Automation.PSCustomObject"
+
+
+class CaseInsensitiveDict(dict):
+    """An insertion-ordered dict whose string keys compare case-insensitively.
+
+    The original spelling of the first insertion is kept (Windows shows it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self._index: dict[Any, Any] = {}
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    @staticmethod
+    def _fold(key: Any) -> Any:
+        return key.lower() if isinstance(key, str) else key
+
+    def _real(self, key: Any) -> Any:
+        return self._index.get(self._fold(key), key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        folded = self._fold(key)
+        if folded in self._index:
+            key = self._index[folded]
+        else:
+            self._index[folded] = key
+        super().__setitem__(key, value)
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._real(key))
+
+    def __delitem__(self, key: Any) -> None:
+        real = self._real(key)
+        super().__delitem__(real)
+        del self._index[self._fold(key)]
+
+    def __contains__(self, key: object) -> bool:
+        return self._fold(key) in self._index
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._real(key), default)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = self[key]
+        del self[key]
+        return value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def clear(self) -> None:
+        super().clear()
+        self._index.clear()
+
+    def copy(self) -> "CaseInsensitiveDict":
+        return type(self)(self)
+
+
+class Hashtable(CaseInsensitiveDict):
+    """@{...}: case-insensitive keys, insertion ordered (also serves [ordered])."""
+
+    def __init__(self, *args: Any, ordered: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ordered = ordered
+
+    def copy(self) -> "Hashtable":
+        return Hashtable(self, ordered=self.ordered)
+
+    @property
+    def type_name(self) -> str:
+        return ("System.Collections.Specialized.OrderedDictionary" if self.ordered
+                else "System.Collections.Hashtable")
+
+
+class PSObject:
+    """A PSCustomObject or an emulated .NET/CIM object: ordered, case-insensitive properties."""
+
+    def __init__(self, props: Mapping[str, Any] | None = None,
+                 type_name: str = PSCUSTOMOBJECT,
+                 methods: Mapping[str, Callable] | None = None) -> None:
+        self.props: CaseInsensitiveDict = CaseInsensitiveDict(props or {})
+        self.type_names: list[str] = [type_name]
+        if type_name != "System.Object":
+            self.type_names.append("System.Object")
+        self.methods: CaseInsensitiveDict = CaseInsensitiveDict(methods or {})
+
+    @property
+    def type_name(self) -> str:
+        return self.type_names[0]
+
+    def get_prop(self, name: str, default: Any = None) -> Any:
+        return self.props.get(name, default)
+
+    def has_prop(self, name: str) -> bool:
+        return name in self.props
+
+    def set_prop(self, name: str, value: Any) -> None:
+        self.props[name] = value
+
+    def __repr__(self) -> str:
+        return f"PSObject({self.type_name}, {dict(self.props)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+
+class PSEnum:
+    """An enum value: prints as its name, compares to its name (case-insensitive) or value."""
+
+    def __init__(self, type_name: str, name: str, value: int) -> None:
+        self.type_name = type_name
+        self.name = name
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"PSEnum({self.type_name}, {self.name}, {self.value})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PSEnum):
+            return self.value == other.value and self.type_name == other.type_name
+        if isinstance(other, str):
+            return other.lower() == self.name.lower()
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other == self.value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, self.value))
+
+    def __int__(self) -> int:
+        return self.value
+
+
+class ScriptBlock:
+    """A parsed script block. The interpreter runs it (runner.invoke_scriptblock)."""
+
+    def __init__(self, node: Any, source: "Any", text: str, scope: Any = None,
+                 is_script: bool = False) -> None:
+        self.node = node          # tree-sitter node: script_block_expression / program
+        self.source = source      # hvsim.powershell.parser.Source (text + lines)
+        self.text = text          # the text between the braces (what ToString() gives)
+        self.scope = scope        # defining scope (for $using:)
+        self.is_script = is_script
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"ScriptBlock({self.text[:40]!r})"
+
+
+class SecureString:
+    """Holds the plain text; never prints it."""
+
+    def __init__(self, plain: str) -> None:
+        self._plain = plain
+
+    def reveal(self) -> str:
+        return self._plain
+
+    @property
+    def Length(self) -> int:  # noqa: N802  (the .NET property name)
+        return len(self._plain)
+
+    def __str__(self) -> str:
+        return "System.Security.SecureString"
+
+    def __repr__(self) -> str:
+        return "SecureString(***)"
+
+
+class PSCredential(PSObject):
+    """System.Management.Automation.PSCredential: UserName, Password (SecureString)."""
+
+    def __init__(self, user_name: str, password: SecureString | str) -> None:
+        if isinstance(password, str):
+            password = SecureString(password)
+        super().__init__({"UserName": user_name, "Password": password},
+                         type_name="System.Management.Automation.PSCredential",
+                         methods={"GetNetworkCredential": self._network_credential})
+
+    @property
+    def user_name(self) -> str:
+        return self.props["UserName"]
+
+    @property
+    def password(self) -> str:
+        return self.props["Password"].reveal()
+
+    def _network_credential(self) -> PSObject:
+        user = self.user_name
+        domain = ""
+        if "\\" in user:
+            domain, user = user.split("\\", 1)
+        elif "@" in user:
+            user, domain = user.split("@", 1)
+        return PSObject({"UserName": user, "Password": self.password, "SecurePassword": self.props["Password"],
+                         "Domain": domain}, type_name="System.Net.NetworkCredential")
+
+    def __repr__(self) -> str:
+        return f"PSCredential({self.user_name!r}, ***)"
+
+
+class ArrayList(list):
+    """System.Collections.ArrayList / Generic.List[T]: a growable list (Add returns the index)."""
+
+    def __init__(self, items: Any = (), type_name: str = "System.Collections.ArrayList") -> None:
+        super().__init__(items)
+        self.type_name = type_name
+
+
+class Version:
+    """System.Version: Major.Minor[.Build[.Revision]]."""
+
+    def __init__(self, text: str) -> None:
+        parts = [int(p) for p in str(text).strip().split(".")]
+        if not 2 <= len(parts) <= 4:
+            raise ValueError(f"invalid version {text!r}")
+        self.parts = parts
+
+    def _get(self, i: int) -> int:
+        return self.parts[i] if i < len(self.parts) else -1
+
+    Major = property(lambda self: self._get(0))
+    Minor = property(lambda self: self._get(1))
+    Build = property(lambda self: self._get(2))
+    Revision = property(lambda self: self._get(3))
+
+    def _key(self) -> tuple:
+        return tuple(self._get(i) for i in range(4))
+
+    def __str__(self) -> str:
+        return ".".join(str(p) for p in self.parts)
+
+    def __repr__(self) -> str:
+        return f"Version({self})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self._key() == other._key()
+
+    def __lt__(self, other: "Version") -> bool:
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+class Guid:
+    """System.Guid."""
+
+    def __init__(self, value: str | uuid.UUID | None = None) -> None:
+        self.value = uuid.uuid4() if value is None else uuid.UUID(str(value))
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __repr__(self) -> str:
+        return f"Guid({self.value})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Guid):
+            return self.value == other.value
+        if isinstance(other, str):
+            try:
+                return uuid.UUID(other) == self.value
+            except ValueError:
+                return False
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def is_collection(value: Any) -> bool:
+    """What PowerShell enumerates in a pipeline (arrays, lists); not strings, not hashtables."""
+    return isinstance(value, (list, tuple, bytes, bytearray))
+
+
+def iterate(value: Any) -> Iterator[Any]:
+    """Enumerate like the pipeline does: collections element by element, anything else once."""
+    if is_collection(value):
+        yield from value
+    else:
+        yield value
