@@ -56,6 +56,21 @@ class Identity:
     auth: str       # "ntlm" | "basic"
 
 
+def _inner_ntlm(token: bytes) -> tuple[bytes, bool]:
+    """(the NTLM message, whether it came wrapped in SPNEGO)."""
+    if token.startswith(NTLM_SIGNATURE) and len(token) >= 12:
+        return token, False
+    try:
+        from spnego._spnego import unpack_token
+        obj = unpack_token(token)
+    except Exception as exc:
+        raise AuthFailed(f"not an NTLM or SPNEGO token: {exc}") from exc
+    inner = getattr(obj, "mech_token", None) or getattr(obj, "response_token", None)
+    if not inner or not inner.startswith(NTLM_SIGNATURE) or len(inner) < 12:
+        raise AuthFailed("SPNEGO token without an NTLM message (only NTLM is offered)")
+    return inner, True
+
+
 def _authenticate_names(token: bytes) -> tuple[str, str]:
     """(domain, user) from a raw NTLM AUTHENTICATE message."""
     from spnego._ntlm_raw.messages import Authenticate  # pyspnego's own parser
@@ -72,8 +87,9 @@ class NtlmAcceptor:
         cbt = None
         if cert_hash is not None:
             cbt = GssChannelBindings(application_data=b"tls-server-end-point:" + cert_hash)
-        self.ctx = spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.use_ntlm,
-                                 channel_bindings=cbt)
+        self.cbt = cbt
+        self.ctx = None
+        self.final_token: bytes | None = None
         self.identity: Identity | None = None
 
     @property
@@ -81,16 +97,20 @@ class NtlmAcceptor:
         return self.identity is not None
 
     def step(self, token: bytes) -> bytes | None:
-        """Process one client token; returns the token to send back (None when done). Raises AuthFailed."""
-        if not token.startswith(NTLM_SIGNATURE) or len(token) < 12:
-            raise AuthFailed("not an NTLM token")
-        msg_type = struct.unpack("<I", token[8:12])[0]
+        """Process one client token; returns the token to send back (None when done). Raises AuthFailed.
+
+        Raw NTLMSSP (requests-ntlm, pypsrp auth="ntlm") and NTLM inside SPNEGO (pypsrp "negotiate")."""
+        inner, wrapped = _inner_ntlm(token)
+        msg_type = struct.unpack("<I", inner[8:12])[0]
         try:
             if msg_type == 1:
+                self.ctx = spnego.server(protocol="negotiate" if wrapped else "ntlm",
+                                         options=spnego.NegotiateOptions.use_ntlm if not wrapped else
+                                         spnego.NegotiateOptions.none, channel_bindings=self.cbt)
                 return self.ctx.step(token)
-            if msg_type != 3:
+            if msg_type != 3 or self.ctx is None:
                 raise AuthFailed("unexpected NTLM message")
-            domain, user = _authenticate_names(token)
+            domain, user = _authenticate_names(inner)
             named = f"{domain}\\{user}" if domain else user
             account = self.world.account_password(self.host, named)
             if account is None:
@@ -100,12 +120,13 @@ class NtlmAcceptor:
                 assert _user_file is not None, "setup_ntlm_user_file() not called"
                 _user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
                 try:
-                    self.ctx.step(token)
+                    final = self.ctx.step(token)
                 finally:
                     _user_file.write_text("", encoding="utf-8")
-            if not self.ctx.complete:
+            if not self.ctx.complete and not _spnego_accepted(self.ctx):
                 raise AuthFailed("NTLM context incomplete")
             self.identity = Identity(canonical, "ntlm")
+            self.final_token = final    # SPNEGO's accept-completed (with mechListMIC), sent with the answer
             return None
         except SpnegoError as exc:
             raise AuthFailed(str(exc)) from exc
@@ -172,6 +193,12 @@ def check_basic(world, host: str, header_value: str) -> Identity:
     if canonical.split("\\", 1)[0].upper() != h["name"].upper():
         raise AuthFailed("Basic authentication accepts local accounts only")
     return Identity(canonical, "basic")
+
+
+def _spnego_accepted(ctx) -> bool:
+    """SPNEGO may still owe the client a final mechListMIC token; the NTLM inside is done."""
+    inner = getattr(ctx, "_context", None)
+    return bool(inner is not None and getattr(inner, "complete", False))
 
 
 def cert_hash_for_cbt(cert_der: bytes) -> bytes:

@@ -147,6 +147,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
             time.sleep(delay)
 
         identity = None
+        auth_reply: list[tuple[str, str]] = []
         authz = self.headers.get("Authorization")
         if authz:
             scheme, _, token = authz.partition(" ")
@@ -166,6 +167,8 @@ class WinRMHandler(BaseHTTPRequestHandler):
                     self._send(401, extra=[("WWW-Authenticate", f"{scheme} {base64.b64encode(out).decode()}")])
                     return
                 identity = self.ntlm.identity
+                if self.ntlm.final_token:
+                    auth_reply = [("WWW-Authenticate", f"{scheme} {base64.b64encode(self.ntlm.final_token).decode()}")]
             elif scheme_l == "basic":
                 if self.server.scheme != "https" and not svc.allow_unencrypted(host):
                     svc.log_auth_failure(host, "basic", "Basic over HTTP is not allowed (AllowUnencrypted false)")
@@ -205,7 +208,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
             return
 
         if not body:
-            self._send(200)   # the blank message that sets up the security context
+            self._send(200, extra=auth_reply)   # the blank message that sets up the security context
             return
         if len(body) > MAX_ENVELOPE_KB * 1024:
             self._send(413)
@@ -218,9 +221,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
             self._reset()
             return
         if encrypted:
-            self._send(status, self.ntlm.wrap_body(reply), ENC_CONTENT_TYPE)
+            self._send(status, self.ntlm.wrap_body(reply), ENC_CONTENT_TYPE, extra=auth_reply)
         else:
-            self._send(status, reply, "application/soap+xml;charset=UTF-8")
+            self._send(status, reply, "application/soap+xml;charset=UTF-8", extra=auth_reply)
 
 
 def start_listener(listener: WinRMListener) -> threading.Thread:

@@ -134,13 +134,13 @@ def test_ntlm_over_https_with_channel_binding(lab):
 
 
 # ------------------------------------------------------------------ pypsrp, an independent client
-@pytest.mark.parametrize("ssl", [False, True])
-def test_pypsrp_winrs(lab, ssl):
+@pytest.mark.parametrize("ssl,auth", [(False, "ntlm"), (False, "negotiate"), (True, "negotiate")])
+def test_pypsrp_winrs(lab, ssl, auth):
     from pypsrp.shell import Process, SignalCode, WinRS
     from pypsrp.wsman import WSMan
     ep = lab.host_endpoint("HV01")
     user, pw = lab.credentials("HV01")
-    wsman = WSMan(ep["address"], port=ep["https_port"] if ssl else ep["http_port"], ssl=ssl, auth="ntlm",
+    wsman = WSMan(ep["address"], port=ep["https_port"] if ssl else ep["http_port"], ssl=ssl, auth=auth,
                   username=user, password=pw, cert_validation=lab.ca_path if ssl else False)
     with wsman, WinRS(wsman, codepage=65001, no_profile=True) as shell:
         proc = Process(shell, "powershell.exe", BOOTSTRAP_ARGS + [encoded("Write-Output ('in=' + ($input | Out-String).Trim())")])
