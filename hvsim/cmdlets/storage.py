@@ -36,8 +36,12 @@ def cim(cls: str, props: dict, ns: str = STORAGE_NS) -> PSObject:
 
 def fault_error(fault: st.StorageFault, command_id: str) -> CmdletError:
     """A StorageFault as the CmdletError Windows writes (error id gets ',<command>' appended)."""
+    target = fault.target
+    if isinstance(target, tuple):  # (name, CIM class path): CategoryInfo shows "(name:ROOT/.../MSFT_Disk)"
+        name, type_name = target
+        target = PSObject({}, type_name=type_name, methods={"ToString": lambda *a: name})
     return CmdletError(fault.message, f"{fault.error_id},{command_id}", category=fault.category,
-                       target=fault.target, terminating=False, exception_type=fault.exception_type)
+                       target=target, terminating=False, exception_type=fault.exception_type)
 
 
 def not_found(cls: str, prop: str, value: Any, command: str) -> CmdletError:

@@ -94,7 +94,8 @@ FORMAT_SECONDS = 2.0
 
 
 class StorageFault(Exception):
-    """A Windows error: message, FullyQualifiedErrorId stem, category, exception type, target."""
+    """A Windows error: message, FullyQualifiedErrorId stem, category, exception type, target
+    (a (name, type) pair is shown by the cmdlet layer as CategoryInfo's "(name:type)")."""
 
     def __init__(self, message: str, error_id: str, category: str = "NotSpecified",
                  exception_type: str = CIM, target: object = None):
@@ -111,13 +112,17 @@ def _activity(message: str) -> str:
     return f"{message}\r\n\r\nActivity ID: {{{uuid.uuid4()}}}"
 
 
-def storage_wmi(code: int, message: str, target: str = "StorageWMI") -> StorageFault:
-    category = {41001: "ResourceExists", 40018: "PermissionDenied", 40001: "PermissionDenied"}.get(code, "NotSpecified")
-    return StorageFault(_activity(message), f"StorageWMI {code}", category, CIM, target)
+def storage_wmi(code: int, message: str, cls: str = "MSFT_Disk") -> StorageFault:
+    """A Storage Management API error: "StorageWMI <code>", target shown as (StorageWMI:ROOT/.../<cls>)."""
+    category = "PermissionDenied" if code == 40001 else "NotSpecified"
+    return StorageFault(_activity(message), f"StorageWMI {code}", category, CIM,
+                        ("StorageWMI", f"ROOT/Microsoft/Windows/Storage/{cls}"))
 
 
-def iscsi_initiator_fault(hresult: int, message: str, target: str = "MSFT_iSCSITarget") -> StorageFault:
-    return StorageFault(message, f"HRESULT 0x{hresult:08x}", "NotSpecified", CIM, target)
+def iscsi_initiator_fault(hresult: int, message: str, cls: str = "MSFT_iSCSITarget") -> StorageFault:
+    """An iSCSI initiator error: "HRESULT 0xefff....", target shown as (<cls>:ROOT/.../<cls>)."""
+    return StorageFault(message, f"HRESULT 0x{hresult:08x}", "NotSpecified", CIM,
+                        (cls, f"ROOT/Microsoft/Windows/Storage/{cls}"))
 
 
 def target_server_fault(message: str, error_id: str, category: str = "NotSpecified",
@@ -1083,11 +1088,11 @@ def format_partition(world, host: str, disk: dict, part: dict, file_system: str 
     if view["IsOffline"]:
         raise storage_wmi(41003, "The disk is offline.")
     if view["IsReadOnly"]:
-        raise storage_wmi(43006, "Cannot perform the requested operation when the drive is read only")
+        raise storage_wmi(43006, "Cannot perform the requested operation when the drive is read only", "MSFT_Volume")
     fs = (file_system or "NTFS").upper()
     canon = {"NTFS": "NTFS", "REFS": "ReFS", "FAT32": "FAT32", "FAT": "FAT", "EXFAT": "exFAT"}.get(fs)
     if canon is None:
-        raise storage_wmi(43001, "The specified file system is not supported")
+        raise storage_wmi(43001, "The specified file system is not supported", "MSFT_Volume")
     old = part.get("volume") or {}
     part["volume"] = {"guid": old.get("guid") or "{" + str(uuid.uuid4()) + "}", "file_system": canon,
                       "label": label or "", "size_remaining": max(0, part["size"] - 32 * MB),

@@ -1,0 +1,90 @@
+"""The LAB.md iSCSI steps as PowerShell text, run by hvsim's interpreter against the storage emulation."""
+from __future__ import annotations
+
+import json
+
+from hvsim.cmdlets.registry import CmdletContext, Session
+from hvsim.powershell import execute
+from hvsim.world import storage as st
+
+from test_storage_helpers import TARGET_IQN, make_world
+
+TARGET_SETUP = r"""
+New-IscsiVirtualDisk -Path C:\iSCSIVirtualDisks\quorum.vhdx -SizeBytes 1GB | Out-Null
+New-IscsiVirtualDisk -Path C:\iSCSIVirtualDisks\storage.vhdx -SizeBytes 40GB | Out-Null
+New-IscsiServerTarget -TargetName Cluster -InitiatorIds 'DNSName:hv01.hyper.local', 'IQN:iqn.1991-05.com.microsoft:hv02.hyper.local' | Out-Null
+Add-IscsiVirtualDiskTargetMapping -TargetName Cluster -Path C:\iSCSIVirtualDisks\quorum.vhdx
+Add-IscsiVirtualDiskTargetMapping -TargetName Cluster -Path C:\iSCSIVirtualDisks\storage.vhdx
+$t = Get-IscsiServerTarget -TargetName Cluster
+[pscustomobject]@{
+    Iqn = [string]$t.TargetIqn
+    Ids = @($t.InitiatorIds | ForEach-Object { [string]$_ })
+    Luns = @($t.LunMappings | ForEach-Object { [int]$_.Lun })
+    Serials = @(Get-IscsiVirtualDisk | ForEach-Object { [string]$_.SerialNumber })
+} | ConvertTo-Json -Compress
+"""
+
+NODE_CONNECT = r"""
+Set-Service -Name MSiSCSI -StartupType Automatic
+Start-Service -Name MSiSCSI
+New-IscsiTargetPortal -TargetPortalAddress dc01.hyper.local | Out-Null
+$iqn = (Get-IscsiTarget | Select-Object -First 1).NodeAddress
+Connect-IscsiTarget -NodeAddress $iqn -IsPersistent $true | Out-Null
+@(Get-Disk | Where-Object { [string]$_.BusType -eq 'iSCSI' } | ForEach-Object {
+    [pscustomobject]@{ Serial = [string]$_.SerialNumber; UniqueId = [string]$_.UniqueId
+                       Offline = $_.IsOffline; ReadOnly = $_.IsReadOnly; Style = [string]$_.PartitionStyle }
+}) | ConvertTo-Json -Compress
+"""
+
+PREPARE_DISK = r"""
+param([string]$Serial)
+$disk = Get-Disk | Where-Object { [string]$_.SerialNumber -eq $Serial }
+if ($disk.IsOffline) { Set-Disk -UniqueId $disk.UniqueId -IsOffline $false }
+if ($disk.IsReadOnly) { Set-Disk -UniqueId $disk.UniqueId -IsReadOnly $false }
+Get-Disk -UniqueId $disk.UniqueId | Initialize-Disk -PartitionStyle GPT
+New-Partition -DiskNumber $disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel Storage -Confirm:$false | Out-Null
+try {
+    Initialize-Disk -UniqueId $disk.UniqueId -PartitionStyle GPT -ErrorAction Stop
+} catch {
+    'second init: ' + $_.Exception.Message.Split("`r")[0] + ' | ' + $_.FullyQualifiedErrorId
+}
+(Get-Disk -UniqueId $disk.UniqueId).Guid
+"""
+
+
+def _ps(world, host, script):
+    ctx = CmdletContext(world=world, session=Session(host=host, user="HYPER\\Administrator", auth="ntlm",
+                                                     can_delegate=False))
+    result = execute(script, ctx, None)
+    assert result.exit_code == 0, [e.default_view() for e in result.errors]
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_lab_md_iscsi_steps_in_powershell(tmp_path):
+    world = make_world(tmp_path, initiators_running=False)
+    target = json.loads(_ps(world, "DC01", TARGET_SETUP)[-1])
+    assert target["Iqn"] == TARGET_IQN
+    assert target["Ids"] == ["DNSName:hv01.hyper.local", "IQN:iqn.1991-05.com.microsoft:hv02.hyper.local"]
+    assert target["Luns"] == [0, 1] and len(set(target["Serials"])) == 2
+
+    seen = {}
+    for node in ("HV01", "HV02"):
+        disks = json.loads(_ps(world, node, NODE_CONNECT)[-1])
+        assert {d["Serial"] for d in disks} == set(target["Serials"])
+        assert all(d["Offline"] and d["ReadOnly"] and d["Style"] == "RAW" for d in disks)
+        seen[node] = {d["Serial"]: d["UniqueId"] for d in disks}
+    assert seen["HV01"] == seen["HV02"]
+
+    with world.read():
+        storage_serial = st.get_virtual_disk(world, "DC01", "C:\\iSCSIVirtualDisks\\storage.vhdx")["serial"]
+    assert storage_serial in target["Serials"]
+    out = _ps(world, "HV01", PREPARE_DISK.replace("param([string]$Serial)", f"$Serial = '{storage_serial}'"))
+    assert out[0] == ("second init: The disk has already been initialized. | StorageWMI 41001,Initialize-Disk")
+    uid = seen["HV01"][storage_serial]
+    assert out[1] == st.disk_guid(world, uid)
+    assert [p["volume"]["label"] for p in st.disk_volumes(world, uid)] == ["Storage"]
+    # the other node shares the LUN's data but keeps its own (offline) view
+    with world.read():
+        other = st.find_disk_by_unique_id(world, "HV02", uid)
+        assert st.disk_view(world, "HV02", other)["IsOffline"] is True
+        assert st.disk_view(world, "HV02", other)["PartitionStyle"] == "GPT"
