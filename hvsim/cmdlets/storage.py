@@ -441,5 +441,5 @@ def format_volume(ctx: CmdletContext, p) -> Iterable[Any]:
 @cmdlet("Update-HostStorageCache")
 def update_host_storage_cache(ctx: CmdletContext, p) -> Iterable[Any]:
     with ctx.world.transaction():
-        st.sync_disks(ctx.world, host_of(ctx))
+        st.rescan(ctx.world, host_of(ctx))
     return []

@@ -773,10 +773,23 @@ def layout_of(world, disk: dict) -> dict:
 
 
 def size_of(world, disk: dict) -> int:
+    """The size this host knows: an iSCSI LUN's capacity as of its arrival or the last rescan
+    (Resize-IscsiVirtualDisk is not seen by initiators until Update-HostStorageCache or a restart)."""
     if disk.get("source", {}).get("kind") == "iscsi":
+        if disk.get("size_seen") is not None:
+            return int(disk["size_seen"])
         vd = _vdisk_of(world, disk)
         return int(vd["size"]) if vd is not None else 0
     return int(disk["size"])
+
+
+def rescan(world, host: str) -> None:
+    """Update-HostStorageCache: pick up new LUNs and new capacities."""
+    sync_disks(world, host)
+    for d in host_disks(world, host):
+        vd = _vdisk_of(world, d)
+        if vd is not None:
+            d["size_seen"] = int(vd["size"])
 
 
 def host_disks(world, host: str) -> list[dict]:
@@ -825,6 +838,7 @@ def sync_disks(world, host: str, enumeration_seed: str | None = None) -> None:
             by_uid[uid] = d
         d["present"] = True
         d["number"] = number
+        d["size_seen"] = int(vd["size"])
         d["source"] = src
         d["location"] = f"Integrated : Adapter 1 : Port 0 : Target 0 : LUN {m['lun']}"
         d["path"] = ("\\\\?\\scsi#disk&ven_msft&prod_virtual_hd#1&1c121344&0&" + f"{number:06x}"

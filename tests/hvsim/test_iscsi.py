@@ -208,10 +208,15 @@ def test_virtual_disk_files_folder_fixed_remove_and_resize(tmp_path):
     assert exc.value.error_id == "IscsiCmdException,Microsoft.Iscsi.Target.Commands.GetIscsiVirtualDiskCommand"
 
 
-def test_resize_grows_the_disk_on_the_initiators(tmp_path):
+def test_initiators_see_a_grown_disk_after_a_rescan_or_restart(tmp_path):
     world = make_world(tmp_path)
     build_lab_storage(world)
     run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\quorum.vhdx", SizeBytes=2 << 30)
+    # documented: "an initiator will not automatically see the resized virtual disk"
+    for node in ("HV01", "HV02"):
+        assert sorted(d.get_prop("Size") for d in _iscsi_disks(world, node)) == [1 << 30, 40 << 30]
+    run(world, "HV01", "Update-HostStorageCache")
+    world.restart("HV02", "test")
     for node in ("HV01", "HV02"):
         assert sorted(d.get_prop("Size") for d in _iscsi_disks(world, node)) == [2 << 30, 40 << 30]
 
