@@ -43,9 +43,9 @@ $work = {
     function Get-DiskIdentity {
         param($Resource)
         # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
-        $params = @($Resource | Get-ClusterParameter -Name DiskIdGuid, DiskSignature -ErrorAction SilentlyContinue)
+        $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue)
         if ($params.Count -eq 0) {
-            $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name DiskIdGuid, DiskSignature)
+            $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature'))
         }
         $guid = ''
         $signature = 0
@@ -126,7 +126,7 @@ $work = {
         if ([string]$Disk.PartitionStyle -eq 'RAW') {
             Initialize-Disk -UniqueId $Disk.UniqueId -PartitionStyle GPT
         }
-        $data = @(Get-Partition -DiskNumber $Disk.Number | Where-Object { [string]$_.Type -ne 'Reserved' })
+        $data = @(Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' })
         if ($data.Count -eq 0) {
             New-Partition -DiskNumber $Disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
         }

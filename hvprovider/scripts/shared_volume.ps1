@@ -24,9 +24,9 @@ function Find-DiskBySerial {
 function Get-DiskIdentity {
     param($Resource)
     # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
-    $params = @($Resource | Get-ClusterParameter -Name DiskIdGuid, DiskSignature -ErrorAction SilentlyContinue)
+    $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue)
     if ($params.Count -eq 0) {
-        $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name DiskIdGuid, DiskSignature)
+        $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature'))
     }
     $guid = ''
     $signature = 0
@@ -126,7 +126,7 @@ if ($Mode -eq 'Set') {
         if ($disk.IsReadOnly) { Set-Disk -UniqueId $disk.UniqueId -IsReadOnly $false }
         $disk = Find-DiskBySerial -Serial $DiskSerial
         if ([string]$disk.PartitionStyle -eq 'RAW') { Initialize-Disk -UniqueId $disk.UniqueId -PartitionStyle GPT }
-        $data = @(Get-Partition -DiskNumber $disk.Number | Where-Object { [string]$_.Type -ne 'Reserved' })
+        $data = @(Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' })
         if ($data.Count -eq 0) {
             New-Partition -DiskNumber $disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
         }
