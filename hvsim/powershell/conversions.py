@@ -79,8 +79,7 @@ def conversion_error(value: Any, type_name: str, detail: str) -> PSError:
         message=f'Cannot convert value "{shown}" to type "{net}". Error: "{detail}"',
         fully_qualified_error_id="InvalidCastFromStringToInteger" if isinstance(value, str) and type_name in ("int", "long") else "RuntimeException",
         category="InvalidArgument" if isinstance(value, str) else "NotSpecified",
-        target_name=shown if isinstance(value, str) else "", target_type="String" if isinstance(value, str) else "",
-        exception_type="System.Management.Automation.PSInvalidCastException")
+        exception_type="System.Management.Automation.RuntimeException")
     return PSError(record)
 
 

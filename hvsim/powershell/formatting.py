@@ -73,7 +73,8 @@ def render_output(values: list) -> list[str]:
         elif is_collection(value):
             lines.extend(render_output(list(value)))
         else:
-            lines.append(_scalar_text(value))
+            # the host writes a multi-line string line by line (CRLF each)
+            lines.extend(_scalar_text(value).replace("\r\n", "\n").split("\n"))
     if in_objects:
         lines.append("")
     return lines

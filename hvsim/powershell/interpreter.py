@@ -30,6 +30,8 @@ CHAIN = frozenset({
     "key_expression", "switch_clause_condition", "while_condition", "for_condition", "for_initializer",
     "for_iterator", "redirected_file_name",
 })
+STATEMENTS = frozenset({"if_statement", "switch_statement", "foreach_statement", "for_statement", "while_statement",
+                        "do_statement", "try_statement"})
 SKIP = frozenset({"comment", "command_argument_sep", "empty_statement"})
 COMMON_PARAMS = {
     "erroraction": "ErrorAction", "ea": "ErrorAction", "warningaction": "WarningAction", "wa": "WarningAction",
@@ -159,6 +161,8 @@ class Invocation:
     discard_errors: bool = False
     error_sink: list | None = None
     error_variable: str | None = None
+    node: Any = None
+    warning_action: str | None = None
 
 
 class Interpreter:
@@ -398,7 +402,7 @@ class Interpreter:
             values.clear()
 
     def write_host(self, text: str) -> None:
-        self.host_lines.append(text)
+        self.host_lines.extend(text.replace("\r\n", "\n").split("\n"))
 
     def stdout_text(self) -> str:
         return "".join(line + "\r\n" for line in self.host_lines)
@@ -424,8 +428,13 @@ class Interpreter:
 
     def write_error(self, record: ErrorRecord, node: Any = None) -> list:
         """A non-terminating error: apply the current command's error action. Returns output (2>&1)."""
-        self.locate(record, node)
         inv = self.invocations[-1] if self.invocations else None
+        if node is None and inv is not None:
+            # Windows points at the command the record names (the calling function for Write-Error)
+            named_inv = next((i for i in reversed(self.invocations)
+                              if record.command and i.name.lower() == record.command.lower()), inv)
+            node = named_inv.node
+        self.locate(record, node)
         action = inv.error_action if inv else self.preference("ErrorActionPreference")
         if inv is not None and inv.error_sink is not None and action != "Ignore":
             inv.error_sink.append(record)
@@ -846,7 +855,8 @@ class Interpreter:
                 if not err.script_terminating:
                     err.script_terminating = True
                 raise
-            self._record_error(err.record)
+            quiet = self.preference("ErrorActionPreference") in ("SilentlyContinue", "Ignore")
+            self._record_error(err.record, to_stream=not quiet)
         except FlowControl:
             raise
         except RecursionError:
@@ -981,6 +991,10 @@ class Interpreter:
             return self.assign(inner)
         if inner.type in ("pipeline_chain", "command"):
             return collapse(self.run_pipeline(inner))
+        if inner.type in STATEMENTS:       # $x = if (...) {...} / switch / foreach ...
+            out: list = []
+            self.exec_statement(inner, out)
+            return collapse(out)
         value = self.eval(inner)
         return None if value is VOID else value
 
@@ -1511,7 +1525,7 @@ class Interpreter:
         value = self.eval(operand)
         if canon == "void":
             return VOID
-        return self._cast(tname, value, tl)
+        return self._cast(tname, value, node)
 
     def _cast(self, tname: str, value: Any, node: Any) -> Any:
         canon = canonical_type(tname)
@@ -1656,6 +1670,12 @@ class Interpreter:
     def _e_assignment_expression(self, node: Any) -> Any:
         return self.assign(node)
 
+    def _e_argument_list(self, node: Any) -> Any:
+        # `New-Object T($a, $b)`: a parenthesized argument list in command mode is one array argument
+        exprs = node.child_by_field_name("argument_expression_list")
+        values = [self.eval(c) for c in named(exprs)] if exprs is not None else []
+        return values[0] if len(values) == 1 else values
+
     def _e_generic_token(self, node: Any) -> Any:
         return text_of(node)
 
@@ -1671,6 +1691,13 @@ class Interpreter:
         items: list | None = None
         for idx, element in enumerate(elements):
             element = unwrap(element)
+            if element.type == "redirections":     # `<expression> > $null` / `2>&1` after an expression
+                redirect: dict = {}
+                for r in named(element):
+                    self._redirection(r, redirect)
+                if redirect.get("1") == "null" or redirect.get("*") == "null":
+                    items = []
+                continue
             if element.type == "command":
                 items = self.run_command(element, items)
             elif idx == 0:
@@ -1812,9 +1839,12 @@ class Interpreter:
         error_action, ea_tokens = self._error_action(tokens)
         sink: list | None = None
         ev_name = None
-        for tok in tokens:
+        for j, tok in enumerate(tokens):
             if tok.kind == "param" and COMMON_PARAMS.get(tok.name.lower()) == "ErrorVariable":
-                ev_name = to_string(tok.value) if tok.has_value else None
+                if tok.has_value:
+                    ev_name = to_string(tok.value)
+                elif j + 1 < len(tokens) and tokens[j + 1].kind == "value":
+                    ev_name = to_string(tokens[j + 1].value)
         inv = Invocation(display, error_action, merge_errors=redirect.get("2") == "merge" or redirect.get("*") == "merge",
                          discard_errors=redirect.get("2") == "null" or redirect.get("*") == "null")
         if ev_name:
@@ -1823,6 +1853,11 @@ class Interpreter:
             sink = ArrayList() if not append or not isinstance(self.get_var(ev_name), list) else self.get_var(ev_name)
             inv.error_sink = sink
             inv.error_variable = ev_name
+        inv.node = node
+        for j, tok in enumerate(tokens):
+            if tok.kind == "param" and COMMON_PARAMS.get(tok.name.lower()) == "WarningAction":
+                inv.warning_action = action_name(tok.value if tok.has_value else
+                                                 (tokens[j + 1].value if j + 1 < len(tokens) else None))
         self.invocations.append(inv)
         try:
             result = self._dispatch(target, tokens, input_items, node, dot, display)
@@ -1898,7 +1933,7 @@ class Interpreter:
         registry = self._registry()
         args = []
         i = 0
-        switch_check = getattr(registry, "is_switch", None)
+        takes_argument = getattr(info, "takes_argument", None)
         while i < len(tokens):
             tok = tokens[i]
             if tok.kind == "value":
@@ -1906,12 +1941,7 @@ class Interpreter:
             elif tok.has_value:
                 args.append(registry.Arg(tok.name, tok.value, False))
             else:
-                is_switch = False
-                if callable(switch_check):
-                    try:
-                        is_switch = bool(switch_check(info, tok.name))
-                    except Exception:  # noqa: BLE001 - unknown names are the binder's to report
-                        is_switch = False
+                is_switch = callable(takes_argument) and not takes_argument(tok.name)
                 nxt = tokens[i + 1] if i + 1 < len(tokens) else None
                 if not is_switch and nxt is not None and nxt.kind == "value":
                     args.append(registry.Arg(tok.name, nxt.value, False))

@@ -180,7 +180,7 @@ def get_member(value: Any, name: str) -> Any:
     """$value.Name (no member enumeration; see get_member_enumerating)."""
     n = name.lower()
     if value is None:
-        return None
+        return 0 if n in ("count", "length") else None
     if n == "psobject":
         return psobject_view(value)
     if isinstance(value, Hashtable):

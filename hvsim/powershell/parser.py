@@ -27,7 +27,7 @@ _local = threading.local()
 
 _SUFFIX = re.compile(r"(?<![\w$.])(0x[0-9a-fA-F]+|\d+(?:\.\d+)?)(KB|MB|GB|TB|PB|kB|Kb|mB|Mb|gB|Gb|tB|Tb|pB|Pb)(?![\w])")
 _TEXT_NODES = {"string_literal", "comment", "expandable_string_literal", "expandable_here_string_literal",
-               "verbatim_string_characters", "verbatim_here_string_characters", "generic_token"}
+               "verbatim_string_characters", "verbatim_here_string_characters"}
 
 
 def _parser() -> tree_sitter.Parser:
@@ -133,6 +133,14 @@ def _describe_error(source: Source, node: Any) -> PSError:
         return parse_error(source, node,
                            "hvsim's parser (tree-sitter-powershell) cannot read several switch clauses on "
                            "one line; put each clause on its own line.", "NotSupported.OneLineSwitch")
+    row = node.start_point[0]
+    line = source.line_text(row)
+    if re.search(r"(^|\s)-?[A-Za-z_][\w.-]*\s*,\s*\S", line) and (node.is_missing or "," in (node.text or b"").decode(
+            "utf-8", "replace") or node.type == "ERROR"):
+        return parse_error(source, node,
+                           "hvsim's parser (tree-sitter-powershell) cannot read unquoted comma-separated command "
+                           "arguments such as `Select-Object Id, Name`; quote them: 'Id', 'Name'.",
+                           "NotSupported.BarewordList")
     if node.is_missing:
         return parse_error(source, node, f"Missing '{node.type}' in statement.", "MissingToken")
     text = (node.text or b"").decode("utf-8", "replace").strip().split("\n")[0]

@@ -164,7 +164,7 @@ def _prop_value(interp: "Interpreter", item: Any, prop: Any) -> Any:
 # ----------------------------------------------------------------------------- Where / ForEach
 _WHERE_OPS = ["EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains",
               "NotContains", "In", "NotIn", "Is", "IsNot"]
-_WHERE_PARAMS = [P("FilterScript", position=0), P("Property", position=0), P("Value", position=1),
+_WHERE_PARAMS = [P("FilterScript", position=0), P("Property"), P("Value", position=1),
                  P("InputObject")] + [P(op, switch=True) for op in _WHERE_OPS] + \
     [P("C" + op, switch=True) for op in _WHERE_OPS if op not in ("Is", "IsNot")]
 
@@ -173,6 +173,8 @@ _WHERE_PARAMS = [P("FilterScript", position=0), P("Property", position=0), P("Va
 def where_object(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     items = _inputs(b, input_items)
     script = b.get("FilterScript")
+    if script is not None and not isinstance(script, ScriptBlock):   # `Where-Object Name -eq x`
+        b["Property"] = script
     if isinstance(script, ScriptBlock) and "Property" not in b:
         return [item for item in items if truthy(_collapse(interp.invoke_with_item(script, item)))]
     prop = b.get("Property", b.get("FilterScript"))
@@ -216,9 +218,17 @@ def foreach_object(interp: "Interpreter", b: dict, input_items: list | None) -> 
                 result = members.call_method(item, name, list(args) if is_collection(args) else [args], interp)
                 if result is not members.VOID:
                     interp.emit(out, result)
-            else:
+            elif _has_property(item, name):
                 interp.emit(out, members.get_member(item, name))
+            else:
+                try:
+                    result = members.call_method(item, name, [], interp)
+                except PSError:
+                    continue      # neither a property nor a method: Windows writes nothing useful either
+                if result is not members.VOID:
+                    interp.emit(out, result)
         return out
+
     begin, end = b.get("Begin"), b.get("End")
     if len(blocks) == 2:
         begin, blocks = blocks[0], [blocks[1]]
@@ -232,6 +242,14 @@ def foreach_object(interp: "Interpreter", b: dict, input_items: list | None) -> 
     if isinstance(end, ScriptBlock):
         out.extend(interp.invoke_with_item(end, None))
     return out
+
+
+def _has_property(item: Any, name: str) -> bool:
+    if isinstance(item, PSObject):
+        return item.has_prop(name)
+    if isinstance(item, Hashtable):
+        return True
+    return members.get_member(item, name) is not None
 
 
 # ----------------------------------------------------------------------------- Select / Sort / Measure / Group
@@ -283,11 +301,13 @@ def select_object(interp: "Interpreter", b: dict, input_items: list | None) -> l
         for item in items:
             if isinstance(item, (PSObject, Hashtable)) and not (
                     item.has_prop(name) if isinstance(item, PSObject) else name in item):
-                raise PSError(ErrorRecord(
+                out.extend(interp.write_error(ErrorRecord(
                     message=f'Property "{name}" cannot be found.',
                     fully_qualified_error_id="ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
                     category="InvalidArgument", target_name=to_string(item), target_type=ps_type_of(item),
-                    command="Select-Object", exception_type="System.Management.Automation.PSArgumentException"))
+                    command="Select-Object", exception_type="System.Management.Automation.PSArgumentException",
+                    target_object=item)))
+                continue
             interp.emit(out, members.get_member(item, name))
     elif "Property" in b:
         specs = _property_specs(interp, b["Property"])
@@ -522,7 +542,8 @@ def write_warning(interp: "Interpreter", b: dict, input_items: list | None) -> l
 
 
 def _warning_action(interp: "Interpreter") -> str | None:
-    return None
+    inv = interp.invocations[-1] if interp.invocations else None
+    return inv.warning_action if inv is not None else None
 
 
 @utility("Write-Information", P("MessageData", position=0), P("Tags", position=1))
