@@ -59,7 +59,9 @@ def _to_graph(value: Any, depth: int, max_depth: int) -> Any:
                           "FullyQualifiedErrorId": value.fully_qualified_error_id},
                          type_name="System.Management.Automation.ErrorRecord")
     if depth > max_depth:
-        return to_string(value) if isinstance(value, PSObject) and value.type_name == PSCUSTOMOBJECT \
+        # LanguagePrimitives.ConvertTo(obj, [string]): "@{A=1}" for a PSCustomObject, "1 2" for an array,
+        # the type name for a hashtable
+        return to_string(value) if not isinstance(value, PSObject) or value.type_name == PSCUSTOMOBJECT \
             else _net_to_string(value)
     if isinstance(value, Hashtable) or isinstance(value, dict):
         return {to_string(k): _to_graph(v, depth + 1, max_depth) for k, v in value.items()}

@@ -150,6 +150,39 @@ def _describe_error(source: Source, node: Any) -> PSError:
     return parse_error(source, node, f"Unexpected token '{token}' in expression or statement.")
 
 
+_STRING_OR_WORD = re.compile(r"""'(?:[^']|'')*'|"(?:[^"`]|`.|"")*"|(?<![\w$@\-.\[:])([A-Za-z_][\w.*-]*)(?![\w(=:\[])""")
+
+
+def _quote_bareword_lists(line: str) -> str:
+    """`Select-Object Name, Size` -> `Select-Object 'Name', 'Size'` (the grammar cannot read bareword lists)."""
+    out: list[str] = []
+    pos = 0
+    for m in _STRING_OR_WORD.finditer(line):
+        word = m.group(1)
+        if word is None:
+            continue
+        before = line[:m.start()].rstrip()
+        after = line[m.end():].lstrip()
+        if not (before.endswith(",") or after.startswith(",")):
+            continue
+        if before.endswith(("=", "(")) or re.search(r"(?:^|[\s;{(|])(?:param|function|foreach|if|elseif|while|switch)\s*$",
+                                                    before, re.I):
+            continue
+        out.append(line[pos:m.start()] + "'" + word + "'")
+        pos = m.end()
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def _error_rows(node: Any, rows: set[int]) -> None:
+    if not node.has_error and not node.is_missing:
+        return
+    if (node.type == "ERROR" and not _allowed_error(node)) or node.is_missing:
+        rows.add(node.start_point[0])
+    for child in node.children:
+        _error_rows(child, rows)
+
+
 @lru_cache(maxsize=256)
 def parse(text: str, name: str = "") -> Parsed:
     """Parse a script (cached by text). Raises PSError (ParserError) on a syntax error."""
@@ -158,6 +191,22 @@ def parse(text: str, name: str = "") -> Parsed:
     tree = _parser().parse(prepared.encode("utf-8"))
     bad = _first_error(tree.root_node)
     if bad is not None:
+        # second chance for the grammar's one gap in command arguments: unquoted comma lists
+        lines = prepared.split("\n")
+        fixed = list(lines)
+        retry = tree
+        for _attempt in range(8):       # error recovery can hide later failing lines: repeat
+            rows: set[int] = set()
+            _error_rows(retry.root_node, rows)
+            before = list(fixed)
+            for row in rows:
+                if 0 <= row < len(fixed):
+                    fixed[row] = _quote_bareword_lists(fixed[row])
+            if fixed == before:
+                break
+            retry = _parser().parse("\n".join(fixed).encode("utf-8"))
+            if _first_error(retry.root_node) is None:
+                return Parsed(source, retry, retry.root_node)
         raise _describe_error(source, bad)
     return Parsed(source, tree, tree.root_node)
 
