@@ -64,7 +64,7 @@ class ErrorRecord:
     target_name: str = ""
     target_type: str = ""
     command: str = ""                   # InvocationInfo.MyCommand (shown as "<Command> : ")
-    activity: str = ""                  # CategoryInfo.Activity (shown in "[...]"); defaults to command
+    activity: str | None = None         # CategoryInfo.Activity (shown in "[...]"); None = the command
     exception_type: str = "System.Management.Automation.RuntimeException"
     line: int = 0                       # 1-based; 0 = no position
     column: int = 0                     # 1-based
@@ -82,7 +82,7 @@ class ErrorRecord:
         return short_type_name(self.exception_type)
 
     def category_info_text(self) -> str:
-        activity = self.activity if self.activity else self.command
+        activity = self.command if self.activity is None else self.activity
         return (f"{self.category}: ({self.target_name}:{self.target_type}) [{activity}], "
                 f"{self.exception_short_type}")
 

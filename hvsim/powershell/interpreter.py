@@ -1913,7 +1913,7 @@ class Interpreter:
             raise self._not_supported(f"running '{name}' (scripts and programs on the host)", node)
         raise PSError(ErrorRecord(
             message=NOT_FOUND_TEXT.format(name), fully_qualified_error_id="CommandNotFoundException",
-            category="ObjectNotFound", target_name=name, target_type="String", command=name,
+            category="ObjectNotFound", target_name=name, target_type="String", command=name, activity="",
             exception_type="System.Management.Automation.CommandNotFoundException", target_object=name))
 
     def _registry(self) -> Any:

@@ -83,7 +83,7 @@ def _error_record_member(rec: ErrorRecord, name: str) -> Any:
     if n == "categoryinfo":
         info = PSObject({
             "Category": PSEnum("System.Management.Automation.ErrorCategory", rec.category, category_value(rec.category)),
-            "Activity": rec.activity or rec.command, "Reason": rec.exception_short_type,
+            "Activity": rec.command if rec.activity is None else rec.activity, "Reason": rec.exception_short_type,
             "TargetName": rec.target_name, "TargetType": rec.target_type},
             type_name="System.Management.Automation.ErrorCategoryInfo",
             methods={"ToString": rec.category_info_text, "GetMessage": rec.category_info_text})
