@@ -163,6 +163,7 @@ class Invocation:
     error_variable: str | None = None
     node: Any = None
     warning_action: str | None = None
+    warning_sink: list | None = None
 
 
 class Interpreter:
@@ -452,6 +453,9 @@ class Interpreter:
         return []
 
     def warn(self, message: str, action: str | None = None) -> None:
+        inv = self.invocations[-1] if self.invocations else None
+        if inv is not None and inv.warning_sink is not None:
+            inv.warning_sink.append(message)
         action = action or self.preference("WarningPreference")
         if action in ("SilentlyContinue", "Ignore"):
             return
@@ -1854,10 +1858,16 @@ class Interpreter:
             inv.error_sink = sink
             inv.error_variable = ev_name
         inv.node = node
+        wv_name = None
         for j, tok in enumerate(tokens):
-            if tok.kind == "param" and COMMON_PARAMS.get(tok.name.lower()) == "WarningAction":
-                inv.warning_action = action_name(tok.value if tok.has_value else
-                                                 (tokens[j + 1].value if j + 1 < len(tokens) else None))
+            common = COMMON_PARAMS.get(tok.name.lower()) if tok.kind == "param" else None
+            value = tok.value if tok.has_value else (tokens[j + 1].value if j + 1 < len(tokens) else None)
+            if common == "WarningAction":
+                inv.warning_action = action_name(value)
+            elif common == "WarningVariable":
+                wv_name = to_string(value)
+        if wv_name:
+            inv.warning_sink = ArrayList()
         self.invocations.append(inv)
         try:
             result = self._dispatch(target, tokens, input_items, node, dot, display)
@@ -1870,6 +1880,8 @@ class Interpreter:
             self.invocations.pop()
             if ev_name and sink is not None:
                 self.set_var(ev_name, sink)
+            if wv_name and inv.warning_sink is not None:
+                self.set_var(wv_name.lstrip("+"), inv.warning_sink)
         if redirect.get("1") == "null" or redirect.get("*") == "null":
             return []
         return result
