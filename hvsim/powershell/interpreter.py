@@ -188,6 +188,7 @@ class Interpreter:
         self.stdin_lines = stdin_lines
         self.scope = self.global_scope
         self.source: Source | None = None
+        self.clock_offset = _dt.timedelta(0)      # simulated time slept beyond the real sleep (Start-Sleep)
         self._init_automatic()
         from . import utility
         self.utilities = utility.UTILITIES
@@ -241,6 +242,9 @@ class Interpreter:
         return self.env.get(name)
 
     def now(self) -> _dt.datetime:
+        return self._world_now() + self.clock_offset
+
+    def _world_now(self) -> _dt.datetime:
         world = getattr(self.ctx, "world", None)
         clock = getattr(world, "now", None)
         if callable(clock):
@@ -835,6 +839,7 @@ class Interpreter:
             if hasattr(ctx, "warnings"):
                 ctx.warnings = []
         inner = Interpreter(ctx, None)
+        inner.clock_offset = self.clock_offset
         inner.errors = self.errors
         inner.host_lines = self.host_lines
         inner.scope = Scope(inner.global_scope, "script")

@@ -586,8 +586,15 @@ def write_error(interp: "Interpreter", b: dict, input_items: list | None) -> lis
 def start_sleep(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     seconds = float(to_number(b.get("Seconds", 0))) + float(to_number(b.get("Milliseconds", 0))) / 1000
     sleep = getattr(interp.ctx, "sleep", None)
-    if callable(sleep):
-        sleep(seconds)
+    if not callable(sleep):
+        return []
+    # The world scales durations (real = simulated * time_factor); the script's clock (Get-Date,
+    # [DateTime]::UtcNow) moves by the full simulated amount so deadline loops end in simulated time.
+    before = interp._world_now()
+    sleep(seconds)
+    real = (interp._world_now() - before).total_seconds()
+    if real < seconds:
+        interp.clock_offset += _dt.timedelta(seconds=seconds - real)
     return []
 
 

@@ -299,3 +299,15 @@ def test_invoke_scriptblock_runs_as_another_session(world_ctx):
     out = interp.invoke_scriptblock(block, [7], Session("DC01", "HYPER\\Administrator", "credssp", True))
     assert out == ["DC01 HYPER 7"]
     assert world_ctx.session.host == "HV01"      # the caller's context is untouched
+
+
+def test_start_sleep_moves_the_script_clock_in_simulated_time():
+    slept = []
+    ctx = bare_ctx()
+    ctx.sleep = slept.append
+    ctx.world = SimpleNamespace(time_factor=0.001, now=None)
+    result = run("$start = Get-Date\n$deadline = $start.AddSeconds(300)\n$n = 0\n"
+                 "while ((Get-Date) -lt $deadline) { Start-Sleep -Seconds 30; $n++ }\n"
+                 "$n\n[int]((Get-Date) - $start).TotalSeconds", ctx)
+    assert result.stdout.split("\r\n")[:2] == ["10", "300"]
+    assert slept == [30.0] * 10
