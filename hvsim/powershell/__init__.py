@@ -28,11 +28,7 @@ def execute(script: str, ctx: Any, stdin: Any = None) -> ExecResult:
     """Run `script` as powershell.exe would run it; stdin (a StdinReader or None) feeds $input."""
     from .interpreter import Interpreter
 
-    lines = None
-    if stdin is not None:
-        text = stdin.read_all() if hasattr(stdin, "read_all") else str(stdin)
-        lines = text.splitlines()
-    interp = Interpreter(ctx, lines)
+    interp = Interpreter(ctx, stdin)     # stdin is read only if the script uses $input (like powershell.exe)
     code = interp.run_script(script)
     return ExecResult(stdout=interp.stdout_text(), errors=list(interp.errors), exit_code=code)
 

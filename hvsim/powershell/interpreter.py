@@ -169,7 +169,7 @@ class Invocation:
 class Interpreter:
     """One PowerShell runspace: global scope, error stream, host output."""
 
-    def __init__(self, ctx: Any, stdin_lines: list[str] | None = None) -> None:
+    def __init__(self, ctx: Any, stdin: Any = None) -> None:
         self.ctx = ctx
         if ctx is not None:
             try:
@@ -185,7 +185,8 @@ class Interpreter:
         self.global_scope = Scope(None, "global")
         self.env = self._initial_env()
         self.error_list = ArrayList()
-        self.stdin_lines = stdin_lines
+        self._stdin = stdin                       # StdinReader / list of lines / None
+        self._stdin_lines: list[str] | None = None
         self.scope = self.global_scope
         self.source: Source | None = None
         self.clock_offset = _dt.timedelta(0)      # simulated time slept beyond the real sleep (Start-Sleep)
@@ -237,6 +238,19 @@ class Interpreter:
         if host.get("domain"):
             env["USERDNSDOMAIN"] = str(host["domain"]).upper()
         return env
+
+    def stdin_lines(self) -> list[str]:
+        """$input at top level: stdin's lines, read (blocking until the client's End) on first use."""
+        if self._stdin_lines is None:
+            src = self._stdin
+            if src is None:
+                self._stdin_lines = []
+            elif isinstance(src, (list, tuple)):
+                self._stdin_lines = [str(x) for x in src]
+            else:
+                text = src.read_all() if hasattr(src, "read_all") else str(src)
+                self._stdin_lines = text.splitlines()
+        return list(self._stdin_lines)
 
     def env_value(self, name: str) -> Any:
         return self.env.get(name)
@@ -309,8 +323,8 @@ class Interpreter:
             return found.vars[lname][1] if found else None
         if prefix not in ("", "local", "private"):
             raise members.not_supported(f"the variable drive or scope '{prefix}:'")
-        if lname == "input" and self.scope.find("input") is None and self.stdin_lines is not None:
-            return list(self.stdin_lines)
+        if lname == "input" and self.scope.find("input") is None:
+            return self.stdin_lines()
         if lname == "matches" and self.scope.find("matches") is None:
             return None
         found = self.scope.find(lname)

@@ -311,3 +311,12 @@ def test_start_sleep_moves_the_script_clock_in_simulated_time():
                  "$n\n[int]((Get-Date) - $start).TotalSeconds", ctx)
     assert result.stdout.split("\r\n")[:2] == ["10", "300"]
     assert slept == [30.0] * 10
+
+
+def test_stdin_is_read_only_when_the_script_uses_input():
+    class Blocking:
+        def read_all(self):
+            raise AssertionError("read stdin although the script never used $input")
+
+    assert execute("'no stdin needed'", bare_ctx(), Blocking()).stdout == "no stdin needed\r\n"
+    assert execute("@($input).Count", bare_ctx(), Stdin("a\r\nb\r\n")).stdout == "2\r\n"
