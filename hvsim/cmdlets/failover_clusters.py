@@ -216,7 +216,7 @@ def disk_info_object(ctx: CmdletContext, c: dict, d: dict) -> PSObject:
     return _named(f"{NS}.ClusterDiskInfo", {
         "Cluster": cluster_ref(c), "Id": info["id"], "Name": info["name"], "Number": info["number"],
         "Size": info["size"], "Partitions": [_partition_info(x) for x in info["partitions"]],
-        "ScsiAddress": 50331648, "UniqueId": info["unique_id"]})
+        "ScsiAddress": 50331648})
 
 
 def quorum_object(ctx: CmdletContext, c: dict) -> PSObject:
@@ -489,11 +489,18 @@ def remove_cluster_node(ctx: CmdletContext, p: Any) -> Iterable[Any]:
 # ---------------------------------------------------------------------------------------- disks and resources
 @cluster_cmdlet("Get-ClusterAvailableDisk")
 def get_cluster_available_disk(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    """-Disk (MSFT_Disk objects, e.g. `Get-Disk -UniqueId $id | Get-ClusterAvailableDisk`) narrows the list:
+    the identity-based way to pick a disk, never by number."""
     with ctx.world.transaction():
         c = _cluster(ctx, p)
+        wanted = {str(o.get_prop("UniqueId")).lower() for o in
+                  (p["Disk"] if isinstance(p.get("Disk"), list) else [p.get("Disk")])
+                  if isinstance(o, PSObject) and o.get_prop("UniqueId")}
         out = []
         names_taken: list[str] = []
         for d, _ in wc.available_disks(ctx.world, c):
+            if p.get("Disk") is not None and str(d["unique_id"]).lower() not in wanted:
+                continue
             obj = disk_info_object(ctx, c, d)
             # each listed disk proposes the next free "Cluster Disk N" name
             n = 1
@@ -510,17 +517,19 @@ def get_cluster_available_disk(ctx: CmdletContext, p: Any) -> Iterable[Any]:
 def add_cluster_disk(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     objs = p.get("InputObject")
     objs = objs if isinstance(objs, list) else [objs]
-    ids = []
-    for o in objs:
-        if isinstance(o, PSObject):
-            uid = o.get_prop("UniqueId")
+    ctx.sleep(5 * len(objs))
+    with ctx.world.transaction():
+        c = _cluster(ctx, p)
+        ids = []
+        for o in objs:
+            # a ClusterDiskInfo names its disk by Id (GPT GUID or MBR signature); an MSFT_Disk by UniqueId
+            uid = o.get_prop("UniqueId") if isinstance(o, PSObject) else None
+            if uid is None and isinstance(o, PSObject) and o.type_name == f"{NS}.ClusterDiskInfo":
+                uid = wc.unique_id_for_disk_id(ctx.world, c, str(o.get_prop("Id")))
             if uid is None:
                 raise CmdletError("The input object is not a disk returned by Get-ClusterAvailableDisk or Get-Disk.",
                                   "Add-ClusterDisk", category="InvalidArgument", target=o)
             ids.append(str(uid))
-    ctx.sleep(5 * len(ids))
-    with ctx.world.transaction():
-        c = _cluster(ctx, p)
         return [resource_object(ctx, c, r) for r in wc.add_disks(ctx.world, c, ids)]
 
 
@@ -555,7 +564,7 @@ def get_cluster_parameter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         c = _cluster(ctx, p)
         obj = p.get("InputObject")
         wanted = [s.lower() for s in _strings(p.get("Name"))]
-        if isinstance(obj, PSObject) and obj.type_name == f"{NS}.ClusterResource":
+        if isinstance(obj, PSObject) and obj.type_name in (f"{NS}.ClusterResource", f"{NS}.ClusterSharedVolume"):
             r = wc.resource(c, str(obj.get_prop("Name")))
             target = resource_object(ctx, c, r)
             if r.get("disk"):

@@ -367,6 +367,17 @@ def disk_info_for(world: Any, cluster: dict, d: dict, host: str) -> dict:
             "id": f.get("Guid") or f"{int(f.get('Signature') or 0):x}"}
 
 
+def unique_id_for_disk_id(world: Any, cluster: dict, disk_id: str) -> str | None:
+    """The UniqueId of the available disk whose ClusterDiskInfo.Id (GPT GUID or MBR signature) is disk_id."""
+    nodes = sorted(cluster["nodes"])
+    for d, _ in available_disks(world, cluster):
+        f = _facts(world, nodes[0], d)
+        ids = {str(f.get("Guid") or "").strip("{}").lower(), f"{int(f.get('Signature') or 0):x}"}
+        if disk_id.strip("{}").lower() in ids:
+            return _disk_id(d)
+    return None
+
+
 def _release_disk(world: Any, res: dict) -> None:
     if res.get("disk"):
         _st.clear_reservation(world, res["disk"]["unique_id"])

@@ -244,3 +244,26 @@ def test_remove_cluster_resource_frees_the_disk(lab):
     run(lab, "HV01", "Remove-ClusterResource", Name="Cluster Disk 1", Force=SWITCH)
     assert st.reservation(lab, uid) is None
     assert [a.get_prop("Name") for a in run(lab, "HV01", "Get-ClusterAvailableDisk")] == ["Cluster Disk 1"]
+
+
+def test_disks_are_picked_by_identity_not_number(lab):
+    run(lab, "HV01", "New-Cluster", Name="CLUSTER1", Node=["HV01", "HV02"], StaticAddress=["192.168.10.20"],
+        NoStorage=SWITCH)
+    storage_disk = next(d for d in run(lab, "HV02", "Get-Disk") if d.get_prop("Size") == 40 * GB)
+    uid = storage_disk.get_prop("UniqueId")
+    # Get-Disk -UniqueId <id> | Get-ClusterAvailableDisk | Add-ClusterDisk (run on the other node)
+    picked = run(lab, "HV02", "Get-ClusterAvailableDisk", _pipeline=run(lab, "HV02", "Get-Disk", UniqueId=uid))
+    assert [a.get_prop("Size") for a in picked] == [40 * GB]
+    assert picked[0].get_prop("Id") == storage_disk.get_prop("Guid")
+    res = run(lab, "HV02", "Add-ClusterDisk", _pipeline=picked)[0]
+    assert res.get_prop("Name") == "Cluster Disk 1"
+    assert _cluster(lab)["resources"]["Cluster Disk 1"]["disk"]["unique_id"] == uid
+    assert [a.get_prop("Size") for a in run(lab, "HV01", "Get-ClusterAvailableDisk")] == [1 * GB]
+    # the CSV answers DiskIdGuid too: the provider maps a CSV back to its disk
+    run(lab, "HV01", "Add-ClusterSharedVolume", Name="Cluster Disk 1")
+    csv = run(lab, "HV01", "Get-ClusterSharedVolume", Name="Cluster Disk 1")
+    guid = run(lab, "HV01", "Get-ClusterParameter", Name="DiskIdGuid", _pipeline=csv)[0].get_prop("Value")
+    assert guid == storage_disk.get_prop("Guid")
+    with pytest.raises(CmdletError) as exc:
+        run(lab, "HV01", "Get-ClusterParameter", Name="NoSuchParameter", _pipeline=csv)
+    assert exc.value.message.startswith("Parameter 'NoSuchParameter' does not exist on the cluster object")
