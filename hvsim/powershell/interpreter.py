@@ -190,6 +190,8 @@ class Interpreter:
         self.scope = self.global_scope
         self.source: Source | None = None
         self.clock_offset = _dt.timedelta(0)      # simulated time slept beyond the real sleep (Start-Sleep)
+        self.failures = 0                         # errors written or statements abandoned ($? turned false)
+        self.last_statement_failed = False
         self._init_automatic()
         from . import utility
         self.utilities = utility.UTILITIES
@@ -395,7 +397,8 @@ class Interpreter:
             return 1
         except FlowControl:
             return 0
-        return 0
+        # powershell.exe -Command/-EncodedCommand: exit 1 when the last statement failed ($? false)
+        return 1 if self.last_statement_failed else 0
 
     def _run_top_level(self, block: ScriptBlock, parsed: Parsed) -> None:
         param_node, body, _named_blocks = self._block_parts(block.node)
@@ -406,8 +409,11 @@ class Interpreter:
         statements = self._statements(body) if body is not None else []
         for stmt in statements:
             out: list = []
+            before = self.failures
             try:
                 self.exec_statement(stmt, out)
+                if stmt.type not in ("function_statement", "empty_statement", "comment"):
+                    self.last_statement_failed = self.failures != before
             except ReturnFromBlock:
                 self.render(out)
                 return
@@ -459,6 +465,7 @@ class Interpreter:
             inv.error_sink.append(record)
         if action == "Stop":
             raise PSError(record, script_terminating=True)
+        self.failures += 1
         if action == "Ignore":
             return []
         if action == "SilentlyContinue":
@@ -880,6 +887,7 @@ class Interpreter:
                 raise
             quiet = self.preference("ErrorActionPreference") in ("SilentlyContinue", "Ignore")
             self._record_error(err.record, to_stream=not quiet)
+            self.failures += 1
         except FlowControl:
             raise
         except RecursionError:

@@ -80,8 +80,8 @@ def test_default_view_of_a_throw_matches_windows():
 
 
 def test_default_view_of_an_unknown_command_matches_windows():
-    result = run("Get-Thing -Name x")
-    assert result.exit_code == 0          # statement-terminating: the script goes on
+    result = run("Get-Thing -Name x\n")
+    assert result.exit_code == 1          # the last statement failed ($? false): powershell.exe exits 1
     assert result.errors[0].default_view() == (
         "Get-Thing : The term 'Get-Thing' is not recognized as the name of a cmdlet, function, script file, or "
         "operable program. Check the spelling of the name, or if a path was included, verify that the path is "
@@ -320,3 +320,11 @@ def test_stdin_is_read_only_when_the_script_uses_input():
 
     assert execute("'no stdin needed'", bare_ctx(), Blocking()).stdout == "no stdin needed\r\n"
     assert execute("@($input).Count", bare_ctx(), Stdin("a\r\nb\r\n")).stdout == "2\r\n"
+
+
+def test_exit_code_follows_the_last_statement_like_powershell_exe():
+    assert run("Get-Thing\n'recovered'").exit_code == 0          # the script went on and ended well
+    assert run("'x'\nWrite-Error 'late'").exit_code == 1
+    assert run("Write-Error 'quiet' -ErrorAction SilentlyContinue").exit_code == 1
+    assert run("try { throw 'x' } catch { 'handled' }").exit_code == 0
+    assert run("function f { Write-Error 'inner' }\nf").exit_code == 1
