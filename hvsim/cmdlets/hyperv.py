@@ -214,6 +214,31 @@ def _refresh_roles(ctx: CmdletContext, vm: dict) -> None:
             wc.refresh_vm_group(ctx.world, c, c["groups"][vm["group"]])
 
 
+def _vms_of_cluster_objects(ctx: CmdletContext, objs: Any) -> list[tuple[dict, dict]]:
+    """Get-ClusterGroup VM1 | Get-VM: the VM is looked up on the group's owner node, a second hop when
+    that is another node (a CredSSP session is needed, as for -ComputerName)."""
+    world = ctx.world
+    c = wc.resolve_cluster(world, ctx.session.host)
+    out = []
+    for obj in _list(objs):
+        if not isinstance(obj, PSObject):
+            continue
+        vm_id = obj.get_prop("VMId") if obj.has_prop("VMId") else None
+        if vm_id is None:
+            name = str(obj.get_prop("Name"))
+            g = wc.group(c, name) if obj.type_name.endswith("ClusterGroup") else \
+                c["groups"].get(wc.resource(c, name).get("group") or "")
+            vm_id = g.get("vm_id") if g else None
+        found = wc.find_vm(world, c, str(vm_id).strip("{}").upper()) if vm_id else None
+        if found is None:
+            raise whv.HyperVError(f"The cluster object '{obj.get_prop('Name')}' is not a virtual machine role.",
+                                  "InvalidParameter", category="InvalidArgument", target=obj.get_prop("Name"))
+        host = world.host(found[0])
+        _targets(ctx, {"ComputerName": [host["name"]]})      # reachability, second hop, Hyper-V running
+        out.append((host, found[1]))
+    return out
+
+
 # ---------------------------------------------------------------------------------------- switches
 @hv_cmdlet("Get-VMSwitch")
 def get_vm_switch(ctx: CmdletContext, p: Any) -> Iterable[Any]:
@@ -276,6 +301,8 @@ def remove_vm_switch(ctx: CmdletContext, p: Any) -> Iterable[Any]:
 def get_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     with ctx.world.transaction():
         _sync(ctx)
+        if p.get("ClusterObject") is not None:
+            return [vm_object(ctx, h, vm) for h, vm in _vms_of_cluster_objects(ctx, p["ClusterObject"])]
         hosts = _targets(ctx, p)
         if p.get("Id"):
             out = [(h, vm) for h in hosts for vm in whv.find_vms(h, vm_id=str(p["Id"]))]

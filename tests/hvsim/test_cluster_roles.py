@@ -214,3 +214,24 @@ def test_remove_cluster_group_leaves_a_plain_vm(ha):
     assert "in use by virtual machine(s) VM1" in exc.value.message
     with pytest.raises(CmdletError):
         run(ha, "HV01", "Remove-ClusterGroup", Name="Cluster Group", RemoveResources=SWITCH, Force=SWITCH)
+
+
+def test_vms_are_found_through_the_cluster(ha):
+    run(ha, "HV01", "Move-ClusterVirtualMachineRole", Name="VM1", Node="HV02")
+    group = run(ha, "HV01", "Get-ClusterGroup", Name="VM1")
+    # the owner is another node: a second hop, so it needs the delegable (CredSSP) session
+    with pytest.raises(CmdletError) as exc:
+        run(ha, "HV01", "Get-VM", _pipeline=group, _delegate=False)
+    assert "authorization policy for the computer 'HV02'" in exc.value.message
+    vm = run(ha, "HV01", "Get-VM", _pipeline=group, _delegate=True)[0]
+    assert (vm.get_prop("Name"), vm.get_prop("ComputerName")) == ("VM1", "HV02")
+    assert run(ha, "HV02", "Get-VM", _pipeline=group, _delegate=False)[0].get_prop("Name") == "VM1"
+
+
+def test_evicting_a_node_moves_its_roles_away(ha):
+    run(ha, "HV02", "Remove-ClusterNode", Name="HV01", Force=SWITCH)
+    c = ha.data["clusters"]["CLUSTER1"]
+    assert list(c["nodes"]) == ["HV02"] and c["groups"]["VM1"]["owner"] == "HV02"
+    assert _vm_on(ha, "HV02")["state"] == "Running"
+    assert ha.host("HV01")["files"].get("c:\\clusterstorage\\volume1") is None
+    assert ha.host("HV01")["services"]["ClusSvc"]["status"] == "Stopped"
