@@ -118,7 +118,7 @@ def parse_error(source: Source, node: Any, message: str, error_id: str = "Unexpe
     text = node.text.decode("utf-8", "replace") if node.text else ""
     record = ErrorRecord(
         message=message, fully_qualified_error_id=error_id, category="ParserError",
-        exception_type="System.Management.Automation.ParseException",
+        exception_type="System.Management.Automation.ParentContainsErrorRecordException",
         line=row + 1, column=col + 1, line_text=line,
         extent_length=max(1, len(text.split("\n")[0])))
     return PSError(record, script_terminating=True)
@@ -142,7 +142,11 @@ def _describe_error(source: Source, node: Any) -> PSError:
                            "arguments such as `Select-Object Id, Name`; quote them: 'Id', 'Name'.",
                            "NotSupported.BarewordList")
     if node.is_missing:
-        return parse_error(source, node, f"Missing '{node.type}' in statement.", "MissingToken")
+        known = {"}": ("Missing closing '}' in statement block or type definition.", "MissingEndCurlyBrace"),
+                 ")": ("Missing closing ')' in expression.", "MissingEndParenthesisInExpression"),
+                 "]": ("Missing ']' at end of attribute or type literal.", "EndSquareBracketExpectedAtEndOfAttribute")}
+        message, error_id = known.get(node.type, (f"Missing '{node.type}' in statement.", "MissingToken"))
+        return parse_error(source, node, message, error_id)
     text = (node.text or b"").decode("utf-8", "replace").strip().split("\n")[0]
     if not text:
         return parse_error(source, node, "Incomplete statement.", "IncompleteParseException")
