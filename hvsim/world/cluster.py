@@ -1118,16 +1118,38 @@ def on_shutdown(world: Any, host_name: str) -> None:
 
 
 def on_boot(world: Any, host_name: str) -> None:
-    """The node comes back and rejoins (Up once reachable); groups stay where they are (no failback)."""
+    """The node comes back and rejoins (Up once reachable); groups stay where they are (no failback).
+    Roles that could not fail over (every node was down) come online on the returning node."""
     c = cluster_of(world, host_name)
     if c is None:
         return
-    _set_clussvc(world, host_name, True)
+    me = world.host(host_name)["name"]
+    _set_clussvc(world, me, True)
     for csv in c["csvs"].values():
         _mirror(world, c, csv)
-    for g in c["groups"].values():
+        if node_state(world, c, csv["owner"]) != "Up":
+            csv["owner"] = me
+    for g in list(c["groups"].values()):
+        stranded = g["owner"] != me and node_state(world, c, g["owner"]) != "Up"
+        if g["type"] == "VirtualMachine" and g.get("vm_id") and (g["state"] == "Failed" or stranded):
+            found = find_vm(world, c, g["vm_id"])
+            if found is not None:
+                owner, vm = found
+                if owner != me:
+                    del hyperv.state_of(world.host(owner))["vms"][vm["id"]]
+                    hyperv.state_of(world.host(me))["vms"][vm["id"]] = vm
+                g["owner"] = me
+                if g["state"] == "Failed" or vm["state"] == "Off":
+                    hyperv.start_vm(vm)
+                g["state"] = "Online" if vm["state"] == "Running" else "Offline"
+                _record(world, c, kind="recovered", vm=vm["name"], vm_id=vm["id"], group=g["name"],
+                        **{"from": owner}, to=me, type="Failover", downtime_seconds=None,
+                        state_after=vm["state"], boot_id_after=vm.get("boot_id", 0))
+        elif stranded:
+            g["owner"] = me
         if g["type"] == "VirtualMachine":
             refresh_vm_group(world, c, g)
+    _move_reservations(world, c)
 
 
 def install(world: Any) -> None:

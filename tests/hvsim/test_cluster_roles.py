@@ -188,7 +188,13 @@ def test_failover_prefers_the_preferred_owners_and_fails_when_no_node_is_left(ha
     ha.power_off("HV01")
     c = ha.data["clusters"]["CLUSTER1"]
     assert c["groups"]["VM1"]["owner"] == "HV01" and _vm_on(ha, "HV01")["state"] == "Off"
+    assert c["groups"]["VM1"]["state"] == "Failed"
     assert _events(ha, "failover_failed")
+    # the first node back forms the cluster and brings the stranded role online there
+    ha.power_on("HV02")
+    assert c["groups"]["VM1"]["owner"] == "HV02" and _vm_on(ha, "HV02")["state"] == "Running"
+    assert c["groups"]["Cluster Group"]["owner"] == "HV02"
+    assert _events(ha, "recovered")[-1]["to"] == "HV02"
 
 
 def test_a_graceful_restart_drains_the_node_by_live_migration(ha):
