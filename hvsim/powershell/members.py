@@ -199,6 +199,8 @@ def get_member(value: Any, name: str) -> Any:
             return prop() if getattr(prop, "_ps_computed", False) else prop
         if n == "pstypenames":
             return list(value.type_names)
+        if n in ("count", "length"):      # PowerShell 3+'s intrinsic Count/Length of a scalar
+            return 1
         return None
     if isinstance(value, ErrorRecord):
         return _error_record_member(value, name)
