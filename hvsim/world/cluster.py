@@ -33,6 +33,10 @@ Remove-Item) into the CSV record and re-mirrors; it runs before every cluster/Hy
 can be called by anyone after a file operation. `write_file`, `file_entry` and `remove_path` are the
 CSV-aware helpers the Hyper-V emulation uses.
 
+While a disk is not a CSV (removed from CSV, or its cluster destroyed), its files are kept with the LUN's
+data volume (`volume["files"]` in the layout hvsim.world.storage keeps with the iSCSI virtual disk), so
+the data survives and comes back when the disk becomes a CSV again; formatting the volume drops them.
+
 Disk reservation: a clustered disk is owned by one node (the owner of its group, or the CSV's coordinator);
 the reservation is kept on the LUN through hvsim.world.storage.set_reservation / clear_reservation, so
 Get-Disk on any other node shows it offline and clustered.
@@ -536,6 +540,9 @@ def destroy_cluster(world: Any, c: dict, cleanup_ad: bool, can_delegate: bool) -
                 found[1]["clustered"] = False
                 found[1]["cluster"] = None
                 found[1]["group"] = None
+    sync_csv_files(world)
+    for csv in c["csvs"].values():
+        _store_on_volume(world, c["resources"][csv["name"]], csv)
     for n in list(c["nodes"]):
         _unmirror_node(world, c, n)
         _set_clussvc(world, n, False)
@@ -706,13 +713,25 @@ def add_csv(world: Any, c: dict, name: str) -> dict:
         number += 1
     csv = {"name": res["name"], "id": res["id"], "number": number,
            "path": f"{CSV_ROOT}\\Volume{number}", "owner": c["groups"][STORAGE_GROUP]["owner"],
-           "files": dict(res.pop("csv_files", {}) or {}), "synced": {}}
+           "files": dict((_data_volume(world, res) or {}).get("files") or {}), "synced": {}}
     res["group"] = None
     res["state"] = "Online"
     c["csvs"][res["name"]] = csv
     _mirror(world, c, csv)
     _move_reservations(world, c)
     return csv
+
+
+def _data_volume(world: Any, res: dict) -> dict | None:
+    """The LUN's (largest) formatted volume: where a CSV's files live while the disk is not a CSV."""
+    vols = [p for p in _storage_partitions_of(world, res["disk"]["unique_id"]) if p.get("volume")]
+    return max(vols, key=lambda p: int(p["size"]))["volume"] if vols else None
+
+
+def _store_on_volume(world: Any, res: dict, csv: dict) -> None:
+    vol = _data_volume(world, res)
+    if vol is not None:
+        vol["files"] = dict(csv["files"])
 
 
 def vms_on_csv(world: Any, c: dict, csv: dict) -> list[dict]:
@@ -740,13 +759,17 @@ def remove_csv(world: Any, c: dict, name: str) -> dict:
     _unmirror_csv(world, c, csv)
     del c["csvs"][res["name"]]
     res["group"] = STORAGE_GROUP
-    res["csv_files"] = csv["files"]       # the data stays on the disk
+    _store_on_volume(world, res, csv)     # the data stays on the disk
     _move_reservations(world, c)
     return res
 
 
 def _storage_partitions(world: Any, c: dict, res: dict) -> list[dict]:
     return disk_partitions(world, res["disk"]["unique_id"])
+
+
+def _storage_partitions_of(world: Any, unique_id: str) -> list[dict]:
+    return disk_partitions(world, unique_id)
 
 
 def csv_space(world: Any, c: dict, csv: dict) -> tuple[int, int]:

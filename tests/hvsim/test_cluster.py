@@ -267,3 +267,19 @@ def test_disks_are_picked_by_identity_not_number(lab):
     with pytest.raises(CmdletError) as exc:
         run(lab, "HV01", "Get-ClusterParameter", Name="NoSuchParameter", _pipeline=csv)
     assert exc.value.message.startswith("Parameter 'NoSuchParameter' does not exist on the cluster object")
+
+
+def test_csv_data_stays_on_the_disk_across_remove_and_re_add(lab):
+    build_cluster(lab)
+    path = build_csv(lab)
+    with lab.transaction():
+        files.put_file(lab.host("HV01"), f"{path}\\data\\keep.txt", 1234)
+    name = next(iter(_cluster(lab)["csvs"]))
+    run(lab, "HV01", "Remove-ClusterSharedVolume", Name=name)
+    run(lab, "HV01", "Remove-ClusterResource", Name=name, Force=SWITCH)
+    assert files.get(lab.host("HV02"), f"{path}\\data\\keep.txt") is None
+    avail = run(lab, "HV02", "Get-ClusterAvailableDisk")
+    [res] = run(lab, "HV02", "Add-ClusterDisk", _pipeline=avail)
+    csv = run(lab, "HV02", "Add-ClusterSharedVolume", Name=res.get_prop("Name"))[0]
+    assert csv.get_prop("SharedVolumeInfo")[0].get_prop("FriendlyVolumeName") == path
+    assert files.get(lab.host("HV02"), f"{path}\\data\\keep.txt")["size"] == 1234
