@@ -1080,10 +1080,7 @@ def on_power_off(world: Any, host_name: str) -> None:
     """A node lost power: it is Down; everything it owned fails over (preferred owners first)."""
     c = cluster_of(world, host_name)
     h = world.host(host_name)
-    for vm in hyperv.state_of(h)["vms"].values():
-        if not vm.get("clustered") and vm["state"] in ("Running", "Paused"):
-            vm["state"] = "Off"
-            vm["started_at"] = None
+    hyperv.host_down(h, graceful=False)
     if c is None:
         return
     dead = h["name"]
@@ -1110,10 +1107,7 @@ def on_shutdown(world: Any, host_name: str) -> None:
     """A graceful restart drains the node first: VM roles live-migrate to another node."""
     c = cluster_of(world, host_name)
     h = world.host(host_name)
-    for vm in hyperv.state_of(h)["vms"].values():
-        if not vm.get("clustered") and vm["state"] in ("Running", "Paused"):
-            vm["state"] = "Off"
-            vm["started_at"] = None
+    hyperv.host_down(h, graceful=True)
     if c is None:
         return
     dead = h["name"]
@@ -1124,8 +1118,9 @@ def on_shutdown(world: Any, host_name: str) -> None:
         if target is None:
             if g.get("vm_id"):
                 found = find_vm(world, c, g["vm_id"])
-                if found:
+                if found and found[1]["state"] in ("Running", "Paused"):
                     hyperv.stop_vm(found[1], "save")
+                    g["resume_on_boot"] = True        # the role was online: the cluster brings it back
                 refresh_vm_group(world, c, g)
             continue
         try:
@@ -1143,6 +1138,7 @@ def on_shutdown(world: Any, host_name: str) -> None:
 def on_boot(world: Any, host_name: str) -> None:
     """The node comes back and rejoins (Up once reachable); groups stay where they are (no failback).
     Roles that could not fail over (every node was down) come online on the returning node."""
+    hyperv.host_up(world.host(host_name))
     c = cluster_of(world, host_name)
     if c is None:
         return
@@ -1168,6 +1164,10 @@ def on_boot(world: Any, host_name: str) -> None:
                 _record(world, c, kind="recovered", vm=vm["name"], vm_id=vm["id"], group=g["name"],
                         **{"from": owner}, to=me, type="Failover", downtime_seconds=None,
                         state_after=vm["state"], boot_id_after=vm.get("boot_id", 0))
+        elif g.pop("resume_on_boot", False) and g.get("vm_id"):
+            found = find_vm(world, c, g["vm_id"])
+            if found is not None and found[0] == me:
+                hyperv.start_vm(found[1])
         elif stranded:
             g["owner"] = me
         if g["type"] == "VirtualMachine":

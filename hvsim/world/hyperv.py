@@ -345,12 +345,27 @@ def stop_vm(vm: dict, mode: str) -> str:
     return "off"
 
 
-def power_lost(host: dict) -> None:
-    """The host lost power: every VM on it is off (a saved state survives)."""
+def host_down(host: dict, graceful: bool) -> None:
+    """The host goes down; its non-clustered VMs follow their automatic actions (defaults: stop action Save,
+    start action StartIfRunning). A graceful shutdown saves running VMs; a power loss leaves them off. Either
+    way a VM that was running is started again when the host boots (see host_up). Clustered VMs are the
+    cluster's business (drain or failover)."""
     for vm in state_of(host)["vms"].values():
-        if vm["state"] in ("Running", "Paused"):
+        if vm.get("clustered") or vm["state"] not in ("Running", "Paused"):
+            continue
+        vm["auto_start"] = True
+        if graceful:
+            vm["state"] = "Saved"
+        else:
             vm["state"] = "Off"
             vm["started_at"] = None
+
+
+def host_up(host: dict) -> None:
+    """Boot: VMs that were running when the host went down start again (restored if saved)."""
+    for vm in state_of(host)["vms"].values():
+        if vm.pop("auto_start", False) and not vm.get("clustered"):
+            start_vm(vm)
 
 
 def adapters(vm: dict, name: str | None = None) -> list[dict]:

@@ -241,3 +241,26 @@ def test_evicting_a_node_moves_its_roles_away(ha):
     assert _vm_on(ha, "HV02")["state"] == "Running"
     assert ha.host("HV01")["files"].get("c:\\clusterstorage\\volume1") is None
     assert ha.host("HV01")["services"]["ClusSvc"]["status"] == "Stopped"
+
+
+def test_plain_vms_follow_their_automatic_stop_and_start_actions(lab):
+    run(lab, "HV02", "New-VM", Name="Plain", Path="C:\\VMs", MemoryStartupBytes=1 * GB, Generation=2)
+    run(lab, "HV02", "Start-VM", Name="Plain")
+    boot = _vm_on(lab, "HV02", "Plain")["boot_id"]
+    lab.restart("HV02")                                  # graceful: saved, restored at boot
+    vm = _vm_on(lab, "HV02", "Plain")
+    assert vm["state"] == "Running" and vm["boot_id"] == boot
+    lab.power_off("HV02")                                # power loss: off, started again at boot
+    assert _vm_on(lab, "HV02", "Plain")["state"] == "Off"
+    lab.power_on("HV02")
+    vm = _vm_on(lab, "HV02", "Plain")
+    assert vm["state"] == "Running" and vm["boot_id"] == boot + 1
+
+
+def test_a_lone_node_restart_saves_its_roles_and_brings_them_back(ha):
+    ha.power_off("HV02")
+    boot = _vm_on(ha, "HV01")["boot_id"]
+    ha.restart("HV01")
+    vm = _vm_on(ha, "HV01")
+    assert vm["state"] == "Running" and vm["boot_id"] == boot     # saved during the restart, restored
+    assert ha.data["clusters"]["CLUSTER1"]["groups"]["VM1"]["owner"] == "HV01"
