@@ -684,7 +684,7 @@ def call_static(type_ref: TypeRef, name: str, args: list, interp: "Interpreter")
                 items = args[1] if len(args) == 2 and is_collection(args[1]) else args[1:]
                 return to_string(args[0]).join(to_string(x) for x in items)
             if n == "format":
-                from .interpreter import format_operator
+                from .expressions import format_operator
                 rest = args[1] if len(args) == 2 and is_collection(args[1]) else args[1:]
                 return format_operator(to_string(args[0]), list(rest))
             if n == "concat":
