@@ -41,7 +41,7 @@ def _list_view(obj: PSObject) -> list[str]:
 
 def _hashtable_view(table: Hashtable) -> list[str]:
     keys = [to_string(k) for k in table.keys()]
-    width = max([len("Name")] + [len(k) for k in keys])
+    width = max([30] + [len(k) for k in keys])      # 5.1 gives the Name column 30 characters
     lines = ["", f"{'Name'.ljust(width)} Value", f"{'----'.ljust(width)} -----"]
     for k, v in zip(keys, table.values()):
         lines.append(f"{k.ljust(width)} {_cell(v)}".rstrip())

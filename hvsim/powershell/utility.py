@@ -891,3 +891,62 @@ def set_strict_mode(interp: "Interpreter", b: dict, input_items: list | None) ->
 @utility("Invoke-Expression", P("Command", position=0), aliases=("iex",))
 def invoke_expression(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     raise members.not_supported("Invoke-Expression (build a script block with [ScriptBlock]::Create)")
+
+
+def _format_rows(interp: "Interpreter", items: list, props: Any) -> tuple[list[str], list[list[str]]]:
+    from .formatting import _cell
+    if props is not None:
+        specs = _property_specs(interp, props)
+    else:
+        first = next((i for i in items if isinstance(i, PSObject)), None)
+        specs = [(k, k) for k in first.props.keys()] if first is not None else [("Value", None)]
+    names: list[str] = []
+    for name, expr in specs:
+        if isinstance(expr, str) and ("*" in expr or "?" in expr):
+            for item in items[:1]:
+                names.extend(_select_names(item, expr))
+        else:
+            names.append(name)
+    rows = []
+    for item in items:
+        row = []
+        for name, expr in specs:
+            if expr is None:
+                row.append(_cell(item))
+            elif isinstance(expr, str):
+                row.append(_cell(members.get_member(item, expr)))
+            else:
+                row.append(_cell(_prop_value(interp, item, expr)))
+        rows.append(row)
+    return names, rows
+
+
+@utility("Format-List", P("Property", position=0), P("InputObject"), aliases=("fl",))
+def format_list(interp: "Interpreter", b: dict, input_items: list | None) -> list:
+    """The list view as text lines (Windows emits format objects; printed, they read the same)."""
+    items = _inputs(b, input_items)
+    names, rows = _format_rows(interp, items, b.get("Property"))
+    width = max((len(n) for n in names), default=0)
+    out = [""]
+    for row in rows:
+        out.extend(f"{n.ljust(width)} : {v}" for n, v in zip(names, row))
+        out.append("")
+    out.append("")
+    return out
+
+
+@utility("Format-Table", P("Property", position=0), P("AutoSize", True), P("HideTableHeaders", True),
+         P("Wrap", True), P("InputObject"), aliases=("ft",))
+def format_table(interp: "Interpreter", b: dict, input_items: list | None) -> list:
+    """A table as text lines, columns as wide as their widest cell."""
+    items = _inputs(b, input_items)
+    names, rows = _format_rows(interp, items, b.get("Property"))
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+    out = [""]
+    if not truthy(b.get("HideTableHeaders", False)):
+        out.append(" ".join(n.ljust(w) for n, w in zip(names, widths)).rstrip())
+        out.append(" ".join(("-" * len(n)).ljust(w) for n, w in zip(names, widths)).rstrip())
+    for row in rows:
+        out.append(" ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    out.extend(["", ""])
+    return out
