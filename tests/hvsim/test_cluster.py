@@ -283,3 +283,18 @@ def test_csv_data_stays_on_the_disk_across_remove_and_re_add(lab):
     csv = run(lab, "HV02", "Add-ClusterSharedVolume", Name=res.get_prop("Name"))[0]
     assert csv.get_prop("SharedVolumeInfo")[0].get_prop("FriendlyVolumeName") == path
     assert files.get(lab.host("HV02"), f"{path}\\data\\keep.txt")["size"] == 1234
+
+
+def test_validation_fails_for_an_unreachable_node_or_mixed_os_versions(lab):
+    with lab.transaction() as data:
+        data["hosts"]["HV02"]["os"]["version"] = "10.0.17763"
+    out, ctx = run_ctx(lab, "HV01", "Test-Cluster", Node=["HV01", "HV02"])
+    assert any("Validate Operating System Version" in w for w in ctx.warnings)
+    assert lab.data["cluster_validations"][-1]["result"] == "ClusterNotApproved"
+    lab.power_off("HV02")
+    out, ctx = run_ctx(lab, "HV01", "Test-Cluster", Node=["HV01", "HV02"], Include=["Inventory"])
+    assert any(w.startswith("Inventory - Unable to connect to hv02.hyper.local via WMI") for w in ctx.warnings)
+    assert lab.data["cluster_validations"][-1]["result"] == "HadUnselectedTests, ClusterNotApproved"
+    with pytest.raises(CmdletError) as exc:
+        run(lab, "HV01", "New-Cluster", Name="CLUSTER1", Node=["HV01", "HV02"], StaticAddress=["192.168.10.20"])
+    assert "Unable to connect to hv02.hyper.local via WMI" in exc.value.message
