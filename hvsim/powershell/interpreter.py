@@ -52,6 +52,7 @@ class Interpreter(Statements, Expressions, Commands):
         self.scope = self.global_scope
         self.source: Source | None = None
         self.clock_offset = _dt.timedelta(0)      # simulated time slept beyond the real sleep (Start-Sleep)
+        self._host_partial = False                # Write-Host -NoNewline left the line open
         self.failures = 0                         # errors written or statements abandoned ($? turned false)
         self.last_statement_failed = False
         self._init_automatic()
@@ -285,11 +286,16 @@ class Interpreter(Statements, Expressions, Commands):
     def render(self, values: list) -> None:
         from .formatting import render_output
         if values:
+            self._host_partial = False
             self.host_lines.extend(render_output(values))
             values.clear()
 
-    def write_host(self, text: str) -> None:
-        self.host_lines.extend(text.replace("\r\n", "\n").split("\n"))
+    def write_host(self, text: str, newline: bool = True) -> None:
+        parts = text.replace("\r\n", "\n").split("\n")
+        if self._host_partial and self.host_lines:
+            self.host_lines[-1] += parts.pop(0)
+        self.host_lines.extend(parts)
+        self._host_partial = not newline
 
     def stdout_text(self) -> str:
         return "".join(line + "\r\n" for line in self.host_lines)
@@ -352,7 +358,7 @@ class Interpreter(Statements, Expressions, Commands):
                         f'common parameter is set to Stop: {message}',
                 fully_qualified_error_id="ActionPreferenceStop", category="OperationStopped",
                 exception_type="System.Management.Automation.ActionPreferenceStopException"), True)
-        self.host_lines.append("WARNING: " + message)
+        self.write_host("WARNING: " + message)
 
     # ------------------------------------------------------------------ blocks
     def _statements(self, node: Any) -> list:

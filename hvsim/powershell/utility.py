@@ -512,7 +512,7 @@ def write_host(interp: "Interpreter", b: dict, input_items: list | None) -> list
     objects = b.get("Object", list(input_items or []))
     parts = objects if is_collection(objects) else [objects]
     text = sep.join(to_string(p, sep) for p in parts)
-    interp.write_host(text)
+    interp.write_host(text, newline=not truthy(b.get("NoNewline", False)))
     return []
 
 
