@@ -15,6 +15,21 @@ its FileInfo and reports the verdict as Windows does, through warnings:
 (failures; the report lists them). No warning when every test passed. Each run is also recorded in
 data["cluster_validations"] (a list of {"time", "host", "nodes", "result", "report", "passed", "warnings",
 "errors"}): validation runs before any cluster exists, so it cannot live under data["clusters"].
+
+Error texts. Seen verbatim in the field (FailoverClusterDsc issues, Azure Stack HCI validation, cluster
+blogs): "There was an error adding node 'X' to the cluster" + "You do not have administrative privileges
+on the server 'x.domain'." + "Requested registry access is not allowed." (New-Cluster/Add-ClusterNode
+without delegation); "The computer 'x.domain' is joined to a cluster."; "Unable to connect to x.domain
+via WMI"; "The cluster service is not running.  Make sure that the service is running on all nodes in the
+cluster." (ClusterEndpointNotRegistered, on a host that is no node); "Check the spelling of the cluster
+name. ..." (ClusterRpcConnection); "The resource is already configured for high availability."; the
+validation warnings "No disks were found on which to perform cluster validation tests" and "Node A is
+reachable from Node B by only one pair of network interfaces...". Modelled on the Windows wording but not
+verified letter for letter: the not-found texts ("An error occurred opening resource/cluster group 'X'."),
+the storage and quorum refusals (witness vs. CSV, disk not visible on every node), the VM-role refusal for
+files outside shared storage, and the migration failure ("Live migration of 'Virtual Machine VM1' failed."
++ "Virtual machine migration operation for 'VM1' failed at migration destination 'HV02'." + the reason).
+FullyQualifiedErrorIds are "<Cmdlet-Name>,<implementing type>" unless a specific id is named.
 """
 from __future__ import annotations
 

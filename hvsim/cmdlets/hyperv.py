@@ -11,6 +11,15 @@ Output objects carry the real property names: VirtualMachine (Name, State as VMS
 Path, ConfigurationLocation, MemoryStartup, DynamicMemoryEnabled, ProcessorCount, Generation, Uptime,
 IsClustered, NetworkAdapters, HardDrives, ...), VMSwitch, VMNetworkAdapter (SwitchName, Connected, ...),
 HardDiskDrive, VirtualHardDisk (Get-VHD), VMProcessor / VMMemory for -Passthru.
+
+Error texts (VirtualizationException; ids "<id>,Microsoft.HyperV.PowerShell.Commands.<Verb><Noun>"):
+'Hyper-V was unable to find a virtual machine with name "X".' and '... a virtual switch with name "X".'
+(InvalidParameter, InvalidArgument), the role-missing text above (Unspecified, ObjectNotFound), the
+authorization-policy text (PermissionDenied), and for configuration changes that need the VM off
+"Failed to modify device 'Processor'|'Memory'." + "The operation cannot be performed while the object is
+in its current state." + the per-VM detail lines (InvalidState, InvalidOperation); the last detail line
+is modelled, not verbatim. Start-VM/Stop-VM on a VM already in that state warn "The virtual machine is
+already in the specified state." Remove-VM refuses a clustered VM (remove its role first).
 """
 from __future__ import annotations
 

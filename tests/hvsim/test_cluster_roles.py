@@ -264,3 +264,14 @@ def test_a_lone_node_restart_saves_its_roles_and_brings_them_back(ha):
     vm = _vm_on(ha, "HV01")
     assert vm["state"] == "Running" and vm["boot_id"] == boot     # saved during the restart, restored
     assert ha.data["clusters"]["CLUSTER1"]["groups"]["VM1"]["owner"] == "HV01"
+
+
+def test_failover_works_after_the_world_is_reloaded_from_disk(ha, tmp_path):
+    from hvsim.world import World
+
+    ha.close()
+    reloaded = World(tmp_path / "state", time_factor=0.0)     # a restarted hvsim server: hooks come back
+    reloaded.power_off("HV01")
+    vm = _vm_on(reloaded, "HV02")
+    assert vm is not None and vm["state"] == "Running"
+    assert reloaded.data["clusters"]["CLUSTER1"]["groups"]["VM1"]["owner"] == "HV02"
