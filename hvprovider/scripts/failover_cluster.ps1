@@ -43,7 +43,8 @@ $work = {
     function Get-DiskIdentity {
         param($Resource)
         # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
-        $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue)
+        $params = @()
+        try { $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue) } catch { }
         if ($params.Count -eq 0) {
             $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature'))
         }
@@ -79,7 +80,9 @@ $work = {
     }
 
     function Get-State {
-        $cluster = Get-Cluster -ErrorAction SilentlyContinue
+        # Not a cluster node: Get-Cluster throws (the cluster service is not running).
+        $cluster = $null
+        try { $cluster = Get-Cluster -ErrorAction SilentlyContinue } catch { }
         if ($null -eq $cluster) {
             return [pscustomobject]@{ Exists = $false; Name = $Name; OtherCluster = '' }
         }
@@ -126,7 +129,8 @@ $work = {
         if ([string]$Disk.PartitionStyle -eq 'RAW') {
             Initialize-Disk -UniqueId $Disk.UniqueId -PartitionStyle GPT
         }
-        $data = @(Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' })
+        $data = @()
+        try { $data = @(Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' }) } catch { }
         if ($data.Count -eq 0) {
             New-Partition -DiskNumber $Disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
         }

@@ -42,7 +42,9 @@ $work = {
     }
 
     function Get-State {
-        $group = Get-ClusterGroup -Name $Name -ErrorAction SilentlyContinue
+        # A missing role is a terminating error of the cluster cmdlets: catch it.
+        $group = $null
+        try { $group = Get-ClusterGroup -Name $Name -ErrorAction SilentlyContinue } catch { }
         if ($null -eq $group) {
             return [pscustomobject]@{ Exists = $false; Name = $Name }
         }
@@ -105,7 +107,8 @@ $work = {
         }
         else {
             # A VM left by an interrupted create (made on this node, never clustered).
-            $orphan = Get-VM -Name $Name -ErrorAction SilentlyContinue
+            $orphan = $null
+            try { $orphan = Get-VM -Name $Name -ErrorAction SilentlyContinue } catch { }
             if ($orphan -and ([string]$orphan.Path).ToLower().StartsWith($Path.ToLower())) {
                 if ([string]$orphan.State -ne 'Off') { Stop-VM -Name $Name -TurnOff -Force }
                 Remove-VM -Name $Name -Force
@@ -119,7 +122,8 @@ $work = {
         if (-not $current.Exists) {
             Assert-PathOnCsv
             # An earlier run may have created the VM and stopped before clustering it: adopt it.
-            $vm = Get-VM -Name $Name -ErrorAction SilentlyContinue
+            $vm = $null
+            try { $vm = Get-VM -Name $Name -ErrorAction SilentlyContinue } catch { }
             if ($null -eq $vm) {
                 $vhdPath = Join-Path $Path "$Name\Virtual Hard Disks\$Name.vhdx"
                 New-VM -Name $Name -Path $Path -Generation $Generation -MemoryStartupBytes $MemoryStartupBytes -NewVHDPath $vhdPath -NewVHDSizeBytes $DiskSizeBytes -SwitchName $SwitchName | Out-Null

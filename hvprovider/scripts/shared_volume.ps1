@@ -24,7 +24,8 @@ function Find-DiskBySerial {
 function Get-DiskIdentity {
     param($Resource)
     # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
-    $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue)
+    $params = @()
+    try { $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue) } catch { }
     if ($params.Count -eq 0) {
         $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature'))
     }
@@ -60,7 +61,8 @@ function Get-AvailableDisk {
 }
 
 function Get-State {
-    $cluster = Get-Cluster -ErrorAction SilentlyContinue
+    $cluster = $null
+    try { $cluster = Get-Cluster -ErrorAction SilentlyContinue } catch { }
     if ($null -eq $cluster) {
         throw "$env:COMPUTERNAME is not a member of a failover cluster: connect to a node of cluster '$ClusterName'."
     }
@@ -103,7 +105,8 @@ function Get-State {
 
 function Get-VolumeLabel {
     param($Disk)
-    $volume = Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Get-Volume -ErrorAction SilentlyContinue | Select-Object -First 1
+    $volume = $null
+    try { $volume = Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Get-Volume -ErrorAction SilentlyContinue | Select-Object -First 1 } catch { }
     if ($volume) { return [string]$volume.FileSystemLabel }
     return ''
 }
@@ -126,7 +129,8 @@ if ($Mode -eq 'Set') {
         if ($disk.IsReadOnly) { Set-Disk -UniqueId $disk.UniqueId -IsReadOnly $false }
         $disk = Find-DiskBySerial -Serial $DiskSerial
         if ([string]$disk.PartitionStyle -eq 'RAW') { Initialize-Disk -UniqueId $disk.UniqueId -PartitionStyle GPT }
-        $data = @(Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' })
+        $data = @()
+        try { $data = @(Get-Partition -DiskNumber $disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' }) } catch { }
         if ($data.Count -eq 0) {
             New-Partition -DiskNumber $disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
         }

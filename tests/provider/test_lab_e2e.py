@@ -1,0 +1,201 @@
+"""The seed's whole lab end to end: the repo's __main__.py (ClusterLab) with the real engine, the real
+pywinrm and hvsim. One scenario test keeps the number of engine runs small; each step asserts on
+hvsim's world (state.json), its audit log and the Pulumi state.
+
+Steps: up (the full lab) -> what hvsim shows -> a second up is a no-op -> the naive double hop fails
+-> owner change = live migration (VM never stops) -> quick migration (saved and restored) -> power loss
+of the owner (failover, refresh shows the survivor, an unpinned program accepts it, a pinned one moves
+the VM back) -> destroy (hvsim back to its start apart from the delete policy).
+"""
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER = "CLUSTER1"
+VM = "TestVM"
+
+
+def lab_shape(lab, *, owner="HV02", migration="Live"):
+    def conn(host):
+        ep = lab.host_endpoint(host)
+        return {"host": ep["address"], "port": ep["http_port"], "username": lab.credentials(host)[0]}
+
+    return {
+        "storageHost": {"name": "DC01", "address": "192.168.10.10", "connection": conn("DC01")},
+        "nodes": [{"name": n, "vmNic": "Ethernet 2", "connection": conn(n)} for n in ("HV01", "HV02")],
+        "domain": {"fqdn": "hyper.local", "username": lab.credentials("HV01", domain=True)[0]},
+        "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
+        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": "4GB"},
+        "switchName": "VMNet",
+        "vm": {"name": VM, "memoryStartupBytes": "1GB", "diskSizeBytes": "10GB", "ownerNode": owner,
+               "preferredOwners": ["HV01", "HV02"], "migrationType": migration},
+    }
+
+
+def secrets_of(lab):
+    return {"domainPassword": lab.credentials("HV01", domain=True)[1],
+            "hostPasswords": {h: lab.credentials(h)[1] for h in ("DC01", "HV01", "HV02")}}
+
+
+def mutating(records):
+    return [f"{r['host']}:{r['cmdlet']}" for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
+
+
+def the_vm(world):
+    """(host, vm record) of the one VM named VM, wherever it lives."""
+    found = [(name, vm) for name, h in world["hosts"].items()
+             for vm in (h.get("hyperv") or {}).get("vms", {}).values() if vm["name"] == VM]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def events(world, kind, type_=None):
+    """The cluster's recorded moves of the VM (kind live_migration/quick_migration/failover; type Live,
+    Quick, Offline (a stopped VM moved), Failover)."""
+    return [e for e in world["clusters"][CLUSTER]["events"]
+            if e["kind"] == kind and (type_ is None or e["type"] == type_)]
+
+
+def resource(project, name):
+    """A resource of the state by its name (dynamic resources all share one type token)."""
+    found = [r for r in project.resources() if r["urn"].endswith("::" + name)]
+    assert len(found) == 1, [r["urn"] for r in project.resources()]
+    return found[0]
+
+
+@pytest.fixture
+def seed_program(tmp_path):
+    program = tmp_path / "seed-program"
+    program.mkdir()
+    shutil.copy(REPO / "__main__.py", program / "__main__.py")
+    return program
+
+
+def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
+    lab = hvsim_lab
+    secrets = secrets_of(lab)
+    project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets)
+    before = lab.world()
+
+    # -- up: the whole lab ------------------------------------------------------------------------
+    project.up()
+    world = lab.world()
+    out = project.outputs()
+    cluster = world["clusters"][CLUSTER]
+    target = world["hosts"]["DC01"]["iscsi_target_server"]["targets"]["cluster1"]
+    assert out["cluster_fqdn"] == "cluster1.hyper.local" == cluster["fqdn"]
+    assert out["target_iqn"] == target["iqn"]
+    assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
+    assert cluster["static_address"] == ["192.168.10.20"]
+    assert out["validation_summary"].startswith("passed"), out["validation_summary"]
+    assert world["domain"]["cluster_objects"][CLUSTER]["enabled"]
+    # the witness is the quorum LUN, found by serial number
+    quorum_serial = resource(project, "seed-quorum")["outputs"]["serial_number"]
+    storage_serial = resource(project, "seed-storage")["outputs"]["serial_number"]
+    witness = cluster["quorum"]["resource"]
+    assert witness and cluster["resources"][witness]["disk"]["serial"] == quorum_serial
+    # the storage LUN is the one CSV, at the path read back from the cluster
+    [csv] = cluster["csvs"].values()
+    assert cluster["resources"][csv["name"]]["disk"]["serial"] == storage_serial
+    assert out["csv_path"] == csv["path"] == "C:\\ClusterStorage\\Volume1"
+    # the HA VM: running on its declared owner, files on the CSV, switch connected, a cluster role
+    host, vm = the_vm(world)
+    assert (host, vm["state"], out["vm_owner_node"]) == ("HV02", "Running", "HV02")
+    assert vm["path"].lower().startswith("c:\\clusterstorage\\volume1\\")
+    assert vm["clustered"] and cluster["groups"][VM]["owner"] == "HV02"
+    assert cluster["groups"][VM]["preferred_owners"] == ["HV01", "HV02"]
+    assert [a["switch"] for a in vm["network_adapters"]] == ["VMNet"]
+    status = lab.status_text()
+    for word in (CLUSTER, witness, "C:\\ClusterStorage\\Volume1", VM):
+        assert word in status, word
+    exported = project.export_text()
+    for password in (secrets["domainPassword"], *secrets["hostPasswords"].values()):
+        assert password not in exported
+
+    # -- a second up: nothing to do, no mutating cmdlet on any host -------------------------------
+    n = len(lab.audit())
+    second = project.up()
+    assert set(second.change_summary) == {"same"}, second.change_summary
+    assert mutating(lab.audit()[n:]) == []
+
+    # -- the double hop: New-Cluster straight in a WinRM session fails as on Windows -----------------
+    naive = lab.session("HV01", domain=True).run_ps(
+        "New-Cluster -Name NAIVE -Node HV01,HV02 -StaticAddress 192.168.10.30 -NoStorage")
+    assert naive.status_code != 0
+    assert b"You do not have administrative privileges" in naive.std_err
+    assert "NAIVE" not in lab.world()["clusters"]
+    remoting = [r for r in lab.audit() if r.get("kind") == "remoting" and r.get("auth", "").lower() == "credssp"]
+    assert remoting and all(r["can_delegate"] for r in remoting)
+
+    # -- owner change = live migration: an in-place update, the VM keeps running ---------------------
+    project.set_config("lab", lab_shape(lab, owner="HV01"))
+    preview = project.preview()
+    assert preview.change_summary.get("update") == 1 and "replace" not in preview.change_summary
+    project.up()
+    world = lab.world()
+    [live] = events(world, "live_migration", "Live")
+    assert (live["from"], live["to"], live["type"]) == ("HV02", "HV01", "Live")
+    assert live["state_before"] == live["state_after"] == "Running"
+    assert live["boot_id_before"] == live["boot_id_after"]  # never restarted
+    assert the_vm(world)[0] == "HV01" and project.outputs()["vm_owner_node"] == "HV01"
+
+    # -- quick migration: saved, moved, restored --------------------------------------------------------
+    project.set_config("lab", lab_shape(lab, owner="HV02", migration="Quick"))
+    project.up()
+    world = lab.world()
+    [quick] = events(world, "quick_migration", "Quick")
+    assert (quick["from"], quick["to"], quick["type"]) == ("HV01", "HV02", "Quick")
+    assert quick["state_after"] == "Running" and quick["downtime_seconds"] > live["downtime_seconds"]
+    assert the_vm(world)[0] == "HV02"
+
+    # -- power loss of the owner: failover to the survivor --------------------------------------------
+    lab.control("power-off", host="HV02")
+    world = lab.world()
+    [failover] = events(world, "failover")
+    assert (failover["from"], failover["to"]) == ("HV02", "HV01")
+    assert the_vm(world)[0] == "HV01" and the_vm(world)[1]["state"] == "Running"
+    vm_urn = resource(project, "seed-vm-testvm")["urn"]
+    project.refresh("--target", vm_urn)
+    assert resource(project, "seed-vm-testvm")["outputs"]["owner_node"] == "HV01"
+    # a program that does not pin the owner accepts the new placement
+    unpinned = lab_shape(lab)
+    del unpinned["vm"]["ownerNode"]
+    project.set_config("lab", unpinned)
+    assert "update" not in project.preview().change_summary
+    # the program pins HV02: once HV02 is back, the next up moves the VM back (live)
+    lab.control("power-on", host="HV02")
+    lab.wait_reachable("HV02")
+    project.set_config("lab", lab_shape(lab, owner="HV02"))
+    project.up()
+    world = lab.world()
+    back = events(world, "live_migration", "Live")[-1]
+    assert (back["from"], back["to"], back["state_after"]) == ("HV01", "HV02", "Running")
+    assert the_vm(world)[0] == "HV02"
+
+    # -- destroy, in two steps so each delete policy is checked on its own ---------------------------
+    # 1. the cluster resources: VM (and its files), CSV, cluster (and its AD object)
+    project.destroy("--target", resource(project, "seed-cluster")["urn"], "--target-dependents")
+    world = lab.world()
+    assert world.get("clusters", {}) == {}
+    assert CLUSTER not in world["domain"].get("cluster_objects", {})
+    for name in ("HV01", "HV02"):
+        h = world["hosts"][name]
+        assert h["hyperv"]["vms"] == {}
+        assert not any(k.startswith("c:\\clusterstorage\\volume") for k in h.get("files", {}))
+        assert h["services"]["ClusSvc"]["status"] == "Stopped"
+    assert {r["urn"].rsplit("::", 1)[1] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
+        "seed-target", "seed-quorum", "seed-storage", "seed-hv01", "seed-hv02"}
+    # 2. the rest: back to the start apart from ClusterNode's delete policy (domain membership, features)
+    project.destroy()
+    world = lab.world()
+    for name in ("HV01", "HV02"):
+        h = world["hosts"][name]
+        assert h["hyperv"]["switches"] == {}
+        assert h["domain"] == "hyper.local"
+        assert h["features"]["Failover-Clustering"]["state"] == "Installed"
+    dc = world["hosts"]["DC01"]["iscsi_target_server"]
+    assert dc["targets"] == before["hosts"]["DC01"]["iscsi_target_server"]["targets"]
+    assert dc["virtual_disks"] == before["hosts"]["DC01"]["iscsi_target_server"]["virtual_disks"]
+    assert [r["urn"] for r in project.resources() if r["type"].startswith("pulumi-python")] == []
