@@ -5,7 +5,8 @@
 #                 FailoverCluster can use a loopback CredSSP session), MSiSCSI automatic and running,
 #                 the target portal and a persistent session to each target, new LUNs (RAW disks with
 #                 the given serial numbers) online and writable, the external virtual switch
-#   -Mode Remove  disconnect the given targets (and drop their persistent logins), remove the portal
+#   -Mode Remove  take the targets' disks offline, disconnect the targets (and drop their persistent
+#                 logins), remove the portal
 #                 when nothing else uses it, remove the switch, disable both CredSSP roles.
 #                 Features and domain membership stay (cluster_node_prepare.ps1 -Mode Remove undoes them).
 # Disks are found by SerialNumber / UniqueId, never by Number (numbers change across restarts).
@@ -219,6 +220,17 @@ elseif ($Mode -eq 'Remove') {
     $changes = @()
     $state = Get-NodeState
     foreach ($iqn in $TargetIqns) {
+        if (@($state.Sessions | Where-Object { $_.TargetNodeAddress -eq $iqn }).Count -gt 0) {
+            # a mounted volume keeps the session busy (Windows refuses the logoff): offline its disks first
+            foreach ($session in @(Get-IscsiSession | Where-Object { $_.TargetNodeAddress -eq $iqn })) {
+                foreach ($disk in @($session | Get-Disk)) {
+                    if (-not $disk.IsOffline) {
+                        Set-Disk -UniqueId $disk.UniqueId -IsOffline $true
+                        $changes += "disk $($disk.SerialNumber) offline"
+                    }
+                }
+            }
+        }
         foreach ($s in @($state.Sessions | Where-Object { $_.TargetNodeAddress -eq $iqn })) {
             if ($s.IsPersistent) {
                 Unregister-IscsiSession -SessionIdentifier $s.SessionIdentifier

@@ -81,8 +81,12 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     assert lab.world()["hosts"] == before["hosts"]
 
     # up: target, both volumes, both nodes
+    n = len(lab.audit())
     project.up()
     world = lab.world()
+    # every script ran on a pooled shell: many commands, few shells (no new shell/login per call)
+    dc_commands = [r for r in lab.audit()[n:] if r.get("kind") == "command" and r.get("host") == "DC01"]
+    assert len(dc_commands) >= 3 and len({r["shell_id"] for r in dc_commands}) <= 4
     target = target_of(world)
     assert target is not None and target["description"] == DESCRIPTION
     assert sorted(target["initiator_ids"]) == ["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]
@@ -184,6 +188,14 @@ def test_existing_target_is_adopted_and_bad_password_is_one_line(hvsim_lab, pulu
     assert list(targets) == [TARGET.lower()]                 # adopted, not duplicated
     assert sorted(targets[TARGET.lower()]["initiator_ids"]) == ["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]
     assert project.outputs()["target_adopted"] is True
+
+    # deleted behind Pulumi's back: refresh drops it from the state, the next up creates it again
+    assert dc.run_ps(f"Remove-IscsiServerTarget -TargetName '{TARGET}'").status_code == 0
+    project.refresh()
+    assert [r for r in project.resources() if r["urn"].endswith("::cluster-target")] == []
+    project.up()
+    assert TARGET.lower() in lab.world()["hosts"]["DC01"]["iscsi_target_server"]["targets"]
+    assert project.outputs()["target_adopted"] is False
 
     # a wrong password: one line that says where and what to do, without the password
     project.set_config("passwords", {**secrets["passwords"], "DC01": "Wrong-Password-1"}, secret=True)
