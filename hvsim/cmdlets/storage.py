@@ -53,7 +53,6 @@ def not_found(cls: str, prop: str, value: Any, command: str) -> CmdletError:
 
 
 def host_of(ctx: CmdletContext) -> str:
-    st.install(ctx.world)  # boot/power-off hooks (idempotent); World does not know this module
     return ctx.session.host
 
 

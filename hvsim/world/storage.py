@@ -58,7 +58,8 @@ For the cluster helper (all take the World; call inside a transaction when they 
   reservation(world, unique_id) -> dict | None
   disk_volumes(world, unique_id) -> [partition dicts with "volume"] (shared layout of the LUN)
   lun_layout(world, unique_id) -> LAYOUT dict (mutable, shared by every node)
-  install(world)  registers the boot/power_off hooks (called once per World; idempotent)
+  install(world)  registers the boot/power_off hooks (World.__init__ calls it; idempotent)
+  login_persistent(world, host)  what MSiSCSI does when it starts (rediscover, log in persistent targets)
 """
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from typing import Any
 from hvsim.cmdlets import registry
 from hvsim.cmdlets.registry import Arg, CmdletContext, Session
 from hvsim.world import World, files
-from hvsim.world import storage as st
 
 LAB = {
     "time_factor": 0.0,
@@ -26,7 +25,6 @@ TARGET_IQN = "iqn.1991-05.com.microsoft:dc01-cluster-target"
 
 def make_world(tmp_path, *, target_server: bool = True, initiators_running: bool = True) -> World:
     world = World(tmp_path / "state", lab=LAB, time_factor=0.0)
-    st.install(world)
     with world.transaction() as data:
         if target_server:
             dc = data["hosts"]["DC01"]
