@@ -1,0 +1,70 @@
+"""A cluster composed differently from the seed (tests/provider/test_lab_alt_e2e.py drives it): the
+resources used directly, not through ClusterLab; three LUNs on one target, two CSVs, two VMs with
+names of their own, one per CSV.
+
+Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrator", ...},
+        vms {"<name>": {"owner": "HV01", "csv": 0|1}}
+Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
+"""
+import pulumi
+
+from hvprovider.cluster_node import ClusterNode, ClusterNodeArgs
+from hvprovider.connection import ConnectionArgs
+from hvprovider.failover_cluster import FailoverCluster, FailoverClusterArgs
+from hvprovider.highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
+from hvprovider.iscsi_target import IscsiTarget, IscsiTargetArgs
+from hvprovider.iscsi_volume import IscsiVolume, IscsiVolumeArgs
+from hvprovider.shared_volume import SharedVolume, SharedVolumeArgs
+
+cfg = pulumi.Config()
+hosts = cfg.require_object("hosts")
+users = cfg.require_object("users")
+vms = cfg.require_object("vms")
+passwords = cfg.require_secret_object("passwords")
+domain_user = "HYPER\\Administrator"
+domain_password = cfg.require_secret("domain_password")
+
+
+def connection(name: str) -> ConnectionArgs:
+    return ConnectionArgs(host=hosts[name]["host"], port=hosts[name]["port"], username=users[name],
+                          password=passwords.apply(lambda p: p[name]))
+
+
+target = IscsiTarget("san", IscsiTargetArgs(
+    connection=connection("DC01"), target_name="hyperv-san",
+    initiator_ids=["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]))
+
+luns = {
+    role: IscsiVolume(f"lun-{role}", IscsiVolumeArgs(
+        connection=connection("DC01"), path=f"C:\\SAN\\{role}.vhdx", size_bytes=size, target_name=target.target_name))
+    for role, size in (("witness", "1GB"), ("vmstore-a", "3GB"), ("vmstore-b", "3GB"))
+}
+
+nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
+    connection=connection(n), domain_name="hyper.local",
+    domain_join_username="HYPER\\Administrator", domain_join_password=domain_password,
+    target_portal_address="192.168.10.10", target_iqns=[target.target_iqn],
+    disk_serial_numbers=[lun.serial_number for lun in luns.values()],
+    switch_name="Lab Switch", switch_adapter="Ethernet 2")) for n in ("HV01", "HV02")]
+
+cluster = FailoverCluster("hvclu", FailoverClusterArgs(
+    connection=connection("HV02"), domain_username=domain_user, domain_password=domain_password,
+    name="HVCLU-B", nodes=["hv01.hyper.local", "hv02.hyper.local"], static_address="192.168.10.40",
+    witness_disk_serial=luns["witness"].serial_number), opts=pulumi.ResourceOptions(depends_on=nodes))
+
+csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
+    connection=connection("HV02"), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
+    opts=pulumi.ResourceOptions(depends_on=[cluster])) for role in ("vmstore-a", "vmstore-b")]
+
+for name, spec in vms.items():
+    vm = HighlyAvailableVM(f"vm-{name.lower()}", HighlyAvailableVMArgs(
+        connection=connection("HV02"), domain_username=domain_user, domain_password=domain_password,
+        name=name, path=csvs[int(spec["csv"])].path.apply(lambda p: p + "\\VMs"),
+        memory_startup_bytes="512MB", processor_count=2, disk_size_bytes="8GB", switch_name="Lab Switch",
+        owner_node=spec.get("owner"), state=spec.get("state", "Running")),
+        opts=pulumi.ResourceOptions(depends_on=nodes))
+    pulumi.export(f"{name}_owner", vm.owner_node)
+    pulumi.export(f"{name}_config", vm.config_path)
+
+pulumi.export("csv_paths", [c.path for c in csvs])
+pulumi.export("cluster_fqdn", cluster.fqdn)

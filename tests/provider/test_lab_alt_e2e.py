@@ -1,0 +1,85 @@
+"""The cluster resources composed differently from the seed (tests/provider/part2_program): used
+directly, three LUNs on one target, two CSVs, two VMs with other names (one running, one off), the
+cluster reached through HV02 with nodes given as FQDNs. Real engine, real pywinrm, hvsim.
+"""
+from pathlib import Path
+
+PROGRAM = Path(__file__).resolve().parent / "part2_program"
+CLUSTER = "HVCLU-B"
+
+
+def config(lab, web_owner="HV01", db_owner="HV02"):
+    hosts = {n: {"host": lab.host_endpoint(n)["address"], "port": lab.host_endpoint(n)["http_port"]}
+             for n in ("DC01", "HV01", "HV02")}
+    return {
+        "hosts": hosts,
+        "users": {n: lab.credentials(n)[0] for n in hosts},
+        "vms": {"Web-01": {"owner": web_owner, "csv": 0}, "DB 01": {"owner": db_owner, "csv": 1, "state": "Off"}},
+    }
+
+
+def secrets(lab):
+    return {"passwords": {n: lab.credentials(n)[1] for n in ("DC01", "HV01", "HV02")},
+            "domain_password": lab.credentials("HV01", domain=True)[1]}
+
+
+def vms_by_name(world):
+    return {vm["name"]: (host, vm) for host, h in world["hosts"].items()
+            for vm in (h.get("hyperv") or {}).get("vms", {}).values()}
+
+
+def mutating(records):
+    return [f"{r['host']}:{r['cmdlet']}" for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
+
+
+def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
+    lab = hvsim_lab
+    project = pulumi_project(PROGRAM, config=config(lab), secrets=secrets(lab))
+    project.up()
+    world = lab.world()
+    out = project.outputs()
+    cluster = world["clusters"][CLUSTER]
+    assert out["cluster_fqdn"] == "hvclu-b.hyper.local"
+    assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
+    # two CSVs, mount paths read back from the cluster (never assumed)
+    paths = sorted(c["path"] for c in cluster["csvs"].values())
+    assert paths == ["C:\\ClusterStorage\\Volume1", "C:\\ClusterStorage\\Volume2"]
+    assert out["csv_paths"] == paths
+    # the witness is the third LUN, not one of the CSVs
+    witness = cluster["quorum"]["resource"]
+    assert witness and witness not in cluster["csvs"]
+    # each VM on its own CSV, on its declared node, in its declared state
+    vms = vms_by_name(world)
+    web_host, web = vms["Web-01"]
+    db_host, db = vms["DB 01"]
+    assert (web_host, web["state"]) == ("HV01", "Running")
+    assert (db_host, db["state"]) == ("HV02", "Off")
+    assert web["path"] == "C:\\ClusterStorage\\Volume1\\VMs\\Web-01" == out["Web-01_config"]
+    assert db["path"] == "C:\\ClusterStorage\\Volume2\\VMs\\DB 01" == out["DB 01_config"]
+    assert web["processor_count"] == 2 and web["memory_startup"] == 512 * 1024 ** 2
+    assert set(cluster["groups"]) >= {"Web-01", "DB 01"}
+
+    # a second up changes nothing on any host
+    n = len(lab.audit())
+    assert set(project.up().change_summary) == {"same"}
+    assert mutating(lab.audit()[n:]) == []
+
+    # moving both VMs: an in-place update each; the running one live-migrates, the stopped one moves
+    project.set_config("vms", config(lab, web_owner="HV02", db_owner="HV01")["vms"])
+    preview = project.preview()
+    assert preview.change_summary.get("update") == 2 and "replace" not in preview.change_summary
+    project.up()
+    world = lab.world()
+    vms = vms_by_name(world)
+    assert (vms["Web-01"][0], vms["Web-01"][1]["state"]) == ("HV02", "Running")
+    assert (vms["DB 01"][0], vms["DB 01"][1]["state"]) == ("HV01", "Off")
+    moves = {e["vm"]: e for e in world["clusters"][CLUSTER]["events"] if e["from"] and e["to"]}
+    assert moves["Web-01"]["type"] == "Live" and moves["Web-01"]["state_after"] == "Running"
+    assert moves["DB 01"]["type"] == "Offline"
+    assert project.outputs()["Web-01_owner"] == "HV02"
+
+    project.destroy()
+    world = lab.world()
+    assert world.get("clusters", {}) == {}
+    assert vms_by_name(world) == {}
+    assert [r["urn"] for r in project.resources() if r["type"].startswith("pulumi-python")] == []
