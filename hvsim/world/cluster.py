@@ -623,10 +623,6 @@ def csv_for_path(world: Any, host_name: str, path: str) -> tuple[dict, dict] | N
     return None
 
 
-def _rel(csv: dict, path: str) -> str:
-    return _files.key(path)[len(_files.key(csv["path"])):].lstrip("\\")
-
-
 def _mount_dirs(host: dict, csv: dict) -> None:
     _files.ensure_dir(host, csv["path"])
 
@@ -641,8 +637,23 @@ def _mirror(world: Any, c: dict, csv: dict) -> None:
         for k in [k for k in fm if k.startswith(prefix) and k[len(prefix):] not in csv["files"]]:
             del fm[k]
         for rel, e in sorted(csv["files"].items()):
-            fm[prefix + rel] = dict(e)
+            fm[prefix + rel] = _mounted(csv, e)
         csv["synced"][n] = sorted(csv["files"])
+
+
+def _mounted(csv: dict, entry: dict) -> dict:
+    """A CSV file entry as a node's files map shows it: its path under the current mount point."""
+    out = {k: v for k, v in entry.items() if k != "rel"}
+    out["path"] = csv["path"] + "\\" + entry["rel"]
+    return out
+
+
+def _stored(csv: dict, entry: dict) -> dict:
+    """A node's file entry as the CSV record keeps it: the path relative to the volume (the VolumeN
+    number may differ the next time the disk becomes a CSV)."""
+    out = dict(entry)
+    out["rel"] = _files.normalize(entry["path"])[len(csv["path"]):].lstrip("\\")
+    return out
 
 
 def _absorb(world: Any, c: dict, csv: dict) -> None:
@@ -654,10 +665,10 @@ def _absorb(world: Any, c: dict, csv: dict) -> None:
         known = set(csv["synced"].get(n, []))
         for rel, e in present.items():
             if rel not in known and rel not in csv["files"]:
-                csv["files"][rel] = dict(e)
-            elif rel in csv["files"] and e != csv["files"][rel] and \
+                csv["files"][rel] = _stored(csv, e)
+            elif rel in csv["files"] and e != _mounted(csv, csv["files"][rel]) and \
                     str(e.get("mtime", "")) > str(csv["files"][rel].get("mtime", "")):
-                csv["files"][rel] = dict(e)     # rewritten on this node
+                csv["files"][rel] = _stored(csv, e)     # rewritten on this node
         for rel in known - set(present):
             csv["files"].pop(rel, None)
 
@@ -724,7 +735,7 @@ def add_csv(world: Any, c: dict, name: str) -> dict:
 
 def _data_volume(world: Any, res: dict) -> dict | None:
     """The LUN's (largest) formatted volume: where a CSV's files live while the disk is not a CSV."""
-    vols = [p for p in _storage_partitions_of(world, res["disk"]["unique_id"]) if p.get("volume")]
+    vols = [p for p in disk_partitions(world, res["disk"]["unique_id"]) if p.get("volume")]
     return max(vols, key=lambda p: int(p["size"]))["volume"] if vols else None
 
 
@@ -766,10 +777,6 @@ def remove_csv(world: Any, c: dict, name: str) -> dict:
 
 def _storage_partitions(world: Any, c: dict, res: dict) -> list[dict]:
     return disk_partitions(world, res["disk"]["unique_id"])
-
-
-def _storage_partitions_of(world: Any, unique_id: str) -> list[dict]:
-    return disk_partitions(world, unique_id)
 
 
 def csv_space(world: Any, c: dict, csv: dict) -> tuple[int, int]:

@@ -183,11 +183,7 @@ def test_a_node_of_a_cluster_cannot_join_another(lab):
 
 
 def test_test_cluster_warns_about_switch_names_and_missing_shared_disks(tmp_path):
-    world = lab_world(tmp_path, disks=False)
-    with world.transaction() as data:
-        for n in ("HV01", "HV02"):
-            data["hosts"][n]["iscsi_initiator"]["sessions"] = []
-            st.sync_disks(world, n)
+    world = lab_world(tmp_path, storage=False)        # the nodes never connected to the iSCSI target
     run(world, "HV01", "New-VMSwitch", Name="External", NetAdapterName="Ethernet")
     run(world, "HV02", "New-VMSwitch", Name="LAN", NetAdapterName="Ethernet")
     out, ctx = run_ctx(world, "HV01", "Test-Cluster", Node=["HV01", "HV02"], ReportName="C:\\Reports\\lab")
@@ -278,11 +274,16 @@ def test_csv_data_stays_on_the_disk_across_remove_and_re_add(lab):
     run(lab, "HV01", "Remove-ClusterSharedVolume", Name=name)
     run(lab, "HV01", "Remove-ClusterResource", Name=name, Force=SWITCH)
     assert files.get(lab.host("HV02"), f"{path}\\data\\keep.txt") is None
+    # the quorum disk takes Volume1 meanwhile: the data comes back under Volume2
+    run(lab, "HV01", "Set-ClusterQuorum", NoWitness=SWITCH)
+    run(lab, "HV01", "Add-ClusterSharedVolume", Name="Cluster Disk 1")
     avail = run(lab, "HV02", "Get-ClusterAvailableDisk")
     [res] = run(lab, "HV02", "Add-ClusterDisk", _pipeline=avail)
     csv = run(lab, "HV02", "Add-ClusterSharedVolume", Name=res.get_prop("Name"))[0]
-    assert csv.get_prop("SharedVolumeInfo")[0].get_prop("FriendlyVolumeName") == path
-    assert files.get(lab.host("HV02"), f"{path}\\data\\keep.txt")["size"] == 1234
+    assert csv.get_prop("SharedVolumeInfo")[0].get_prop("FriendlyVolumeName") == "C:\\ClusterStorage\\Volume2"
+    entry = files.get(lab.host("HV01"), "C:\\ClusterStorage\\Volume2\\data\\keep.txt")
+    assert entry["size"] == 1234 and entry["path"] == "C:\\ClusterStorage\\Volume2\\data\\keep.txt"
+    assert files.get(lab.host("HV01"), "C:\\ClusterStorage\\Volume1\\data\\keep.txt") is None
 
 
 def test_validation_fails_for_an_unreachable_node_or_mixed_os_versions(lab):

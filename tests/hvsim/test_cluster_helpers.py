@@ -47,12 +47,13 @@ def _prepare_disk(world: World, size: int, label: str) -> None:
                _pipeline=[part])
 
 
-def lab_world(tmp_path, *, features: bool = True, disks: bool = True) -> World:
+def lab_world(tmp_path, *, features: bool = True, disks: bool = True, storage: bool = True) -> World:
     """DC01 + HV01/HV02 joined to hyper.local, iSCSI LUNs (1 GB quorum, 40 GB storage) on both nodes,
     Failover-Clustering and Hyper-V installed (after their restart), both disks initialized on HV01."""
     world = make_world(tmp_path)
     wc.install(world)
-    build_lab_storage(world)
+    if storage:
+        build_lab_storage(world)
     if features:
         with world.transaction() as data:
             for n in NODES:
@@ -63,7 +64,7 @@ def lab_world(tmp_path, *, features: bool = True, disks: bool = True) -> World:
                                          "status": "Running", "start_type": "Automatic"}
                 h["services"]["ClusSvc"] = {"display_name": "Cluster Service", "status": "Stopped",
                                             "start_type": "Manual"}
-    if disks:
+    if disks and storage:
         _prepare_disk(world, 1 * GB, "Quorum")
         _prepare_disk(world, 40 * GB, "VMs")
     return world
