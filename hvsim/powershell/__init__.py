@@ -22,6 +22,9 @@ class ExecResult:
     stdout: str                                   # as powershell.exe prints it: one line per output, CRLF
     errors: list = field(default_factory=list)    # ErrorRecord, in order
     exit_code: int = 0
+    # every non-output stream record in order: ("error", ErrorRecord) and ("warning" | "verbose" | "debug", text).
+    # powershell.exe -EncodedCommand writes these to stderr as CLIXML (<S S="warning">...), not to stdout.
+    streams: list = field(default_factory=list)
 
 
 def execute(script: str, ctx: Any, stdin: Any = None) -> ExecResult:
@@ -30,7 +33,8 @@ def execute(script: str, ctx: Any, stdin: Any = None) -> ExecResult:
 
     interp = Interpreter(ctx, stdin)     # stdin is read only if the script uses $input (like powershell.exe)
     code = interp.run_script(script)
-    return ExecResult(stdout=interp.stdout_text(), errors=list(interp.errors), exit_code=code)
+    return ExecResult(stdout=interp.stdout_text(), errors=list(interp.errors), exit_code=code,
+                      streams=list(interp.streams))
 
 
 def __getattr__(name: str) -> Any:   # lazy: values/errors import without the interpreter

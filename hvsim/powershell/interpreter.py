@@ -39,6 +39,7 @@ class Interpreter(Statements, Expressions, Commands):
             except AttributeError:
                 pass
         self.errors: list[ErrorRecord] = []
+        self.streams: list[tuple[str, Any]] = []   # ("error", record) / ("warning"|"verbose"|"debug", text)
         self.host_lines: list[str] = []
         self.try_depth = 0
         self.call_depth = 0
@@ -318,6 +319,7 @@ class Interpreter(Statements, Expressions, Commands):
         self.error_list.insert(0, record)
         if to_stream:
             self.errors.append(record)
+            self.streams.append(("error", record))
 
     def write_error(self, record: ErrorRecord, node: Any = None) -> list:
         """A non-terminating error: apply the current command's error action. Returns output (2>&1)."""
@@ -358,7 +360,7 @@ class Interpreter(Statements, Expressions, Commands):
                         f'common parameter is set to Stop: {message}',
                 fully_qualified_error_id="ActionPreferenceStop", category="OperationStopped",
                 exception_type="System.Management.Automation.ActionPreferenceStopException"), True)
-        self.write_host("WARNING: " + message)
+        self.streams.append(("warning", message))
 
     # ------------------------------------------------------------------ blocks
     def _statements(self, node: Any) -> list:
@@ -730,6 +732,7 @@ class Interpreter(Statements, Expressions, Commands):
         inner = Interpreter(ctx, None)
         inner.clock_offset = self.clock_offset
         inner.errors = self.errors
+        inner.streams = self.streams
         inner.host_lines = self.host_lines
         inner.scope = Scope(inner.global_scope, "script")
         if ctx is not None and self.ctx is not None:
@@ -740,7 +743,7 @@ class Interpreter(Statements, Expressions, Commands):
         try:
             return inner.invoke_block_value(block, list(args))
         finally:
-            inner.errors = []
+            inner.errors, inner.streams = [], []
 
     # ------------------------------------------------------------------ statements
     def exec_statement(self, node: Any, out: list) -> None:

@@ -520,14 +520,14 @@ def write_host(interp: "Interpreter", b: dict, input_items: list | None) -> list
 def write_verbose(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     message = to_string(b.get("Message", ""))
     if interp.preference("VerbosePreference") in ("Continue", "Inquire"):
-        interp.write_host("VERBOSE: " + message)
+        interp.streams.append(("verbose", message))
     return []
 
 
 @utility("Write-Debug", P("Message", position=0))
 def write_debug(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     if interp.preference("DebugPreference") in ("Continue", "Inquire"):
-        interp.write_host("DEBUG: " + to_string(b.get("Message", "")))
+        interp.streams.append(("debug", to_string(b.get("Message", ""))))
     return []
 
 

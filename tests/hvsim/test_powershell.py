@@ -279,7 +279,8 @@ def test_registry_cmdlets_bind_switches_and_pipeline(world_ctx):
     assert result.errors == [], [e.default_view() for e in result.errors]
     lines = result.stdout.split("\r\n")
     assert json.loads(lines[0])["Name"] == "Hyper-V"
-    assert "WARNING: " in result.stdout          # the cmdlet's restart warning reaches the host
+    assert [k for k, _ in result.streams] == ["warning"]   # the cmdlet's restart warning, on its own stream
+    assert "WARNING" not in result.stdout
     assert lines[-3:] == ["True", "Automatic", ""]
 
 

@@ -2,8 +2,8 @@
 
 Each case: `script` (and optional `stdin`) -> `stdout` (written with LF; the interpreter must print
 CRLF), `error` (the first error record's FullyQualifiedErrorId), `error_category`, `message`,
-`errors` (how many error records), `exit` (the exit code; 0 unless the case says otherwise when
-it has no error).
+`errors` (how many error records), `streams` (warning/verbose/debug records in order), `exit`
+(the exit code; 0 unless the case says otherwise).
 """
 from __future__ import annotations
 
@@ -59,5 +59,7 @@ def test_golden(case):
         assert result.errors and result.errors[0].category == case["error_category"]
     if "message" in case:
         assert result.errors[0].message == case["message"]
+    if "streams" in case:
+        assert [[kind, text] for kind, text in result.streams if kind != "error"] == case["streams"]
     expected_exit = case.get("exit", 0)
     assert result.exit_code == expected_exit
