@@ -509,6 +509,7 @@ def require_initiator(world, host: str) -> dict:
         raise iscsi_initiator_fault(0xEFFF003E, "The Microsoft iSCSI initiator service has not been started.",
                                     "MSFT_iSCSITarget")
     initiator_iqn(world, h)
+    retry_persistent(world, h["name"])
     return _ini(h)
 
 
@@ -796,6 +797,7 @@ def rescan(world, host: str) -> None:
 def host_disks(world, host: str) -> list[dict]:
     """Present disks of the host, by number."""
     h = _host(world, host)
+    retry_persistent(world, h["name"])
     return sorted((d for d in _disks(h) if d.get("present")), key=lambda d: d["number"])
 
 
@@ -1164,6 +1166,23 @@ def login_persistent(world, host: str) -> None:
         th = world.data["hosts"].get(p["target_host"])
         if th is not None and _target_server_up(world, th):
             p["discovered"] = _discover(world, h["name"], th)
+    _login_missing(world, h)
+
+
+def retry_persistent(world, host: str) -> None:
+    """A running initiator keeps retrying persistent logins that are not connected (for example after
+    Start-Service MSiSCSI, or once the target server is back): called lazily by the cmdlets."""
+    h = _host(world, host)
+    if not _service_running(h, "MSiSCSI"):
+        return
+    ini = _ini(h)
+    connected = {s["target_iqn"].lower() for s in ini["sessions"]}
+    if any(x["target_iqn"].lower() not in connected for x in ini["persistent"]):
+        _login_missing(world, h)
+
+
+def _login_missing(world, h: dict) -> None:
+    ini = _ini(h)
     for login in list(ini["persistent"]):
         if any(s["target_iqn"].lower() == login["target_iqn"].lower() for s in ini["sessions"]):
             continue

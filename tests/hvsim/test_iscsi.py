@@ -293,3 +293,17 @@ def test_disconnect_refused_while_a_volume_is_online(tmp_path):
     run(world, "HV01", "Set-Disk", UniqueId=uid, IsOffline=True)
     run(world, "HV01", "Disconnect-IscsiTarget", NodeAddress=TARGET_IQN, Confirm=False)
     assert run(world, "HV01", "Get-IscsiSession") == []
+
+
+def test_persistent_logins_wait_for_the_initiator_service(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    run(world, "HV01", "Set-Service", Name="MSiSCSI", StartupType="Manual")
+    world.restart("HV01", "test")
+    with world.read():
+        assert world.host("HV01")["iscsi_initiator"]["sessions"] == []
+    assert _iscsi_disks(world, "HV01") == []
+    run(world, "HV01", "Start-Service", Name="MSiSCSI")
+    # the running initiator logs in to its persistent targets again
+    assert len(_iscsi_disks(world, "HV01")) == 2
+    assert [s.get_prop("TargetNodeAddress") for s in run(world, "HV01", "Get-IscsiSession")] == [TARGET_IQN]
