@@ -120,6 +120,11 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     for password in all_passwords(lab):
         assert password not in exported
         assert password not in command_lines
+    hv01 = resource(project, "hv01")
+    for secret in ("connection", "domain_join_password"):
+        assert "ciphertext" in hv01["outputs"][secret], secret
+    assert hv01["outputs"]["restarts"] == 1          # features + domain join: one restart, then waited for
+    assert "keeps features and domain membership" in hv01["outputs"]["delete_policy"]
 
     # a second up changes nothing and runs no mutating cmdlet
     n = len(lab.audit())
@@ -168,6 +173,7 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     for host in ("HV01", "HV02"):
         h = world["hosts"][host]
         assert sessions_of(world, host) == []
+        assert h["iscsi_initiator"]["portals"] == [] and h["iscsi_initiator"].get("persistent", []) == []
         assert h["hyperv"]["switches"] == {}
         assert not h["credssp"]["server"] and not h["credssp"]["client"]
         assert h["domain"] == "hyper.local"                                    # kept by policy
