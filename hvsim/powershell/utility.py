@@ -760,12 +760,7 @@ def test_path(interp: "Interpreter", b: dict, input_items: list | None) -> list:
         if p.lower().startswith("variable:"):
             out.append(interp.has_var(p[9:]))
             continue
-        host = interp._host_record() or {}
-        files = host.get("files") or {}
-        key = p.rstrip("\\").lower()
-        entry = files.get(key)
-        if entry is None and re.fullmatch(r"[a-z]:", key):
-            entry = {"kind": "dir"}
+        entry = _world_entry(interp, p)
         kind = to_string(b.get("PathType", "Any")).lower()
         if entry is None:
             out.append(False)
@@ -776,6 +771,31 @@ def test_path(interp: "Interpreter", b: dict, input_items: list | None) -> list:
         else:
             out.append(True)
     return out
+
+
+def _world_entry(interp: "Interpreter", path: str) -> dict | None:
+    """The host's file or directory entry for a path (hvsim.world.files), None if absent."""
+    if path.lower().startswith("filesystem::"):
+        path = path[len("filesystem::"):]
+    if not re.match(r"^[A-Za-z]:", path):
+        path = "C:\\Users\\" + str(interp.env_value("USERNAME")) + "\\Documents\\" + path.lstrip("\\/")
+    if re.fullmatch(r"[A-Za-z]:\\?", path):
+        return {"path": path, "kind": "dir"}
+    world = getattr(interp.ctx, "world", None)
+    if world is None:
+        return None
+    try:
+        from hvsim.world import files as world_files   # the layer below (read only)
+    except ImportError:  # pragma: no cover - hvsim.world is part of the package
+        return None
+    lock = world.read() if hasattr(world, "read") else getattr(world, "lock", None)
+    try:
+        if lock is not None:
+            with lock:
+                return world_files.get(world.host(interp.host_name()), path)
+        return world_files.get(world.host(interp.host_name()), path)
+    except KeyError:
+        return None
 
 
 @utility("Get-Variable", P("Name", position=0), P("ValueOnly", True), P("Scope"), P("Include"), P("Exclude"))

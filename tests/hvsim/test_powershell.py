@@ -329,3 +329,11 @@ def test_exit_code_follows_the_last_statement_like_powershell_exe():
     assert run("Write-Error 'quiet' -ErrorAction SilentlyContinue").exit_code == 1
     assert run("try { throw 'x' } catch { 'handled' }").exit_code == 0
     assert run("function f { Write-Error 'inner' }\nf").exit_code == 1
+
+
+def test_test_path_reads_the_hosts_files(world_ctx):
+    result = run("Test-Path C:\\Temp\\made\n"
+                 "New-Item -Path C:\\Temp\\made -ItemType Directory | Out-Null\n"
+                 "Test-Path C:\\Temp\\made\nTest-Path C:\\TEMP\\made -PathType Leaf\nTest-Path C:\\", world_ctx)
+    assert result.errors == [], [e.default_view() for e in result.errors]
+    assert result.stdout == "False\r\nTrue\r\nFalse\r\nTrue\r\n"
