@@ -30,7 +30,8 @@ host["iscsi_initiator"] = {
 host["disks"] = [{   # every disk this host has ever seen; "present" says whether it is attached now
   "unique_id": "60003FF44DC75ADC...", "serial": "...", "number": 1 | null, "present": true,
   "offline": true, "read_only": true,  # this host's own attributes (SAN policy on arrival, Set-Disk)
-  "bus_type": "iSCSI", "friendly_name": "MSFT Virtual HD", "location": "...", "path": "\\\\?\\scsi#...",
+  "offline_reason": "Policy" | null, "size_seen": int (an iSCSI LUN's capacity at arrival / last rescan),
+  "bus_type": "iSCSI", "model": "Virtual HD", "manufacturer": "MSFT", "friendly_name": "MSFT Virtual HD", "location": "...", "path": "\\\\?\\scsi#...",
   "source": {"kind": "iscsi", "target_host": "DC01", "vdisk": "<path lower>", "target_iqn": "...", "lun": 0}
            | {"kind": "local"},
   "layout": LAYOUT (local disks only; iSCSI disks use the virtual disk's),
@@ -43,8 +44,12 @@ LAYOUT = {"partition_style": "RAW"|"GPT"|"MBR", "guid": null | "{...}", "signatu
 
 Semantics: disks of iSCSI LUNs arrive offline and read-only (SAN policy OfflineShared) the first
 time a host sees them; later arrivals keep that host's last attributes. Numbers are the lowest free
-number at arrival; a boot re-attaches persistent sessions in their login order, so numbers may
-change across restarts. A cluster reservation on a virtual disk makes every host but the owner see
+number at arrival; after a boot the LUNs of the persistent sessions arrive in an order that depends
+on the boot, so numbers may change across restarts. A resized LUN keeps its old size on the
+initiators until Update-HostStorageCache or a restart. GPT initialisation writes the MSR (offset
+17408, 15.98 MB); data partitions start at 16 MiB. A running initiator (MSiSCSI) keeps retrying
+persistent logins that are not connected; Disconnect-IscsiTarget is refused (0xefff0040) while a
+volume of the session is online. A cluster reservation on a virtual disk makes every host but the owner see
 the disk offline, and disk-changing operations fail with StorageWMI 40018 unless in maintenance.
 Discovery is cached per portal (New-/Update-IscsiTargetPortal, and at every boot), as on Windows.
 
