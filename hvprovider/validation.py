@@ -106,8 +106,10 @@ _NETBIOS = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _IQN = re.compile(r"^iqn\.\d{4}-\d{2}\.[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[a-z0-9.:-]+)?$")
 _EUI = re.compile(r"^eui\.[0-9A-Fa-f]{16}$")
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([-:])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
-_TARGET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62})$")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}([-:]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
+_NAA = re.compile(r"^naa\.[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?$")
+# the target IQN is iqn.1991-05.com.microsoft:<computer>-<name>-target, at most 223 bytes
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,173})$")
 _PATH = re.compile(r"^[A-Za-z]:\\")
 _BAD_PATH_CHARS = set('<>"|?*') | {chr(c) for c in range(32)}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?B?)\s*$", re.IGNORECASE)
@@ -143,7 +145,7 @@ def dns_name(v: str) -> str | None:
 
 def iqn(v: str) -> str | None:
     """An iSCSI qualified name: iqn.YYYY-MM.reversed.domain[:suffix] (lower case) or eui.<16 hex>."""
-    if len(v) > 223 or not (_IQN.match(v) or _EUI.match(v)):
+    if len(v) > 223 or not (_IQN.match(v) or _EUI.match(v) or _NAA.match(v)):
         return (f"{v!r} is not an iSCSI name: expected iqn.YYYY-MM.<reversed domain>[:<name>] in lower case "
                 f"(e.g. iqn.1991-05.com.microsoft:dc01-cluster-target) or eui.<16 hex digits>")
     return None
@@ -175,6 +177,8 @@ def initiator_id(v: str) -> str | None:
     if not sep or not value:
         return f"{v!r} is not an initiator id: use {allowed}"
     if k == "iqn":
+        if value == "*":  # any initiator (Windows accepts IQN:*)
+            return None
         return None if iqn(value) is None else f"{v!r}: {iqn(value)}"
     if k == "dnsname":
         return None if dns_name(value) is None else f"{v!r}: {dns_name(value)}"
@@ -196,13 +200,16 @@ def normalize_initiator_id(v: str) -> str:
     kind, _, value = v.partition(":")
     canon = {"iqn": "IQN", "dnsname": "DNSName", "ipaddress": "IPAddress", "ipv6address": "IPv6Address",
              "macaddress": "MACAddress"}.get(kind.lower(), kind)
+    if canon == "MACAddress":  # Windows prints AA-BB-CC-DD-EE-FF
+        digits = re.sub(r"[-:]", "", value).upper()
+        value = "-".join(digits[i:i + 2] for i in range(0, len(digits), 2))
     return f"{canon}:{value}"
 
 
 def iscsi_target_name(v: str) -> str | None:
     """iSCSI Target Server target names become part of the target IQN: letters, digits, '-', '.'."""
     if not _TARGET_NAME.match(v):
-        return (f"{v!r} is not a valid iSCSI target name: 1-63 letters, digits, '-' or '.', starting with a "
+        return (f"{v!r} is not a valid iSCSI target name: 1-174 letters, digits, '-' or '.', starting with a "
                 f"letter or digit (the name becomes part of the target IQN)")
     return None
 

@@ -37,10 +37,15 @@ def test_iqns(value, ok):
     ("DNSName:hv01.hyper.local", True), ("dnsname:hv01.hyper.local", True),
     ("IQN:iqn.1991-05.com.microsoft:hv01.hyper.local", True), ("IPAddress:192.168.10.11", True),
     ("IPAddress:300.1.1.1", False), ("MACAddress:00-15-5D-01-02-03", True), ("hv01", False),
-    ("Name:hv01", False), ("IQN:nonsense", False),
+    ("Name:hv01", False), ("IQN:nonsense", False), ("IQN:*", True), ("MACAddress:00155D010203", True),
 ])
 def test_initiator_ids(value, ok):
     assert (v.initiator_id(value) is None) == ok
+
+
+def test_initiator_ids_take_the_spelling_windows_prints():
+    assert v.normalize_initiator_id("macaddress:00:15:5d:01:02:03") == "MACAddress:00-15-5D-01-02-03"
+    assert v.normalize_initiator_id("dnsname:hv01.hyper.local") == "DNSName:hv01.hyper.local"
 
 
 def test_sizes_and_paths():
