@@ -1,0 +1,58 @@
+"""ClusterNode's provider calls in process against hvsim (real pywinrm, no engine): the paths the
+engine scenario does not take. The provider methods are what the engine calls; check() first."""
+import pytest
+
+from hvprovider import errors
+from hvprovider.cluster_node import ClusterNodeProvider
+
+
+def node_inputs(lab, host, **over):
+    user, password = lab.credentials(host)
+    ep = lab.host_endpoint(host)
+    duser, dpassword = lab.credentials(host, domain=True)
+    news = {"connection": {"host": ep["address"], "port": ep["http_port"], "username": user, "password": password},
+            "domain_name": "hyper.local", "domain_join_username": duser, "domain_join_password": dpassword,
+            **over}
+    result = ClusterNodeProvider().check({}, news)
+    assert result.failures == []
+    return result.inputs
+
+
+def mutating(records):
+    return [r["cmdlet"] for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
+
+
+def test_restart_is_refused_when_not_allowed(hvsim_lab):
+    inputs = node_inputs(hvsim_lab, "HV01", allow_restart=False)
+    with pytest.raises(errors.InputError) as info:
+        ClusterNodeProvider().create(inputs)
+    assert "allow_restart" in str(info.value) and "needs a restart" in str(info.value)
+    assert not [r for r in hvsim_lab.audit() if r.get("kind") == "boot" and r.get("host") == "HV01"]
+
+
+def test_ready_node_is_adopted_without_changes_and_delete_flags_undo_features_and_domain(hvsim_lab):
+    lab = hvsim_lab
+    provider = ClusterNodeProvider()
+    inputs = node_inputs(lab, "HV02", features=["Hyper-V", "Hyper-V-PowerShell"], credssp=False,
+                         remove_features_on_delete=True, leave_domain_on_delete=True)
+    first = provider.create(inputs)
+    assert first.outs["restarts"] == 1 and first.outs["domain"] == "hyper.local"
+    assert lab.world()["hosts"]["HV02"]["features"]["Hyper-V"]["state"] == "Installed"
+
+    # creating again over a ready host (what adoption does): nothing to change, no restart
+    n = len(lab.audit())
+    again = provider.create(inputs)
+    assert again.outs["restarts"] == 0 and again.outs["last_changes"] == []
+    assert mutating(lab.audit()[n:]) == []
+
+    # refresh reports the host in input terms
+    read = provider.read(first.id, first.outs)
+    assert read.outs["features"] == ["Hyper-V", "Hyper-V-PowerShell"] and read.outs["domain_name"] == "hyper.local"
+
+    # delete with both flags: features uninstalled and the domain left, after a restart
+    provider.delete(first.id, first.outs)
+    h = lab.world()["hosts"]["HV02"]
+    assert h["domain"] is None
+    assert h["features"]["Hyper-V"]["state"] != "Installed"
+    # and deleting again is a no-op (missing is success)
+    provider.delete(first.id, {**first.outs, "remove_features_on_delete": False, "leave_domain_on_delete": False})
