@@ -7,7 +7,7 @@ from hvsim.cmdlets.registry import CmdletContext, Session
 from hvsim.powershell import execute
 from hvsim.world import storage as st
 
-from test_storage_helpers import TARGET_IQN, make_world
+from test_storage_helpers import TARGET_IQN, build_lab_storage, make_world
 
 TARGET_SETUP = r"""
 New-IscsiVirtualDisk -Path C:\iSCSIVirtualDisks\quorum.vhdx -SizeBytes 1GB | Out-Null
@@ -88,3 +88,24 @@ def test_lab_md_iscsi_steps_in_powershell(tmp_path):
         other = st.find_disk_by_unique_id(world, "HV02", uid)
         assert st.disk_view(world, "HV02", other)["IsOffline"] is True
         assert st.disk_view(world, "HV02", other)["PartitionStyle"] == "GPT"
+
+
+ONE_LINERS = r"""
+Get-Disk | Where-Object IsOffline -eq $true | Set-Disk -IsOffline $false
+Get-Disk | Where-Object IsReadOnly | Set-Disk -IsReadOnly $false
+Get-Disk | Where-Object PartitionStyle -eq 'RAW' | Initialize-Disk -PartitionStyle GPT -PassThru |
+    New-Partition -AssignDriveLetter -UseMaximumSize | Format-Volume -FileSystem NTFS -Confirm:$false |
+    ForEach-Object { 'formatted ' + $_.DriveLetter }
+Get-IscsiSession | Get-Disk | ForEach-Object { 'session disk ' + $_.Number }
+Get-Volume -DriveLetter E | Get-Partition | ForEach-Object { 'E is partition ' + $_.PartitionNumber }
+"""
+
+
+def test_storage_one_liners_pipe_cim_objects_between_cmdlets(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    out = _ps(world, "HV01", ONE_LINERS)
+    assert out == ["formatted D", "formatted E", "session disk 1", "session disk 2", "E is partition 2"]
+    with world.read():
+        styles = {d["unique_id"]: st.disk_view(world, "HV01", d)["PartitionStyle"] for d in st.host_disks(world, "HV01")}
+    assert set(styles.values()) == {"GPT"}
