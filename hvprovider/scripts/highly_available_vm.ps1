@@ -87,8 +87,12 @@ $work = {
         throw "Path '$Path' is not on a Cluster Shared Volume of this cluster (CSVs: $($mounts -join ', ')): a highly available VM needs its configuration and disks on a CSV."
     }
 
+    # Off means shut down. Stop-ClusterGroup would use the role's offline action (Save), and a saved
+    # VM still cannot change its memory or processors; a clean shutdown through Hyper-V on the owner
+    # takes the role offline too.
     function Stop-Role {
-        Stop-ClusterGroup -Name $Name | Out-Null
+        param($Owner)
+        Stop-VM -ComputerName $Owner -Name $Name -Force
     }
 
     function Start-Role {
@@ -138,7 +142,7 @@ $work = {
         $owner = $current.OwnerNode
         $running = $current.VMState -ne 'Off'
         if ($State -eq 'Off' -and $running) {
-            Stop-Role
+            Stop-Role -Owner $owner
             $running = $false
         }
         $wantedOwners = @($PreferredOwners | ForEach-Object { Get-ShortName $_ })
@@ -152,7 +156,7 @@ $work = {
                 if (-not $AllowRestart) {
                     throw "VM '$Name' is running on $owner: changing its memory or processor count needs it turned off. Set allow_restart_for_changes=True to let the provider stop and restart it, or set state='Off'."
                 }
-                Stop-Role
+                Stop-Role -Owner $owner
                 $running = $false
             }
             if ($current.MemoryStartupBytes -ne $MemoryStartupBytes) { Set-VMMemory -ComputerName $owner -VMName $Name -StartupBytes $MemoryStartupBytes }

@@ -17,7 +17,7 @@ CLUSTER = "CLUSTER1"
 VM = "TestVM"
 
 
-def lab_shape(lab, *, owner="HV02", migration="Live"):
+def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restart=False):
     def conn(host):
         ep = lab.host_endpoint(host)
         return {"host": ep["address"], "port": ep["http_port"], "username": lab.credentials(host)[0]}
@@ -29,8 +29,9 @@ def lab_shape(lab, *, owner="HV02", migration="Live"):
         "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
         "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": "4GB"},
         "switchName": "VMNet",
-        "vm": {"name": VM, "memoryStartupBytes": "1GB", "diskSizeBytes": "10GB", "ownerNode": owner,
-               "preferredOwners": ["HV01", "HV02"], "migrationType": migration},
+        "vm": {"name": VM, "memoryStartupBytes": memory, "diskSizeBytes": "10GB", "ownerNode": owner,
+               "preferredOwners": ["HV01", "HV02"], "migrationType": migration,
+               "allowRestartForChanges": allow_restart},
     }
 
 
@@ -129,8 +130,20 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     remoting = [r for r in lab.audit() if r.get("kind") == "remoting" and r.get("auth", "").lower() == "credssp"]
     assert remoting and all(r["can_delegate"] for r in remoting)
 
+    # -- Hyper-V's rule: startup memory changes only while the VM is off ----------------------------
+    project.set_config("lab", lab_shape(lab, memory="2GB"))
+    refused = project.preview(expect_failure=True)
+    assert "memory_startup_bytes" in refused.output and "allow_restart_for_changes=True" in refused.output
+    assert the_vm(lab.world())[1]["memory_startup"] == 1024 ** 3
+    boot_before = the_vm(lab.world())[1]["boot_id"]
+    project.set_config("lab", lab_shape(lab, memory="2GB", allow_restart=True))
+    project.up()
+    host, vm = the_vm(lab.world())
+    assert (host, vm["state"], vm["memory_startup"]) == ("HV02", "Running", 2 * 1024 ** 3)
+    assert vm["boot_id"] != boot_before  # stopped and started again, with the user's consent
+
     # -- owner change = live migration: an in-place update, the VM keeps running ---------------------
-    project.set_config("lab", lab_shape(lab, owner="HV01"))
+    project.set_config("lab", lab_shape(lab, owner="HV01", memory="2GB"))
     preview = project.preview()
     assert preview.change_summary.get("update") == 1 and "replace" not in preview.change_summary
     project.up()
@@ -142,7 +155,7 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     assert the_vm(world)[0] == "HV01" and project.outputs()["vm_owner_node"] == "HV01"
 
     # -- quick migration: saved, moved, restored --------------------------------------------------------
-    project.set_config("lab", lab_shape(lab, owner="HV02", migration="Quick"))
+    project.set_config("lab", lab_shape(lab, owner="HV02", migration="Quick", memory="2GB"))
     project.up()
     world = lab.world()
     [quick] = events(world, "quick_migration", "Quick")
@@ -160,14 +173,14 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     project.refresh("--target", vm_urn)
     assert resource(project, "seed-vm-testvm")["outputs"]["owner_node"] == "HV01"
     # a program that does not pin the owner accepts the new placement
-    unpinned = lab_shape(lab)
+    unpinned = lab_shape(lab, memory="2GB")
     del unpinned["vm"]["ownerNode"]
     project.set_config("lab", unpinned)
     assert "update" not in project.preview().change_summary
     # the program pins HV02: once HV02 is back, the next up moves the VM back (live)
     lab.control("power-on", host="HV02")
     lab.wait_reachable("HV02")
-    project.set_config("lab", lab_shape(lab, owner="HV02"))
+    project.set_config("lab", lab_shape(lab, owner="HV02", memory="2GB"))
     project.up()
     world = lab.world()
     back = events(world, "live_migration", "Live")[-1]
