@@ -25,7 +25,7 @@ from .model import (COMMON_PARAMS, MISSING, SWITCH_COMMON, FunctionDef, Invocati
 from .operators import runtime_error
 from .parser import Parsed, Source, parse
 from .statements import Statements
-from .values import ArrayList, Hashtable, ScriptBlock, Version, is_collection
+from .values import ArrayList, Hashtable, PSObject, ScriptBlock, Version, is_collection
 
 
 class Interpreter(Statements, Expressions, Commands):
@@ -514,8 +514,8 @@ class Interpreter(Statements, Expressions, Commands):
                         for item in items:
                             self.scope.vars["_"] = ["_", item]
                             self.scope.vars["psitem"] = ["PSItem", item]
-                            if pipe_param is not None and input_items is not None:
-                                self._bind_pipeline_value(fdef, pipe_param, item)
+                            if pipe_param and input_items is not None:
+                                self._bind_pipeline_item(pipe_param, item)
                             try:
                                 self._run_body(blocks["process"], out)
                             except ReturnFromBlock:
@@ -526,9 +526,9 @@ class Interpreter(Statements, Expressions, Commands):
                     pass
             else:
                 try:
-                    if pipe_param is not None and input_items:
-                        for item in input_items:
-                            self._bind_pipeline_value(fdef, pipe_param, item)
+                    if pipe_param and input_items:
+                        for item in input_items:       # no process block: the last record stays bound
+                            self._bind_pipeline_item(pipe_param, item)
                     for stmt in self._statements(body):
                         self.exec_statement(stmt, out)
                 except ReturnFromBlock:
@@ -543,9 +543,19 @@ class Interpreter(Statements, Expressions, Commands):
         for stmt in self._statements(node):
             self.exec_statement(stmt, out)
 
-    def _bind_pipeline_value(self, fdef: FunctionDef, pdef: ParamDef, item: Any) -> None:
-        value = convert_to(item, pdef.type) if pdef.type else item
-        self.set_var(pdef.name, value)
+    def _bind_pipeline_item(self, pipe_params: list, item: Any) -> None:
+        """ValueFromPipeline takes the record; ValueFromPipelineByPropertyName takes its property."""
+        for pdef in pipe_params:
+            if pdef.from_pipeline:
+                value = item
+            else:
+                names = [pdef.name] + list(pdef.aliases)
+                holder = next((n for n in names if isinstance(item, PSObject) and item.has_prop(n)
+                               or isinstance(item, Hashtable) and n in item), None)
+                if holder is None:
+                    continue
+                value = members.get_member(item, holder)
+            self.set_var(pdef.name, convert_to(value, pdef.type) if pdef.type else value)
 
     def _binding_error(self, message: str, error_id: str, command: str, target: Any = None,
                        category: str = "InvalidArgument") -> PSError:
@@ -556,7 +566,7 @@ class Interpreter(Statements, Expressions, Commands):
             exception_type="System.Management.Automation.ParameterBindingException", target_object=target))
 
     def _bind(self, fdef: FunctionDef, tokens: list[Token], input_items: list | None,
-              invocation_name: str | None) -> ParamDef | None:
+              invocation_name: str | None) -> list:
         """Bind arguments to a function's/script's parameters in the (new) current scope."""
         cmd = fdef.name or (invocation_name or "")
         bound: dict[str, Any] = {}
@@ -641,10 +651,12 @@ class Interpreter(Statements, Expressions, Commands):
             else:
                 extra_args.append(value)
         # pipeline input
-        pipe_param = None
+        pipe_params: list[ParamDef] = []
         if input_items is not None:
-            pipe_param = next((p for p in fdef.params if p.from_pipeline and p.name not in bound), None)
-        missing = [p.name for p in fdef.params if p.mandatory and p.name not in bound and p is not pipe_param]
+            by_value = next((p for p in fdef.params if p.from_pipeline and p.name not in bound), None)
+            pipe_params = ([by_value] if by_value is not None else []) + [
+                p for p in fdef.params if p.from_pipeline_by_name and not p.from_pipeline and p.name not in bound]
+        missing = [p.name for p in fdef.params if p.mandatory and p.name not in bound and p not in pipe_params]
         if missing:
             raise self._binding_error("Cannot process command because of one or more missing mandatory parameters: "
                                       f"{' '.join(missing)}.", "MissingMandatoryParameter", cmd)
@@ -662,7 +674,7 @@ class Interpreter(Statements, Expressions, Commands):
                 self.scope.vars[pdef.name.lower()] = [pdef.name, value]
         self.scope.vars["psboundparameters"] = ["PSBoundParameters", Hashtable(bound)]
         self.scope.vars["args"] = ["args", extra_args]
-        return pipe_param
+        return pipe_params
 
     def _convert_param(self, pdef: ParamDef, value: Any, cmd: str) -> Any:
         if not pdef.type:
