@@ -212,3 +212,27 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     assert dc["targets"] == before["hosts"]["DC01"]["iscsi_target_server"]["targets"]
     assert dc["virtual_disks"] == before["hosts"]["DC01"]["iscsi_target_server"]["virtual_disks"]
     assert [r["urn"] for r in project.resources() if r["type"].startswith("pulumi-python")] == []
+
+
+def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, seed_program):
+    """Test-Cluster runs first; a failed validation creates nothing, and the next up converges."""
+    lab = hvsim_lab
+    project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets_of(lab))
+    cluster_urn = f"urn:pulumi:{project.stack}::hvtest::hvprovider:lab:ClusterLab$pulumi-python:dynamic:Resource::seed-cluster"
+    project.up("--exclude", cluster_urn, "--exclude-dependents")   # storage and nodes only
+    lab.control("power-off", host="HV02")
+    failed = project.up(expect_failure=True)
+    assert "Cluster validation of HV01, HV02 failed; the cluster was not created" in failed.output
+    assert "ClusterNotApproved" in failed.output and "skip_validation=True" in failed.output
+    world = lab.world()
+    assert world.get("clusters", {}) == {} and CLUSTER not in world["domain"].get("cluster_objects", {})
+    [validation] = world["cluster_validations"]
+    assert validation["errors"] and "HV02" in " ".join(validation["nodes"])
+    # HV02 back: the next up validates again and builds the rest
+    lab.control("power-on", host="HV02")
+    lab.wait_reachable("HV02")
+    project.up()
+    world = lab.world()
+    assert sorted(world["clusters"][CLUSTER]["nodes"]) == ["HV01", "HV02"]
+    assert project.outputs()["validation_summary"].startswith("passed")
+    assert the_vm(world)[1]["state"] == "Running"
