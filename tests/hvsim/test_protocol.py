@@ -12,10 +12,6 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 
 from hvsim.testing import LabProcess
 
-try:  # the interpreter is built in parallel; until it exists these end-to-end tests cannot run
-    from hvsim.powershell import execute as _execute  # noqa: F401
-except ImportError:  # pragma: no cover
-    pytest.skip("hvsim.powershell.execute is not there yet", allow_module_level=True)
 
 BOOTSTRAP_ARGS = ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand"]
 
@@ -319,3 +315,15 @@ def test_drop_connections_and_latency(fresh_lab):
     assert lab.session("HV02").run_ps("Write-Output 'slow'").std_out == b"slow\r\n"
     lab.control("latency", host="HV02", ms=0)
     assert "HV02" not in lab.world()["faults"].get("latency_ms", {})
+
+
+def test_injected_cmdlet_failure_fails_once(lab):
+    lab.control("fail-cmdlet", host="HV02", cmdlet="Get-Service", message="RPC server is unavailable (injected)")
+    script = "$ErrorActionPreference = 'Stop'; (Get-Service -Name WinRM).Status"
+    first = lab.session("HV02").run_ps(script)
+    assert first.status_code == 1
+    assert b"RPC server is unavailable (injected)" in first.std_err
+    assert lab.world()["faults"]["cmdlet_fail_once"] == []
+    second = lab.session("HV02").run_ps(script)
+    assert second.status_code == 0, second.std_err
+    assert second.std_out == b"Running\r\n"
