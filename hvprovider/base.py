@@ -31,6 +31,10 @@ Providers hold no sessions, sockets, locks or secrets as attributes: they are pi
 """
 from __future__ import annotations
 
+import os
+import sys
+import traceback
+import types
 from typing import Any, ClassVar, Mapping
 
 import pulumi
@@ -38,9 +42,38 @@ from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult,
                             ResourceProvider, UpdateResult)
 
 from .connection import ConnectionArgs
+from .errors import HvProviderError
 from .validation import Prop, contains_unknown, is_unknown, validate
 
 PROVIDER_KEY = "__provider"
+
+
+def _install_concise_errors() -> None:
+    """Show our errors as their one-line message instead of a Python traceback.
+
+    The dynamic-provider host (``python -m pulumi.dynamic``) reports every exception with
+    ``traceback.format_exc()``. Our errors (``errors.HvProviderError``) already say what happened,
+    where, and what to do, so for them alone it reports ``<ErrorClass>: <message>``; any other
+    exception (a bug) keeps its full traceback. ``HVPROVIDER_TRACEBACKS=1`` keeps tracebacks for all.
+    Only done inside the provider host process; nothing changes when this module is imported elsewhere.
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if main is None or getattr(spec, "name", None) != "pulumi.dynamic.__main__" or os.environ.get("HVPROVIDER_TRACEBACKS"):
+        return
+    if not isinstance(getattr(main, "traceback", None), types.ModuleType):
+        return  # the SDK changed: leave it alone
+
+    def format_exc(*args: Any, **kwargs: Any) -> str:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, HvProviderError):
+            return f"{type(exc).__name__}: {exc}"
+        return traceback.format_exc(*args, **kwargs)
+
+    shim = types.ModuleType("traceback")
+    shim.__dict__.update(traceback.__dict__)
+    shim.format_exc = format_exc  # type: ignore[attr-defined]
+    main.traceback = shim  # type: ignore[attr-defined]
 
 
 def normalize(prop: Prop | None, value: Any) -> Any:
@@ -216,3 +249,5 @@ def merge_observed(spec_names: tuple[str, ...], desired: Mapping[str, Any], obse
 
 __all__ = ["HvProvider", "HvResource", "describe_diff", "normalize", "is_unknown", "contains_unknown",
            "PROVIDER_KEY", "merge_observed"]
+
+_install_concise_errors()
