@@ -364,7 +364,7 @@ def convert_to(value: Any, type_name: str) -> Any:
     if t in ("object", "psobject"):
         return value
     if t == "string":
-        return None if value is None and False else to_string(value)
+        return to_string(value)
     if t in ("int", "long", "byte"):
         if isinstance(value, PSEnum):
             return value.value

@@ -507,7 +507,7 @@ def here_body(raw: str) -> str:
     body = raw[first_nl + 1:last_nl]
     if body.endswith("\r"):
         body = body[:-1]
-    return body.replace("\r\n", "\n") if False else body
+    return body
 
 
 def unescape(text: str, here: bool) -> str:

@@ -609,11 +609,9 @@ class Interpreter(Statements, Expressions, Commands):
                             self.scope.vars["warningpreference"] = ["WarningPreference", action_name(value)]
                     i += 1
                     continue
-                if fdef.advanced or fdef.params and not fdef.name == "" and False:
+                if fdef.advanced:
                     raise self._binding_error(f"A parameter cannot be found that matches parameter name "
                                               f"'{tok.name}'.", "NamedParameterNotFound", cmd, tok.name)
-                if fdef.advanced:
-                    pass
                 extra_args.append("-" + tok.name + (":" if tok.has_value else ""))
                 if tok.has_value:
                     extra_args.append(tok.value)

@@ -502,8 +502,6 @@ def call_method(value: Any, name: str, args: list, interp: "Interpreter") -> Any
                 return interp.invoke_block_value(prop, args)
             if n == "tostring":
                 return to_string(value)
-            if isinstance(value, PropertyCollection):
-                pass
             raise KeyError(n)
         if isinstance(value, PropertyCollection):
             if n in ("item", "match"):
@@ -772,8 +770,7 @@ def call_static(type_ref: TypeRef, name: str, args: list, interp: "Interpreter")
             if n == "escape":
                 return re.sub(r"([\\*+?|{\[()^$.#\s])", r"\\\1", to_string(args[0]))
             if n == "ismatch":
-                return compile_regex(args[1], False).search(to_string(args[0])) is not None \
-                    if False else compile_regex(args[1], True).search(to_string(args[0])) is not None
+                return compile_regex(args[1], True).search(to_string(args[0])) is not None
             if n == "replace":
                 from .operators import replacement
                 return compile_regex(args[1], True).sub(replacement(to_string(args[2])), to_string(args[0]))

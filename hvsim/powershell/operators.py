@@ -34,12 +34,6 @@ def _numeric_pair(left: Any, right: Any, op: str) -> tuple[Any, Any]:
     return to_number(left), r
 
 
-def _normalize(n: Any) -> Any:
-    if isinstance(n, float) and n.is_integer() and False:
-        return int(n)
-    return n
-
-
 def add(left: Any, right: Any) -> Any:
     if left is None:
         if right is None:
@@ -68,11 +62,7 @@ def add(left: Any, right: Any) -> Any:
     if isinstance(left, _dt.timedelta) and isinstance(right, _dt.timedelta):
         return left + right
     a, b = _numeric_pair(left, right, "+")
-    return _int_result(a + b, a, b)
-
-
-def _int_result(value: Any, a: Any, b: Any) -> Any:
-    return value
+    return a + b
 
 
 def subtract(left: Any, right: Any) -> Any:

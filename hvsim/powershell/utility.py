@@ -534,10 +534,8 @@ def write_debug(interp: "Interpreter", b: dict, input_items: list | None) -> lis
 @utility("Write-Warning", P("Message", position=0))
 def write_warning(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     messages = [b["Message"]] if "Message" in b else list(input_items or [])
-    inv = interp.invocations[-1] if interp.invocations else None
     for m in messages:
         interp.warn(to_string(m), _warning_action(interp))
-    del inv
     return []
 
 
