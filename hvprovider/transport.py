@@ -293,19 +293,28 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
         attempt += 1
         shell: _Shell | None = None
         broken = True
+        reused = False
         try:
             try:
                 shell = pool.acquire(conn)
             except Exception as exc:  # opening the shell: authentication and connection errors land here
                 raise _translate(conn, exc, "opening a shell") from None
+            reused = shell.commands > 0
             stdout, stderr, exit_code = _execute(shell, payload, conn, script, limit)
             broken = False
         except _Retry as retry:
             err = retry.error
             if isinstance(err, errors.ConnectionFailedError):
                 err = errors.ConnectionFailedError(conn.host, conn.port, err.reason, attempt)
-            if retry.immediate and stale_reopens < 2:
-                stale_reopens += 1  # a stale shell costs no retry: reopen at once
+            if (retry.immediate or reused) and stale_reopens < 2:
+                # a pooled shell that worked before died (host restarted, idle timeout, connection
+                # closed): its idle siblings are as stale; drop them and reopen at once, no retry spent
+                stale_reopens += 1
+                for idle in pool.drain():
+                    try:
+                        idle.protocol.transport.close_session()
+                    except Exception:
+                        pass
                 attempt -= 1
                 continue
             if attempt >= attempts_allowed:

@@ -153,3 +153,23 @@ def test_clixml_errors_are_parsed():
     assert info.value.error_id == "ThingNotFound"
     ok = json.dumps({"ok": True, "result": [{"A": 1}]}).encode()
     assert transport.parse_result("h", "s.ps1", b"WARNING: x\r\n" + ok + b"\r\n", b"", 0) == {"A": 1}
+
+
+def test_restart_behind_our_back_is_absorbed(hvsim_lab_module):
+    """Pooled shells die with an out-of-band restart; the next call reopens without spending retries."""
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "DC01", connect_retries=0)
+    before_boot = transport.boot_time(conn)
+    lab.control("restart", host="DC01")
+    lab.wait_reachable("DC01")
+    opened = transport.STATS["shell_create"]
+    assert transport.boot_time(conn) != before_boot
+    assert transport.STATS["shell_create"] - opened >= 1
+
+
+def test_dropped_connections_are_retried(hvsim_lab_module):
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV01", connect_retries=3)
+    transport.discard_shells(conn)
+    lab.control("drop-connections", host="HV01", count=2)
+    assert transport.run_script(conn, "host_boot_time.ps1")["ComputerName"] == "HV01"
