@@ -1,7 +1,8 @@
 """Rendering output objects as text (Out-Default / Out-String), minimally.
 
-Strings print verbatim, numbers and booleans as PowerShell prints them, objects as a list
-view ("Name : value" lines, names padded), hashtables as the Name/Value table.
+Strings print verbatim, numbers and booleans as PowerShell prints them, objects with up to four
+properties as a table (like 5.1's default), larger ones as a list view ("Name : value" lines,
+names padded), hashtables as the Name/Value table.
 """
 from __future__ import annotations
 
@@ -49,12 +50,49 @@ def _hashtable_view(table: Hashtable) -> list[str]:
     return lines
 
 
+def _table_view(objs: list[PSObject]) -> list[str]:
+    """5.1's default for objects with up to 4 properties: one table, numbers right-aligned."""
+    names = list(objs[0].props.keys())
+    cells = [[_cell(o.props.get(n)) for n in names] for o in objs]
+    right = [all(isinstance(o.props.get(n), (int, float)) and not isinstance(o.props.get(n), bool)
+                 for o in objs if o.props.get(n) is not None) for n in names]
+    widths = [max([len(n)] + [len(row[i]) for row in cells]) for i, n in enumerate(names)]
+
+    def line(values: list[str], align_right: list[bool]) -> str:
+        return " ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, align_right)).rstrip()
+
+    out = ["", line(names, right), line(["-" * len(n) for n in names], right)]
+    out.extend(line(row, right) for row in cells)
+    out.append("")
+    return out
+
+
+def _shape(value: Any) -> tuple | None:
+    if isinstance(value, PSObject) and not isinstance(value, ErrorRecord):
+        return (value.type_name, tuple(k.lower() for k in value.props.keys()))
+    return None
+
+
 def render_output(values: list) -> list[str]:
     """Text lines for output objects reaching the host."""
     lines: list[str] = []
     in_objects = False
-    for value in values:
-        if isinstance(value, PSObject) and not isinstance(value, ErrorRecord):
+    i = 0
+    while i < len(values):
+        value = values[i]
+        shape = _shape(value)
+        if shape is not None and 0 < len(shape[1]) <= 4:
+            j = i
+            while j < len(values) and _shape(values[j]) == shape:
+                j += 1
+            if in_objects:
+                lines.append("")
+                in_objects = False
+            lines.extend(_table_view(values[i:j]))
+            i = j
+            continue
+        i += 1
+        if shape is not None:
             if not in_objects:
                 lines.append("")
             lines.extend(_list_view(value))
