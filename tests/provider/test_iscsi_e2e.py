@@ -117,9 +117,11 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     # secrets: never in the state in plain text, never on a command line
     exported = project.export_text()
     command_lines = " ".join(r.get("command_line", "") for r in lab.audit() if r.get("kind") == "command")
+    audit_text = (lab.state_dir / "audit.jsonl").read_text(encoding="utf-8")
     for password in all_passwords(lab):
         assert password not in exported
         assert password not in command_lines
+        assert password not in audit_text                 # nor in any audited cmdlet parameter
     hv01 = resource(project, "hv01")
     for secret in ("connection", "domain_join_password"):
         assert "ciphertext" in hv01["outputs"][secret], secret
