@@ -71,11 +71,19 @@ def _inner_ntlm(token: bytes) -> tuple[bytes, bool]:
     return inner, True
 
 
-def _authenticate_names(token: bytes) -> tuple[str, str]:
-    """(domain, user) from a raw NTLM AUTHENTICATE message."""
-    from spnego._ntlm_raw.messages import Authenticate  # pyspnego's own parser
+def _authenticate_names(token: bytes) -> tuple[str, str, bool]:
+    """(domain, user, whether it carries a channel binding) from a raw NTLM AUTHENTICATE message."""
+    from spnego._ntlm_raw.messages import AvId, Authenticate, NTClientChallengeV2  # pyspnego's parsers
     msg = Authenticate.unpack(token)
-    return msg.domain_name or "", msg.user_name or ""
+    has_cbt = False
+    nt = msg.nt_challenge_response or b""
+    if len(nt) > 24:
+        try:
+            pairs = NTClientChallengeV2.unpack(nt[16:]).av_pairs
+            has_cbt = pairs.get(AvId.channel_bindings, b"\x00" * 16) != b"\x00" * 16
+        except Exception:
+            has_cbt = False
+    return msg.domain_name or "", msg.user_name or "", has_cbt
 
 
 class NtlmAcceptor:
@@ -106,11 +114,11 @@ class NtlmAcceptor:
             if msg_type == 1:
                 self.ctx = spnego.server(protocol="negotiate" if wrapped else "ntlm",
                                          options=spnego.NegotiateOptions.use_ntlm if not wrapped else
-                                         spnego.NegotiateOptions.none, channel_bindings=self.cbt)
+                                         spnego.NegotiateOptions.none)
                 return self.ctx.step(token)
             if msg_type != 3 or self.ctx is None:
                 raise AuthFailed("unexpected NTLM message")
-            domain, user = _authenticate_names(inner)
+            domain, user, has_cbt = _authenticate_names(inner)
             named = f"{domain}\\{user}" if domain else user
             account = self.world.account_password(self.host, named)
             if account is None:
@@ -120,7 +128,9 @@ class NtlmAcceptor:
                 assert _user_file is not None, "setup_ntlm_user_file() not called"
                 _user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
                 try:
-                    final = self.ctx.step(token)
+                    # CbtHardeningLevel Relaxed (the Windows default): a binding the client sends
+                    # must match this listener's certificate; a client that sends none is accepted
+                    final = self.ctx.step(token, channel_bindings=self.cbt if has_cbt else None)
                 finally:
                     _user_file.write_text("", encoding="utf-8")
             if not self.ctx.complete and not _spnego_accepted(self.ctx):

@@ -129,6 +129,22 @@ def test_ntlm_over_https_with_channel_binding(lab):
     assert r.status_code == 0 and r.std_out == b"cbt\r\n"
 
 
+def test_channel_binding_must_match_when_the_client_sends_one(lab, monkeypatch):
+    import requests_ntlm.requests_ntlm as rn
+    user, pw = lab.credentials("HV02")
+
+    def session():
+        return winrm.Session(lab.url("HV02", https=True), auth=(user, pw), transport="ntlm",
+                             server_cert_validation="validate", ca_trust_path=lab.ca_path)
+    # a binding for some other certificate (a TLS man in the middle): refused
+    monkeypatch.setattr(rn.HttpNtlmAuth, "_get_server_cert", lambda self, response: b"\x01" * 32)
+    with pytest.raises(InvalidCredentialsError):
+        session().run_ps("1")
+    # no binding at all: accepted, as with Windows' default CbtHardeningLevel Relaxed
+    monkeypatch.setattr(rn.HttpNtlmAuth, "_get_server_cert", lambda self, response: None)
+    assert session().run_ps("Write-Output relaxed").std_out == b"relaxed\r\n"
+
+
 # ------------------------------------------------------------------ pypsrp, an independent client
 @pytest.mark.parametrize("ssl,auth", [(False, "ntlm"), (False, "negotiate"), (True, "negotiate")])
 def test_pypsrp_winrs(lab, ssl, auth):
