@@ -7,6 +7,7 @@ Steps: up (the full lab) -> what hvsim shows -> a second up is a no-op -> the na
 of the owner (failover, refresh shows the survivor, an unpinned program accepts it, a pinned one moves
 the VM back) -> destroy (hvsim back to its start apart from the delete policy).
 """
+import re
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,33 @@ def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restar
 def secrets_of(lab):
     return {"domainPassword": lab.credentials("HV01", domain=True)[1],
             "hostPasswords": {h: lab.credentials(h)[1] for h in ("DC01", "HV01", "HV02")}}
+
+
+# What `pulumi destroy` leaves behind by design (docs/provider-cluster.md, "Delete policy"): the nodes'
+# domain membership, features, services and the restarts that took; the storage host's iSCSI Target
+# Server feature and folder; the empty C:\ClusterStorage folder and the validation reports (as on
+# Windows); hvsim's own bookkeeping (counters, the validation history, disks listed lazily).
+KEPT_AFTER_DESTROY = [re.compile(p, re.IGNORECASE) for p in (
+    r"/cluster_validations$", r"/domain/computers/HV0[12]$",
+    r"/hosts/DC01/features/", r"/hosts/DC01/services/WinTarget$", r"/hosts/DC01/files/c:\\iscsivirtualdisks$",
+    r"/hosts/DC01/iscsi_initiator/(next_session|persistent)$", r"/hosts/DC01/iscsi_target_server/next_index$",
+    r"/hosts/HV0[12]/(boot_id|last_boot|ready_at|domain|workgroup|disks)$", r"/hosts/HV0[12]/features/",
+    r"/hosts/HV0[12]/services/", r"/hosts/HV0[12]/iscsi_initiator/(iqn|next_session|persistent)$",
+    r"/hosts/HV0[12]/files/c:\\clusterstorage$", r"/hosts/HV01/files/c:\\windows\\cluster(\\reports)?(\\validation report [^\\]*\.htm)?$",
+)]
+
+
+def changed_paths(before, after, path=""):
+    """Paths (/key/key) where two JSON trees differ, down to the first non-dict value."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after)):
+            if key not in before or key not in after:
+                out.append(f"{path}/{key}")
+            else:
+                out += changed_paths(before[key], after[key], f"{path}/{key}")
+        return out
+    return [] if before == after else [path]
 
 
 def mutating(records):
@@ -111,9 +139,12 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     status = lab.status_text()
     for word in (CLUSTER, witness, "C:\\ClusterStorage\\Volume1", VM):
         assert word in status, word
+    # secrets: not in the state, not on a command line, nowhere in what the hosts logged
     exported = project.export_text()
+    audit_text = (lab.state_dir / "audit.jsonl").read_text(encoding="utf-8")
     for password in (secrets["domainPassword"], *secrets["hostPasswords"].values()):
         assert password not in exported
+        assert password not in audit_text
 
     # -- a second up: nothing to do, no mutating cmdlet on any host -------------------------------
     n = len(lab.audit())
@@ -206,12 +237,17 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     for name in ("HV01", "HV02"):
         h = world["hosts"][name]
         assert h["hyperv"]["switches"] == {}
+        assert h["iscsi_initiator"].get("sessions", []) == []
+        assert [d["serial"] for d in h["disks"] if d["bus_type"] == "iSCSI" and d.get("present")] == []
         assert h["domain"] == "hyper.local"
         assert h["features"]["Failover-Clustering"]["state"] == "Installed"
     dc = world["hosts"]["DC01"]["iscsi_target_server"]
     assert dc["targets"] == before["hosts"]["DC01"]["iscsi_target_server"]["targets"]
     assert dc["virtual_disks"] == before["hosts"]["DC01"]["iscsi_target_server"]["virtual_disks"]
     assert [r["urn"] for r in project.resources() if r["type"].startswith("pulumi-python")] == []
+    # everything else is as it was before the first up
+    unexpected = [p for p in changed_paths(before, world) if not any(k.search(p) for k in KEPT_AFTER_DESTROY)]
+    assert unexpected == []
 
 
 def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, seed_program):
