@@ -484,6 +484,8 @@ def parse_number_literal(text: str) -> int | float:
             value -= 2**32    # hex literals are Int32 in 5.1 (0xFFFFFFFF is -1)
     elif re.fullmatch(r"\d+", body):
         value = int(body)
+        if value >= 2**63 and not mult:
+            value = float(value)          # beyond Int64 (and Decimal) a literal becomes a Double
     else:
         value = float(body)
     if mult:

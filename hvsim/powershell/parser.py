@@ -187,11 +187,20 @@ def _error_rows(node: Any, rows: set[int]) -> None:
         _error_rows(child, rows)
 
 
+def _has_code(text: str) -> bool:
+    """False for a script of only whitespace and comments."""
+    stripped = re.sub(r"<#.*?#>", "", text, flags=re.S)
+    stripped = re.sub(r"(?m)#.*$", "", stripped)
+    return bool(stripped.strip())
+
+
 @lru_cache(maxsize=256)
 def parse(text: str, name: str = "") -> Parsed:
     """Parse a script (cached by text). Raises PSError (ParserError) on a syntax error."""
     source = Source(text, name)
     prepared = _lowercase_suffixes(text)
+    if not _has_code(prepared):
+        prepared += "\n$null = $null"     # the grammar rejects a program without statements
     tree = _parser().parse(prepared.encode("utf-8"))
     bad = _first_error(tree.root_node)
     if bad is not None:
