@@ -49,7 +49,14 @@ _FEATURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
 def feature_name(v: str) -> str | None:
-    return None if _FEATURE_NAME.match(v) else f"{v!r} is not a Windows feature name (e.g. Hyper-V, Failover-Clustering)"
+    return None if _FEATURE_NAME.match(v) else f"'{v}' is not a Windows feature name (e.g. Hyper-V, Failover-Clustering)"
+
+
+def account_name(v: str) -> str | None:
+    """A domain account as Add-Computer needs it: DOMAIN\\user or user@domain.fqdn."""
+    if "\\" in v.strip("\\") or ("@" in v and not v.startswith("@") and not v.endswith("@")):
+        return None
+    return f"'{v}' must name the domain: DOMAIN\\user or user@domain (e.g. HYPER\\Administrator)"
 
 
 def switch_name_check(v: str) -> str | None:
@@ -99,7 +106,7 @@ def delete_policy(inputs: dict) -> str:
     if inputs.get("target_iqns"):
         undo.append("disconnect iSCSI targets " + ", ".join(str(t) for t in inputs["target_iqns"]))
     if inputs.get("switch_name"):
-        undo.append(f"remove virtual switch {inputs['switch_name']!r}")
+        undo.append(f"remove virtual switch [{inputs['switch_name']}]")
     if inputs.get("credssp", True):
         undo.append("disable the CredSSP roles")
     if inputs.get("remove_features_on_delete"):
@@ -122,7 +129,7 @@ class ClusterNodeProvider(HvProvider):
         Prop("features", "list", default=lambda: list(DEFAULT_FEATURES), items=(feature_name,), unordered=True,
              case_insensitive=True),
         Prop("domain_name", "str", checks=(dns_name,), case_insensitive=True),
-        Prop("domain_join_username", "str", checks=(nonempty,)),
+        Prop("domain_join_username", "str", checks=(account_name,)),
         Prop("domain_join_password", "str", secret=True),
         Prop("credssp", "bool", default=True),
         Prop("target_portal_address", "str", checks=(host_address,), case_insensitive=True),

@@ -130,7 +130,7 @@ def length_at_most(n: int) -> Check:
 def netbios_name(v: str) -> str | None:
     """A Windows computer (NetBIOS) name: 1-15 letters, digits or '-', not only digits."""
     if not _NETBIOS.match(v) or v.isdigit() or v.startswith("-"):
-        return (f"{v!r} is not a NetBIOS computer name: 1 to 15 letters, digits or '-', not starting with '-' "
+        return (f"'{v}' is not a NetBIOS computer name: 1 to 15 letters, digits or '-', not starting with '-' "
                 f"and not only digits")
     return None
 
@@ -139,14 +139,14 @@ def dns_name(v: str) -> str | None:
     """A DNS host or domain name (labels of letters, digits, '-', separated by dots)."""
     labels = v.rstrip(".").split(".")
     if len(v) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
-        return f"{v!r} is not a DNS name: dot-separated labels of 1-63 letters, digits or '-' (e.g. hyper.local)"
+        return f"'{v}' is not a DNS name: dot-separated labels of 1-63 letters, digits or '-' (e.g. hyper.local)"
     return None
 
 
 def iqn(v: str) -> str | None:
     """An iSCSI qualified name: iqn.YYYY-MM.reversed.domain[:suffix] (lower case) or eui.<16 hex>."""
     if len(v) > 223 or not (_IQN.match(v) or _EUI.match(v) or _NAA.match(v)):
-        return (f"{v!r} is not an iSCSI name: expected iqn.YYYY-MM.<reversed domain>[:<name>] in lower case "
+        return (f"'{v}' is not an iSCSI name: expected iqn.YYYY-MM.<reversed domain>[:<name>] in lower case "
                 f"(e.g. iqn.1991-05.com.microsoft:dc01-cluster-target) or eui.<16 hex digits>")
     return None
 
@@ -156,7 +156,7 @@ def ipv4(v: str) -> str | None:
         ipaddress.IPv4Address(v)
         return None
     except ValueError:
-        return f"{v!r} is not an IPv4 address (e.g. 192.168.10.10)"
+        return f"'{v}' is not an IPv4 address (e.g. 192.168.10.10)"
 
 
 def host_address(v: str) -> str | None:
@@ -165,7 +165,7 @@ def host_address(v: str) -> str | None:
         ipaddress.ip_address(v)
         return None
     except ValueError:
-        return None if dns_name(v) is None else f"{v!r} is not an IP address or DNS name"
+        return None if dns_name(v) is None else f"'{v}' is not an IP address or DNS name"
 
 
 def initiator_id(v: str) -> str | None:
@@ -175,24 +175,24 @@ def initiator_id(v: str) -> str | None:
                " (e.g. DNSName:hv01.hyper.local)")
     k = kind.lower()
     if not sep or not value:
-        return f"{v!r} is not an initiator id: use {allowed}"
+        return f"'{v}' is not an initiator id: use {allowed}"
     if k == "iqn":
         if value == "*":  # any initiator (Windows accepts IQN:*)
             return None
-        return None if iqn(value) is None else f"{v!r}: {iqn(value)}"
+        return None if iqn(value) is None else f"'{v}': {iqn(value)}"
     if k == "dnsname":
-        return None if dns_name(value) is None else f"{v!r}: {dns_name(value)}"
+        return None if dns_name(value) is None else f"'{v}': {dns_name(value)}"
     if k == "ipaddress":
-        return None if ipv4(value) is None else f"{v!r}: {ipv4(value)}"
+        return None if ipv4(value) is None else f"'{v}': {ipv4(value)}"
     if k == "ipv6address":
         try:
             ipaddress.IPv6Address(value)
             return None
         except ValueError:
-            return f"{v!r}: not an IPv6 address"
+            return f"'{v}': not an IPv6 address"
     if k == "macaddress":
-        return None if _MAC.match(value) else f"{v!r}: not a MAC address (aa-bb-cc-dd-ee-ff)"
-    return f"{v!r} is not an initiator id: use {allowed}"
+        return None if _MAC.match(value) else f"'{v}': not a MAC address (aa-bb-cc-dd-ee-ff)"
+    return f"'{v}' is not an initiator id: use {allowed}"
 
 
 def normalize_initiator_id(v: str) -> str:
@@ -209,7 +209,7 @@ def normalize_initiator_id(v: str) -> str:
 def iscsi_target_name(v: str) -> str | None:
     """iSCSI Target Server target names become part of the target IQN: letters, digits, '-', '.'."""
     if not _TARGET_NAME.match(v):
-        return (f"{v!r} is not a valid iSCSI target name: 1-174 letters, digits, '-' or '.', starting with a "
+        return (f"'{v}' is not a valid iSCSI target name: 1-174 letters, digits, '-' or '.', starting with a "
                 f"letter or digit (the name becomes part of the target IQN)")
     return None
 
@@ -217,10 +217,10 @@ def iscsi_target_name(v: str) -> str | None:
 def windows_path(v: str) -> str | None:
     """An absolute local Windows path: X:\\dir\\file (no <>\"|?* or control characters)."""
     if not _PATH.match(v) or any(c in _BAD_PATH_CHARS for c in v) or ":" in v[2:] or len(v) > 259:
-        return (f"{v!r} is not an absolute Windows path: expected X:\\folder\\file, at most 259 characters, "
+        return (f"'{v}' is not an absolute Windows path: expected X:\\folder\\file, at most 259 characters, "
                 f"without < > \" | ? * or ':' after the drive")
     if v.endswith("\\") or v.endswith(" ") or v.endswith("."):
-        return f"{v!r} must name a file: no trailing '\\', space or '.'"
+        return f"'{v}' must name a file: no trailing '\\', space or '.'"
     return None
 
 
@@ -228,7 +228,7 @@ def vhdx_path(v: str) -> str | None:
     err = windows_path(v)
     if err:
         return err
-    return None if v.lower().endswith(".vhdx") else f"{v!r} must end in .vhdx (iSCSI Target Server disks are VHDX files)"
+    return None if v.lower().endswith(".vhdx") else f"'{v}' must end in .vhdx (iSCSI Target Server disks are VHDX files)"
 
 
 def size_between(lo: int, hi: int) -> Check:
@@ -286,11 +286,11 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
     if kind == "str":
         if isinstance(value, str):
             return value
-        failures.append(CheckFailure(path, f"must be a string, got {_type_name(value)} {value!r}"))
+        failures.append(CheckFailure(path, f"must be a string, got {_type_name(value)} '{value}'"))
     elif kind == "bool":
         if isinstance(value, bool):
             return value
-        failures.append(CheckFailure(path, f"must be true or false, got {_type_name(value)} {value!r}"))
+        failures.append(CheckFailure(path, f"must be true or false, got {_type_name(value)} '{value}'"))
     elif kind in ("int", "number"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if kind == "number":
@@ -298,13 +298,13 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
             if float(value).is_integer():
                 return int(value)
         failures.append(CheckFailure(path, f"must be {'a whole number' if kind == 'int' else 'a number'}, "
-                                           f"got {_type_name(value)} {value!r}"))
+                                           f"got {_type_name(value)} '{value}'"))
     elif kind == "size":
         n = parse_size(value)
         if n is not None:
             return n
         failures.append(CheckFailure(path, f"must be a size in bytes (a whole number) or a string like \"10GB\" "
-                                           f"(KB, MB, GB, TB: powers of 1024), got {value!r}"))
+                                           f"(KB, MB, GB, TB: powers of 1024), got '{value}'"))
     elif kind == "list":
         if isinstance(value, (list, tuple)):
             out = []
@@ -326,7 +326,7 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
                             item = prop.convert(item)
                 out.append(item)
             return out
-        failures.append(CheckFailure(path, f"must be a list, got {_type_name(value)} {value!r}"))
+        failures.append(CheckFailure(path, f"must be a list, got {_type_name(value)} '{value}'"))
     elif kind == "dict":
         if isinstance(value, Mapping):
             if prop.fields:
@@ -374,7 +374,7 @@ def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, p
             canon = {str(c).lower(): c for c in prop.choices}
             key = str(value).lower()
             if key not in canon:
-                failures.append(CheckFailure(path, f"{value!r} is not allowed; choose one of: "
+                failures.append(CheckFailure(path, f"'{value}' is not allowed; choose one of: "
                                                    + ", ".join(str(c) for c in prop.choices)))
                 out[prop.name] = value
                 continue
@@ -414,6 +414,6 @@ def require_unique(values: list, path: str, case_insensitive: bool = True) -> li
             continue
         k = v.lower() if case_insensitive and isinstance(v, str) else v
         if k in seen:
-            failures.append(CheckFailure(f"{path}[{i}]", f"{v!r} is listed twice"))
+            failures.append(CheckFailure(f"{path}[{i}]", f"'{v}' is listed twice"))
         seen.add(k)
     return failures
