@@ -33,6 +33,7 @@ def default_fail_message(cmdlet: str, host: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16      # one segment per answer
     server: "ControlServer"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -45,6 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        self.wfile.flush()
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle({})

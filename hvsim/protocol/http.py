@@ -83,9 +83,14 @@ class WinRMHandler(BaseHTTPRequestHandler):
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     timeout = 300
+    wbufsize = 1 << 16      # headers and body leave in one segment (no Nagle/delayed-ACK stall)
     server: WinRMListener
 
     def setup(self) -> None:
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         super().setup()
         self.ntlm: NtlmAcceptor | None = None
         self.boot_id = self.server.boot_ids.get(threading.get_ident())
@@ -113,6 +118,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
+        self.wfile.flush()
 
     def _challenge(self) -> None:
         headers = [("WWW-Authenticate", "Negotiate")]

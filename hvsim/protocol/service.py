@@ -76,8 +76,13 @@ class WinRMService:
             hooks.setdefault("power_off", []).append(lambda _w, host: self.shells.kill_host(host))
 
     def stop(self) -> None:
+        # shut every listener down at once (each waits up to one poll interval)
+        stoppers = [threading.Thread(target=listener.shutdown, daemon=True) for listener in self.listeners]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(5)
         for listener in self.listeners:
-            listener.shutdown()
             listener.server_close()
         self.listeners = []
 
