@@ -193,6 +193,11 @@ def get_member(value: Any, name: str) -> Any:
         if n == "values":
             return list(value.values())
         return None
+    if isinstance(value, dict):          # a plain dict from an emulated cmdlet reads like a hashtable
+        for k, v in value.items():
+            if isinstance(k, str) and k.lower() == n:
+                return v
+        return len(value) if n == "count" else None
     if isinstance(value, PSObject):
         if value.has_prop(name):
             prop = value.get_prop(name)
