@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import soap
-from .auth import Identity, setup_ntlm_user_file
+from .auth import Identity, cert_hash_for_cbt, setup_ntlm_user_file
 from .http import WinRMListener, start_listener
 from .shells import ShellManager
 from .tls import ensure_ca, issue_host_cert, server_context
@@ -61,7 +61,6 @@ class WinRMService:
             address = str(spec.get("address", "127.0.0.1"))
             names = [name, name.lower()] + ([f"{name.lower()}.{dom}"] if dom else [])
             cert_path, key_path, der = issue_host_cert(self.state_dir, ca_cert, ca_key, name, address, names)
-            from .auth import cert_hash_for_cbt
             http = WinRMListener(self, name, address, int(spec.get("http_port", 5985)), "http")
             https = WinRMListener(self, name, address, int(spec.get("https_port", 5986)), "https",
                                   server_context(cert_path, key_path), cert_hash_for_cbt(der))

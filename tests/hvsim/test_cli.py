@@ -85,6 +85,20 @@ def test_serve_stops_cleanly_and_keeps_the_world(hvsim_lab):
     assert hvsim_lab.control("status")["hosts"]["HV02"]["reachable"] is True
 
 
+def test_control_interface_refuses_bad_requests(hvsim_lab_module):
+    from hvsim.control import ControlError
+    lab = hvsim_lab_module
+    with pytest.raises(ControlError, match="unknown host or action: explode"):
+        lab.control("explode", host="HV01")
+    with pytest.raises(ControlError, match="unknown host or action: HV09"):
+        lab.control("restart", host="HV09")
+    with pytest.raises(ControlError, match="ms must be >= 0"):
+        lab.control("latency", host="HV01", ms=-5)
+    with pytest.raises(ControlError, match="needs a cmdlet name"):
+        lab.control("fail-cmdlet", host="HV01")
+    assert lab.world()["faults"].get("latency_ms", {}) == {}
+
+
 def test_status_without_state_fails_readably(tmp_path):
     res = hvsim("status", "--state", str(tmp_path), check=False)
     assert res.returncode == 1 and "state.json" in res.stderr
