@@ -872,7 +872,11 @@ def add_vm_role(world: Any, c: dict, local: str, vm_name: str | None, vm_id: str
                          (f"Virtual Machine Configuration {vm['name']}", "Virtual Machine Configuration")):
         state = "Online" if (rtype != "Virtual Machine" or vm["state"] == "Running") else "Offline"
         c["resources"][rname] = {"name": rname, "id": _guid(), "type": rtype, "group": gname, "state": state,
-                                 "vm_id": vm["id"], "params": {"VmID": vm["id"]}}
+                                 "vm_id": vm["id"],
+                                 "params": ({"VmID": vm["id"], "OfflineAction": OFFLINE_SAVE, "ShutdownAction": 0,
+                                             "CheckHeartbeat": 1, "MigrationState": 0}
+                                            if rtype == "Virtual Machine" else
+                                            {"VmID": vm["id"], "ConfigurationLocation": vm["config_location"]})}
     vm["clustered"] = True
     vm["cluster"] = c["name"]
     vm["group"] = gname
@@ -927,13 +931,21 @@ def start_group(world: Any, c: dict, name: str) -> dict:
     return g
 
 
+OFFLINE_TURN_OFF, OFFLINE_SAVE, OFFLINE_SHUTDOWN, OFFLINE_SHUTDOWN_FORCED = 0, 1, 2, 3
+
+
 def stop_group(world: Any, c: dict, name: str) -> dict:
-    """Taking a VM role offline uses the VM resource's default offline action: Save."""
+    """Taking a VM role offline applies the Virtual Machine resource's OfflineAction: Save by default
+    (MSCS "Virtual Machine" private property OfflineAction, default 1), so the VM ends up Saved, not Off.
+    To turn it off, shut the VM down (Stop-VM on its owner): the cluster then shows the role Offline."""
     g = group(c, name)
     if g["type"] == "VirtualMachine" and g.get("vm_id"):
         found = find_vm(world, c, g["vm_id"])
+        vm_res = next((r for r in group_resources(c, g["name"]) if r["type"] == "Virtual Machine"), None)
+        action = int(((vm_res or {}).get("params") or {}).get("OfflineAction", OFFLINE_SAVE))
         if found and found[1]["state"] in ("Running", "Paused"):
-            hyperv.stop_vm(found[1], "save")
+            hyperv.stop_vm(found[1], "save" if action == OFFLINE_SAVE else
+                           ("turnoff" if action == OFFLINE_TURN_OFF else "shutdown"))
     g["state"] = "Offline"
     refresh_vm_group(world, c, g)
     return g

@@ -275,3 +275,16 @@ def test_failover_works_after_the_world_is_reloaded_from_disk(ha, tmp_path):
     vm = _vm_on(reloaded, "HV02")
     assert vm is not None and vm["state"] == "Running"
     assert reloaded.data["clusters"]["CLUSTER1"]["groups"]["VM1"]["owner"] == "HV02"
+
+
+def test_the_vm_resource_offline_action_is_save_and_stop_vm_takes_the_role_offline(ha):
+    vm_res = run(ha, "HV01", "Get-ClusterResource", Name="Virtual Machine VM1")
+    action = run(ha, "HV01", "Get-ClusterParameter", Name="OfflineAction", _pipeline=vm_res)[0]
+    assert action.get_prop("Value") == 1
+    # shutting the VM down on its owner leaves it Off and the role Offline (what a provider wants for 'Off')
+    run(ha, "HV01", "Stop-VM", Name="VM1", Force=SWITCH)
+    assert _vm_on(ha, "HV01")["state"] == "Off"
+    assert str(run(ha, "HV02", "Get-ClusterGroup", Name="VM1")[0].get_prop("State")) == "Offline"
+    run(ha, "HV01", "Set-VMMemory", VMName="VM1", StartupBytes=4 * GB)   # allowed now: the VM is off
+    run(ha, "HV02", "Start-ClusterGroup", Name="VM1")
+    assert _vm_on(ha, "HV01")["state"] == "Running" and _vm_on(ha, "HV01")["memory_startup"] == 4 * GB
