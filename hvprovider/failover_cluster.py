@@ -38,6 +38,7 @@ from .base import HvProvider, HvResource, describe_diff
 from .connection import CONNECTION_PROP, ConnectionArgs, connection_from_inputs
 from .validation import (
     Prop,
+    contains_unknown,
     dns_name,
     ipv4,
     is_unknown,
@@ -82,15 +83,23 @@ def same_names(a: Sequence[Any] | None, b: Sequence[Any] | None) -> bool:
 
 
 def diff_with(provider: HvProvider, olds: Mapping[str, Any], news: Mapping[str, Any],
-              equal: Mapping[str, Any]) -> DiffResult:
-    """base's diff table, with some properties compared by ``equal[name](old, new)`` first:
-    where that says equal, the property is not a change (e.g. "hv01.hyper.local" vs "HV01")."""
+              equal: Mapping[str, Any] | None = None, replace_when_known: Sequence[str] = ()) -> DiffResult:
+    """base's diff table, with two refinements:
+
+    - ``equal[name](old, new)`` compares a property first: where it says equal, the property is not a
+      change (e.g. "hv01.hyper.local" vs "HV01");
+    - ``replace_when_known``: 'replace' properties that usually come from another resource's output
+      (a CSV path, a LUN serial, the cluster name). While that resource is itself being updated, the
+      engine does not know the value during preview; that is shown as an update, and the real
+      replacement decision is taken by the diff of the update itself, when the value is known.
+    """
     olds = dict(olds)
-    for name, same in equal.items():
+    for name, same in (equal or {}).items():
         new = news.get(name)
         if not is_unknown(new) and same(olds.get(name), new):
             olds[name] = new
     changes, replaces = describe_diff(provider.SPEC, olds, news)
+    replaces = [r for r in replaces if not (r in replace_when_known and contains_unknown(news.get(r)))]
     return DiffResult(changes=bool(changes), replaces=replaces,
                       stables=[p.name for p in provider.SPEC if p.name not in changes],
                       delete_before_replace=provider.DELETE_BEFORE_REPLACE if replaces else False)

@@ -171,7 +171,8 @@ class HighlyAvailableVMProvider(HvProvider):
         return failures
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return diff_with(self, olds, news, {"owner_node": _same_owner, "preferred_owners": _same_node_list})
+        return diff_with(self, olds, news, {"owner_node": _same_owner, "preferred_owners": _same_node_list},
+                         replace_when_known=("path",))
 
     def make_id(self, inputs: dict) -> str:
         return str(inputs["name"])

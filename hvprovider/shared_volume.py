@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure
+from pulumi.dynamic import CheckFailure, DiffResult
 
 from .base import HvProvider, HvResource
 from .connection import ConnectionArgs
-from .failover_cluster import CLUSTER_CONNECTION_PROP, run_cluster_script
+from .failover_cluster import CLUSTER_CONNECTION_PROP, diff_with, run_cluster_script
 from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between
 
 SPEC: tuple[Prop, ...] = (
@@ -89,6 +89,9 @@ class SharedVolumeProvider(HvProvider):
                 f"first formatted and this resource does not change it (keep {old_label!r}, or rename the volume "
                 f"on the node with Set-Volume -NewFileSystemLabel and then change it here)"))]
         return []
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return diff_with(self, olds, news, replace_when_known=("cluster_name", "disk_serial"))
 
     def make_id(self, inputs: dict) -> str:
         return f"{str(inputs['cluster_name']).upper()}/{inputs['disk_serial']}"

@@ -1,5 +1,6 @@
 """HighlyAvailableVM check/diff: Hyper-V's off-only changes refused at preview, owner drift rules."""
 from hvprovider.highly_available_vm import HighlyAvailableVMProvider
+from hvprovider.validation import UNKNOWN
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {
@@ -45,3 +46,13 @@ def test_diff_owner_and_replacements():
     assert sorted(d.replaces) == ["disk_size_bytes", "generation"] and d.delete_before_replace
     d = P.diff("TestVM", OLDS, {**news, "switch_name": "Other", "preferred_owners": ["HV02", "HV01"]})
     assert d.changes and d.replaces == []
+
+
+def test_unknown_path_during_preview_is_not_a_replacement():
+    # while the SharedVolume is updated, its path is unknown at preview: shown as an update; the real
+    # diff at apply time (known path) decides
+    news = P.check(OLDS, GOOD).inputs
+    d = P.diff("TestVM", OLDS, {**news, "path": UNKNOWN})
+    assert d.changes and d.replaces == []
+    d = P.diff("TestVM", OLDS, {**news, "path": "C:\\ClusterStorage\\Volume2"})
+    assert d.replaces == ["path"] and d.delete_before_replace

@@ -78,6 +78,26 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     assert moves["DB 01"]["type"] == "Offline"
     assert project.outputs()["Web-01_owner"] == "HV02"
 
+    # nodes leave and join in place: HV02 leaves (its running VM is drained to HV01 by live migration,
+    # the resources now connect through HV01), then joins again without grabbing storage
+    project.set_config("via", "HV01")
+    project.set_config("vms", config(lab, web_owner="HV01", db_owner="HV01")["vms"])
+    project.set_config("cluster_nodes", ["hv01.hyper.local"])
+    preview = project.preview()
+    assert "replace" not in preview.change_summary and "delete" not in preview.change_summary
+    project.up()
+    world = lab.world()
+    cluster = world["clusters"][CLUSTER]
+    assert sorted(cluster["nodes"]) == ["HV01"]
+    assert world["hosts"]["HV02"]["services"]["ClusSvc"]["status"] == "Stopped"
+    assert {name: host for name, (host, _) in vms_by_name(world).items()} == {"Web-01": "HV01", "DB 01": "HV01"}
+    assert vms_by_name(world)["Web-01"][1]["state"] == "Running"
+    project.set_config("cluster_nodes", ["hv01.hyper.local", "hv02.hyper.local"])
+    project.up()
+    cluster = lab.world()["clusters"][CLUSTER]
+    assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
+    assert len(cluster["csvs"]) == 2 and cluster["quorum"]["resource"] == witness
+
     project.destroy()
     world = lab.world()
     assert world.get("clusters", {}) == {}

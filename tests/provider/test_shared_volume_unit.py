@@ -1,5 +1,6 @@
 """SharedVolume check/diff, before any WinRM call."""
 from hvprovider.shared_volume import SharedVolumeProvider
+from hvprovider.validation import UNKNOWN
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {"connection": CONN, "cluster_name": "CLUSTER1", "disk_serial": "SER-STORAGE", "label": "VMStorage"}
@@ -29,3 +30,10 @@ def test_diff_table():
     assert d.replaces == ["disk_serial"] and d.delete_before_replace
     moved = p.diff("x", olds, p.check(olds, {**GOOD, "connection": {**CONN, "host": "127.0.10.12"}}).inputs)
     assert moved.changes and moved.replaces == []
+
+
+def test_unknown_serial_or_cluster_is_decided_when_known():
+    p = SharedVolumeProvider()
+    olds = p.check({}, GOOD).inputs
+    d = p.diff("x", olds, {**olds, "disk_serial": UNKNOWN, "cluster_name": UNKNOWN})
+    assert d.changes and d.replaces == []

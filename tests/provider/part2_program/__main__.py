@@ -3,7 +3,8 @@ resources used directly, not through ClusterLab; three LUNs on one target, two C
 names of their own, one per CSV.
 
 Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrator", ...},
-        vms {"<name>": {"owner": "HV01", "csv": 0|1}}
+        vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off"}},
+        cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02)
 Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
 """
 import pulumi
@@ -20,6 +21,8 @@ cfg = pulumi.Config()
 hosts = cfg.require_object("hosts")
 users = cfg.require_object("users")
 vms = cfg.require_object("vms")
+cluster_nodes = cfg.get_object("cluster_nodes") or ["hv01.hyper.local", "hv02.hyper.local"]
+via = cfg.get("via") or "HV02"
 passwords = cfg.require_secret_object("passwords")
 domain_user = "HYPER\\Administrator"
 domain_password = cfg.require_secret("domain_password")
@@ -48,17 +51,17 @@ nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
     switch_name="Lab Switch", switch_adapter="Ethernet 2")) for n in ("HV01", "HV02")]
 
 cluster = FailoverCluster("hvclu", FailoverClusterArgs(
-    connection=connection("HV02"), domain_username=domain_user, domain_password=domain_password,
-    name="HVCLU-B", nodes=["hv01.hyper.local", "hv02.hyper.local"], static_address="192.168.10.40",
+    connection=connection(via), domain_username=domain_user, domain_password=domain_password,
+    name="HVCLU-B", nodes=cluster_nodes, static_address="192.168.10.40",
     witness_disk_serial=luns["witness"].serial_number), opts=pulumi.ResourceOptions(depends_on=nodes))
 
 csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
-    connection=connection("HV02"), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
+    connection=connection(via), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
     opts=pulumi.ResourceOptions(depends_on=[cluster])) for role in ("vmstore-a", "vmstore-b")]
 
 for name, spec in vms.items():
     vm = HighlyAvailableVM(f"vm-{name.lower()}", HighlyAvailableVMArgs(
-        connection=connection("HV02"), domain_username=domain_user, domain_password=domain_password,
+        connection=connection(via), domain_username=domain_user, domain_password=domain_password,
         name=name, path=csvs[int(spec["csv"])].path.apply(lambda p: p + "\\VMs"),
         memory_startup_bytes="512MB", processor_count=2, disk_size_bytes="8GB", switch_name="Lab Switch",
         owner_node=spec.get("owner"), state=spec.get("state", "Running")),
