@@ -20,6 +20,7 @@ from .commands import Commands
 from .conversions import UTC, canonical_type, convert_to, to_number, to_string, truthy
 from .errors import ErrorRecord, ExitScript, FlowControl, NotSupportedError, PSError, ReturnFromBlock, ps_type_of
 from .expressions import Expressions, format_operator  # noqa: F401  (format_operator: re-exported)
+from .members import VOID
 from .model import (COMMON_PARAMS, MISSING, SWITCH_COMMON, FunctionDef, Invocation, ParamDef, Scope, Token,
                     action_name, named, text_of, unwrap)
 from .operators import runtime_error
@@ -597,8 +598,11 @@ class Interpreter(Statements, Expressions, Commands):
                 if common and fdef.advanced:
                     value = tok.value if tok.has_value else MISSING
                     if common in SWITCH_COMMON:
-                        if common == "Verbose" and (value is MISSING or truthy(value)):
+                        on = value is MISSING or truthy(value)
+                        if common == "Verbose" and on:
                             self.scope.vars["verbosepreference"] = ["VerbosePreference", "Continue"]
+                        elif common == "WhatIf":
+                            self.scope.vars["whatifpreference"] = ["WhatIfPreference", on]
                     else:
                         if value is MISSING and i + 1 < len(tokens) and tokens[i + 1].kind == "value":
                             value = tokens[i + 1].value
@@ -671,8 +675,41 @@ class Interpreter(Statements, Expressions, Commands):
                              "switch": False}.get(pdef.type or "", None)
                 self.scope.vars[pdef.name.lower()] = [pdef.name, value]
         self.scope.vars["psboundparameters"] = ["PSBoundParameters", Hashtable(bound)]
+        self.scope.vars["myinvocation"] = ["MyInvocation", self._my_invocation(cmd, bound)]
+        if fdef.advanced:
+            self.scope.vars["pscmdlet"] = ["PSCmdlet", self._ps_cmdlet(cmd)]
         self.scope.vars["args"] = ["args", extra_args]
         return pipe_params
+
+    def _my_invocation(self, name: str, bound: dict) -> PSObject:
+        command = PSObject({"Name": name, "CommandType": "Function" if name else "Script"},
+                           type_name="System.Management.Automation.FunctionInfo", methods={"ToString": lambda: name})
+        return PSObject({"MyCommand": command, "InvocationName": name, "BoundParameters": Hashtable(bound),
+                         "ScriptName": "", "PSScriptRoot": "", "PSCommandPath": "", "Line": ""},
+                        type_name="System.Management.Automation.InvocationInfo")
+
+    def _ps_cmdlet(self, name: str) -> PSObject:
+        """$PSCmdlet in an advanced function: the members scripts use."""
+        def throw_terminating(record: Any) -> None:
+            if not isinstance(record, ErrorRecord):
+                raise members.not_supported("$PSCmdlet.ThrowTerminatingError with anything but an error record")
+            raise PSError(record)
+
+        def write_error(record: Any) -> Any:
+            if not isinstance(record, ErrorRecord):
+                raise members.not_supported("$PSCmdlet.WriteError with anything but an error record")
+            self.write_error(record)
+            return VOID
+
+        return PSObject({"ParameterSetName": "__AllParameterSets", "MyInvocation": self._my_invocation(name, {})},
+                        type_name="System.Management.Automation.PSScriptCmdlet",
+                        methods={"ShouldProcess": lambda *a: not truthy(self.get_var("WhatIfPreference")),
+                         "ShouldContinue": lambda *a: True,
+                                 "ThrowTerminatingError": throw_terminating, "WriteError": write_error,
+                                 "WriteVerbose": lambda m: (self.streams.append(("verbose", to_string(m)))
+                                                            if self.preference("VerbosePreference") == "Continue"
+                                                            else None) or VOID,
+                                 "WriteWarning": lambda m: self.warn(to_string(m)) or VOID})
 
     def _convert_param(self, pdef: ParamDef, value: Any, cmd: str) -> Any:
         if not pdef.type:

@@ -27,8 +27,9 @@ COMMON_PARAMS = {
     "vb": "Verbose", "debug": "Debug", "db": "Debug", "informationaction": "InformationAction",
     "infa": "InformationAction", "informationvariable": "InformationVariable", "iv": "InformationVariable",
     "outbuffer": "OutBuffer", "ob": "OutBuffer", "pipelinevariable": "PipelineVariable", "pv": "PipelineVariable",
+    "whatif": "WhatIf", "wi": "WhatIf", "confirm": "Confirm", "cf": "Confirm",
 }
-SWITCH_COMMON = {"Verbose", "Debug"}
+SWITCH_COMMON = {"Verbose", "Debug", "WhatIf", "Confirm"}
 NOT_FOUND_TEXT = ("The term '{0}' is not recognized as the name of a cmdlet, function, script file, or operable "
                   "program. Check the spelling of the name, or if a path was included, verify that the path is "
                   "correct and try again.")

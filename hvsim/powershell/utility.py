@@ -57,8 +57,8 @@ class Utility:
 UTILITIES: dict[str, Utility] = {}
 _COMMON = {"erroraction", "ea", "warningaction", "wa", "errorvariable", "ev", "warningvariable", "wv",
            "outvariable", "ov", "verbose", "vb", "debug", "db", "informationaction", "infa",
-           "informationvariable", "iv", "outbuffer", "ob", "pipelinevariable", "pv"}
-_COMMON_SWITCH = {"verbose", "vb", "debug", "db"}
+           "informationvariable", "iv", "outbuffer", "ob", "pipelinevariable", "pv", "whatif", "wi", "confirm", "cf"}
+_COMMON_SWITCH = {"verbose", "vb", "debug", "db", "whatif", "wi", "confirm", "cf"}
 
 
 def utility(name: str, *params: P, aliases: tuple = (), class_name: str = "", prefer_registry: bool = False):
