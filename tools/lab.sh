@@ -5,6 +5,8 @@
 #                         print the stack outputs and `python -m hvsim status`
 #   tools/lab.sh down     `pulumi destroy` the `hvsim` stack, then stop hvsim
 #   tools/lab.sh status   print the stack outputs and `python -m hvsim status`
+#   tools/lab.sh reset    stop hvsim and forget both worlds (.hvsim-state/ and .pulumi-state/): for when
+#                         one of them was deleted or damaged by hand and they no longer match
 #
 # Where things live (all git-ignored, inside the repository):
 #   .hvsim-state/    hvsim's world (state.json, audit.jsonl, endpoints.json, server.log, hvsim.pid)
@@ -119,7 +121,12 @@ case "${1:-up}" in
         select_stack
         show
         ;;
+    reset)
+        stop_hvsim
+        rm -rf "$HVSIM_STATE" "$PULUMI_STATE"
+        say "removed .hvsim-state/ and .pulumi-state/; the next tools/lab.sh starts from the seed lab"
+        ;;
     *)
-        die "usage: tools/lab.sh [up|down|status]"
+        die "usage: tools/lab.sh [up|down|status|reset]"
         ;;
 esac
