@@ -111,7 +111,8 @@ class NtlmAcceptor:
         inner, wrapped = _inner_ntlm(token)
         msg_type = struct.unpack("<I", inner[8:12])[0]
         try:
-            if msg_type == 1:
+            if msg_type == 1:     # (re)start: a new context, whatever this connection had before
+                self.identity, self.final_token = None, None
                 self.ctx = spnego.server(protocol="negotiate" if wrapped else "ntlm",
                                          options=spnego.NegotiateOptions.use_ntlm if not wrapped else
                                          spnego.NegotiateOptions.none)

@@ -161,7 +161,7 @@ class WinRMHandler(BaseHTTPRequestHandler):
             if scheme_l in ("negotiate", "ntlm"):
                 try:
                     raw = base64.b64decode(token.strip())
-                    if raw[8:12] == b"\x01\x00\x00\x00" or self.ntlm is None:
+                    if self.ntlm is None:
                         self.ntlm = NtlmAcceptor(svc.world, host, self.server.cert_hash)
                     out = self.ntlm.step(raw)
                 except (AuthFailed, ValueError) as exc:
