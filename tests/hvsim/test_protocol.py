@@ -4,6 +4,7 @@ Every command runs real PowerShell through hvsim's interpreter; assertions are o
 received and on what the lab recorded (audit.jsonl, state.json).
 """
 import base64
+import json
 
 import pytest
 import requests
@@ -343,3 +344,45 @@ def test_injected_cmdlet_failure_fails_once(lab):
     second = lab.session("HV02").run_ps(script)
     assert second.status_code == 0, second.std_err
     assert second.std_out == b"Running\r\n"
+
+
+def test_domain_accounts_work_on_a_host_once_its_join_took_effect(fresh_lab):
+    lab = fresh_lab
+    duser, dpw = lab.credentials("DC01", domain=True)
+    join = ("$cred = New-Object System.Management.Automation.PSCredential('HYPER\\Administrator', "
+            "(ConvertTo-SecureString $input_pw -AsPlainText -Force))\n"
+            "Add-Computer -DomainName hyper.local -Credential $cred -Force\n")
+    p = protocol(lab, host="HV01")
+    shell = p.open_shell(codepage=65001)
+    try:   # the script, with the password, travels on stdin (never on the command line)
+        cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-NonInteractive", "-Command", "-"])
+        p.send_command_input(shell, cmd, ("$input_pw = '" + dpw + "'\n" + join).encode(), end=True)
+        out, err, code = p.get_command_output(shell, cmd)
+        assert code == 0, err
+    finally:
+        p.close_shell(shell)
+    assert dpw not in json.dumps(lab.audit())
+    # joined, but not yet restarted: the domain account is still refused on HV01
+    with pytest.raises(InvalidCredentialsError):
+        winrm.Session(lab.url("HV01"), auth=(duser, dpw), transport="ntlm").run_cmd("whoami")
+    lab.control("restart", host="HV01")
+    lab.wait_reachable("HV01")
+    r = winrm.Session(lab.url("HV01"), auth=(duser, dpw), transport="ntlm").run_cmd("whoami")
+    assert r.std_out == b"hyper\\administrator\r\n"
+    # Basic still takes local accounts only
+    with pytest.raises(InvalidCredentialsError):
+        winrm.Session(lab.url("HV01", https=True), auth=(duser, dpw), transport="basic",
+                      server_cert_validation="validate", ca_trust_path=lab.ca_path).run_cmd("whoami")
+    assert lab.session("HV01", https=True).run_cmd("whoami").std_out == b"hv01\\administrator\r\n"
+
+
+def test_allow_unencrypted_lets_basic_and_plain_soap_over_http(tmp_path):
+    lab = LabProcess.for_tests(tmp_path, allow_unencrypted=True)
+    lab.start()
+    try:
+        _, pw = lab.credentials("HV02")
+        r = winrm.Session(lab.url("HV02"), auth=("Administrator", pw), transport="basic").run_ps("Write-Output plain")
+        assert r.std_out == b"plain\r\n"
+        assert commands_audited(lab, "HV02")[-1]["user"] == "HV02\\Administrator"
+    finally:
+        lab.stop()
