@@ -15,7 +15,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from . import soap
 from .auth import ENC_CONTENT_TYPE, AuthFailed, NtlmAcceptor, check_basic
 
 if TYPE_CHECKING:

@@ -6,8 +6,10 @@ shell/Command; its stdin arrives through shell/Send into a StdinReader.
 """
 from __future__ import annotations
 
+import base64
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -249,7 +251,6 @@ class ShellManager:
         return cmd
 
     def send(self, sh: Shell, req: soap.Request) -> None:
-        import base64
         send = req.body_child("rsp", "Send")
         if send is None:
             raise soap.schema_fault("Send missing")
@@ -291,7 +292,6 @@ class ShellManager:
                 return soap.receive_response(req.message_id, cmd.id, [], True, cmd.exit_code or 0)
             capacity = soap.receive_capacity(req.max_envelope)
             chunks = []
-            import base64
             for name, buf, attr in (("stdout", cmd.stdout, "sent_out"), ("stderr", cmd.stderr, "sent_err")):
                 if name not in wanted:
                     setattr(cmd, attr, len(buf))
@@ -324,7 +324,6 @@ class ShellManager:
         except Exception as exc:  # an interpreter bug must not hang the client: report it like a crash
             err = clixml.render_errors([f"hvsim internal error: {type(exc).__name__}: {exc}"])
             code = 1
-            import traceback
             traceback.print_exc()
         cmd.finish(out.encode(sh.codec, errors="replace"), err.encode(sh.codec, errors="replace"), int(code))
         try:

@@ -1,5 +1,4 @@
 """`python -m hvsim`: serve (via the fixture), status, and the fault commands against a running lab."""
-import json
 import os
 import subprocess
 import sys
