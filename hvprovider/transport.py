@@ -60,10 +60,9 @@ DEFAULT_TIMEOUT = 1800.0
 
 # WS-Management fault codes (MS-WSMV / winerror.h)
 FAULT_INVALID_SELECTORS = 2150858843   # 0x8033805B: the shell id is unknown (host restarted, idle timeout)
-FAULT_SHELL_NOT_FOUND = 2150858753     # 0x80338001 family: treat as a stale shell too
 FAULT_TOO_MANY_OPERATIONS = 2150859174  # 0x803381A6: quota on this shell reached -> new shell
 FAULT_BUSY = 170                         # ERROR_BUSY: try again
-STALE_SHELL_FAULTS = {FAULT_INVALID_SELECTORS, FAULT_SHELL_NOT_FOUND, FAULT_TOO_MANY_OPERATIONS}
+STALE_SHELL_FAULTS = {FAULT_INVALID_SELECTORS, FAULT_TOO_MANY_OPERATIONS}
 TRANSIENT_HTTP = {502, 503, 504}
 
 STATS: collections.Counter = collections.Counter()
