@@ -1,7 +1,7 @@
 """hvsim lab fixtures: a real `python -m hvsim serve` subprocess with the seed topology on 127.0.0.1.
 
     def test_x(hvsim_lab):                 # fresh lab per test (function scope)
-        hvsim_lab.session("HV01").run_ps("hostname")
+        hvsim_lab.session("HV01").run_ps("$env:COMPUTERNAME")
         hvsim_lab.world()["hosts"]["HV01"]
     def test_y(hvsim_lab_module): ...      # one lab shared by a test module
 

@@ -11,6 +11,9 @@ import binascii
 import ntpath
 from dataclasses import dataclass, field
 
+# cmd.exe's longest command line (WinRS runs commands through cmd.exe unless WINRS_SKIP_CMD_SHELL)
+CMD_MAX_LINE = 8191
+
 # powershell.exe exit code for a bad command line (ConsoleHost's ExitCodeBadCommandLineParameter)
 EXIT_BAD_COMMAND_LINE = 64
 

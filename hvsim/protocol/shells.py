@@ -231,6 +231,9 @@ class ShellManager:
         args = [(a.text or "") for a in line_el.findall(soap._q("rsp", "Arguments"))]
         command_id = (line_el.get("CommandId") or str(uuid.uuid4())).upper()
         inv = cmdline.parse(exe, args)
+        if (req.options.get("WINRS_SKIP_CMD_SHELL") or "false").lower() != "true" and \
+                len(inv.command_line) > cmdline.CMD_MAX_LINE:
+            inv = cmdline.Invocation("too_long", inv.command_line, exe=inv.exe)
         cmd = Command(command_id, sh, inv.command_line, StdinReader(sh.codepage))
         with self.lock:
             sh.commands[command_id] = cmd
@@ -335,6 +338,10 @@ class ShellManager:
 
     def _execute(self, cmd: Command, inv: cmdline.Invocation) -> tuple[str, str, int]:
         sh = cmd.shell
+        if inv.program == "too_long":
+            # WinRS starts the command through cmd.exe, whose command line ends at 8191 characters
+            # (pywinrm#184: run_ps of a script over ~3,000 characters)
+            return "", "The command line is too long.\r\n", 1
         if inv.program == "unknown":
             return "", (f"'{inv.exe}' is not recognized as an internal or external command,\r\n"
                         "operable program or batch file.\r\n"), 1

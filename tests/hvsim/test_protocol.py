@@ -236,6 +236,22 @@ def test_codepages_65001_and_437(lab):
             p.close_shell(shell)
 
 
+def test_long_command_lines_fail_in_cmd_as_on_windows(lab):
+    s = lab.session("HV01")
+    long_script = "$v = '" + "a" * 4000 + "'\nWrite-Output $v.Length"
+    r = s.run_ps(long_script)          # -EncodedCommand inflates it past cmd.exe's 8191 characters
+    assert r.status_code == 1
+    assert r.std_err == b"The command line is too long.\r\n"
+    p = protocol(lab)                  # the same script over stdin is fine
+    shell = p.open_shell(codepage=65001)
+    try:
+        cmd = p.run_command(shell, "powershell.exe", ["-NoProfile", "-Command", "-"])
+        p.send_command_input(shell, cmd, long_script.encode(), end=True)
+        assert p.get_command_output(shell, cmd)[::2] == (b"4000\r\n", 0)
+    finally:
+        p.close_shell(shell)
+
+
 def test_cmd_commands(lab):
     s = lab.session("HV01")
     assert s.run_cmd("hostname").std_out == b"HV01\r\n"
