@@ -81,7 +81,8 @@ elseif ($Mode -eq 'Set') {
     if (-not $before.Exists) {
         if ($before.FileExists) {
             # a .vhdx left behind (e.g. deleted with keep_file): register it again instead of failing
-            New-IscsiVirtualDisk -Path $Path | Out-Null
+            # (New-IscsiVirtualDisk refuses an existing file; Import-IscsiVirtualDisk takes it as it is)
+            Import-IscsiVirtualDisk -Path $Path | Out-Null
             $changes += 'imported existing file'
             $adopted = $true
         }
