@@ -44,7 +44,8 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     # two CSVs, mount paths read back from the cluster (never assumed)
     paths = sorted(c["path"] for c in cluster["csvs"].values())
     assert paths == ["C:\\ClusterStorage\\Volume1", "C:\\ClusterStorage\\Volume2"]
-    assert out["csv_paths"] == paths
+    # the two CSVs are created in parallel: which one becomes Volume1 is not fixed (nor assumed)
+    assert sorted(out["csv_paths"]) == paths
     # the witness is the third LUN, not one of the CSVs
     witness = cluster["quorum"]["resource"]
     assert witness and witness not in cluster["csvs"]
@@ -54,8 +55,8 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     db_host, db = vms["DB 01"]
     assert (web_host, web["state"]) == ("HV01", "Running")
     assert (db_host, db["state"]) == ("HV02", "Off")
-    assert web["path"] == "C:\\ClusterStorage\\Volume1\\VMs\\Web-01" == out["Web-01_config"]
-    assert db["path"] == "C:\\ClusterStorage\\Volume2\\VMs\\DB 01" == out["DB 01_config"]
+    assert web["path"] == out["csv_paths"][0] + "\\VMs\\Web-01" == out["Web-01_config"]
+    assert db["path"] == out["csv_paths"][1] + "\\VMs\\DB 01" == out["DB 01_config"]
     assert web["processor_count"] == 2 and web["memory_startup"] == 512 * 1024 ** 2
     assert set(cluster["groups"]) >= {"Web-01", "DB 01"}
 
