@@ -245,6 +245,9 @@ def add_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                      for c in p["ComputerName"]):
         raise CmdletError("hvsim emulates Add-Computer for the local computer only.", "NotImplemented",
                           category="NotImplemented", terminating=True)
+    if p.get("NewName"):
+        raise CmdletError("hvsim does not emulate renaming a computer while joining it (-NewName).", "NotImplemented",
+                          category="NotImplemented", terminating=True)
     domain_name = str(p["DomainName"])
     with world.read():
         h = ctx.host()
@@ -535,7 +538,7 @@ def _win32_computer_system(world: Any, h: dict) -> PSObject:
         "Name": h["name"],
         "Domain": domain or (h.get("workgroup") or "WORKGROUP"),
         "PartOfDomain": bool(domain),
-        "DNSHostName": h["name"].lower(),
+        "DNSHostName": h["name"],
         "Workgroup": None if domain else (h.get("workgroup") or "WORKGROUP"),
         "DomainRole": _domain_role(world, h),
         "Manufacturer": "Microsoft Corporation",

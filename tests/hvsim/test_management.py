@@ -256,7 +256,7 @@ def test_cim_operating_system_and_computer_system(world):
     assert os_obj.type_name.endswith("root/cimv2/Win32_OperatingSystem")
     cs = run(ctx, "Get-CimInstance", Arg(None, "win32_computersystem"))[0]
     assert (cs.get_prop("Name"), cs.get_prop("Domain"), cs.get_prop("PartOfDomain"), cs.get_prop("Workgroup"),
-            cs.get_prop("DNSHostName")) == ("HV01", "WORKGROUP", False, "WORKGROUP", "hv01")
+            cs.get_prop("DNSHostName")) == ("HV01", "WORKGROUP", False, "WORKGROUP", "HV01")
     dc = run(ctx_for(world, "DC01"), "Get-CimInstance", Arg(None, "Win32_ComputerSystem"))[0]
     assert dc.get_prop("Domain") == "hyper.local" and dc.get_prop("DomainRole") == 5
     svc = run(ctx, "Get-CimInstance", Arg(None, "Win32_Service"), Arg("Filter", "Name='WinRM'"))
