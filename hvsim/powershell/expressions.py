@@ -554,10 +554,6 @@ def element(target: Any, index: Any, interp: Any = None) -> Any:
             value = target[i]
             return value
         return None
-    if isinstance(target, PSObject):
-        if isinstance(index, str) and target.has_prop(index):
-            return None
-        return target if to_number(index) in (0, -1) else None
     try:
         i = int(to_number(index))
     except PSError:
