@@ -452,6 +452,12 @@ def _check_not_null(info: "CmdletInfo", spec: ParamSpec, value: Any, bound_sets:
                             "ParameterArgumentValidationErrorEmptyStringNotAllowed", category="InvalidData")
 
 
+def _coercible(spec: ParamSpec) -> bool:
+    base = short_type(spec.type)
+    return base in ("String", "Char", "Boolean", "SwitchParameter", "Object", "PSObject") or base in _INT_RANGES \
+        or base in _FLOATS
+
+
 def _has_type(value: Any, base: str) -> bool:
     names = [str(n) for n in getattr(value, "type_names", [])]
     return any(short_type(n.split("#")[0]) == base or n.endswith("#" + base) for n in names)
@@ -527,7 +533,8 @@ def bind_pipeline_record(info: "CmdletInfo", partial: Partial, record: Any) -> B
         bound_any = True
     if not bound_any:
         for spec in pipeline_params("value_from_pipeline"):
-            if short_type(spec.type) in ("CimInstance",) or spec.name in bound:
+            # Coercion makes strings and numbers out of a record, never a CimInstance or a typed object.
+            if not _coercible(spec) or spec.name in bound:
                 continue
             try:
                 bound[spec.name] = convert(info, spec, record)

@@ -193,6 +193,11 @@ def test_pipeline_by_value_then_by_property_name(ctx):
     assert bind(ctx, "Get-Service", pipeline=[]) == []
     err = bind_error(ctx, "Get-WSManCredSSP", pipeline=["x"])
     assert err.error_id.startswith("InputObjectNotBound,")
+    # A string is not coerced into a CimInstance or a typed object.
+    assert bind_error(ctx, "Set-Disk", Arg("IsOffline", False), pipeline=["disk"]).error_id == "InputObjectNotBound,Set-Disk"
+    vm = PSObject({"Name": "VM1"}, type_name="Microsoft.HyperV.PowerShell.VirtualMachine")
+    assert bind(ctx, "Start-VM", pipeline=[vm])[0]["params"] == {"VM": [vm]}
+    assert bind(ctx, "Start-VM", pipeline=["VM1"])[0]["params"] == {"Name": ["VM1"]}
 
 
 def test_takes_argument_and_resolve_parameter():
