@@ -501,7 +501,8 @@ def call_method(value: Any, name: str, args: list, interp: "Interpreter") -> Any
             return _hashtable_method(value, n, args)
         if isinstance(value, PSObject):
             if n in value.methods:
-                return value.methods[name](*args)
+                result = value.methods[name](*args)
+                return VOID if result is None else result     # a Python None is a void method
             prop = value.get_prop(name)
             if isinstance(prop, ScriptBlock):   # ScriptMethod
                 return interp.invoke_block_value(prop, args)

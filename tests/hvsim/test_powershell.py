@@ -337,3 +337,16 @@ def test_test_path_reads_the_hosts_files(world_ctx):
                  "Test-Path C:\\Temp\\made\nTest-Path C:\\TEMP\\made -PathType Leaf\nTest-Path C:\\", world_ctx)
     assert result.errors == [], [e.default_view() for e in result.errors]
     assert result.stdout == "False\r\nTrue\r\nFalse\r\nTrue\r\n"
+
+
+def test_methods_on_cmdlet_objects():
+    """PSObject methods from cmdlets: a Python None result is a void method (emits nothing)."""
+    from hvsim.powershell.interpreter import Interpreter
+    calls = []
+    vm = PSObject({"Name": "vm1"}, type_name="Microsoft.HyperV.PowerShell.VirtualMachine",
+                  methods={"Refresh": lambda: calls.append("refresh"), "GetSize": lambda unit: f"10 {unit}"})
+    interp = Interpreter(bare_ctx())
+    interp.global_scope.vars["vm"] = ["vm", vm]
+    assert interp.run_script("$vm.Refresh()\n$vm.GetSize('GB')\n@($vm.Refresh()).Count") == 0
+    assert interp.stdout_text() == "10 GB\r\n0\r\n"     # @(void) is empty, as in PowerShell
+    assert calls == ["refresh", "refresh"]
