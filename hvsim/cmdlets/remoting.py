@@ -134,9 +134,11 @@ def open_session(ctx: CmdletContext, target: str, credential: Any, authenticatio
     access_denied = _remote_error(target, "Access is denied.", "AccessDenied")
     if auth == "credssp":
         if cred is None:
-            raise CmdletError("A credential is required for CredSSP authentication. Specify the Credential parameter "
-                              "and try again.", "CredSSPNoCredential", category="InvalidArgument", target=target,
-                              terminating=True, exception_type="System.ArgumentException")
+            raise CmdletError("The WinRM client cannot process the request. Requests must include user name and "
+                              "password when CredSSP authentication mechanism is used. Add the user name and password "
+                              "or change the authentication mechanism and try the request again.",
+                              "PSSessionStateBroken", category="OpenError", target=target,
+                              exception_type="System.Management.Automation.Remoting.PSRemotingTransportException")
         with world.read():
             caller = world.host(ctx.session.host)
             client_enabled = bool((caller.get("credssp") or {}).get("client"))

@@ -343,6 +343,9 @@ def test_invoke_command_credssp_rules(world):
     with pytest.raises(CmdletError) as e:
         credssp()
     assert "CredSSP authentication is currently disabled in the client configuration" in e.value.message
+    with pytest.raises(CmdletError) as e:
+        run(ctx, "Invoke-Command", Arg("ComputerName", "HV01"), Arg("Authentication", "Credssp"), Arg("ScriptBlock", block))
+    assert "Requests must include user name and password when CredSSP authentication mechanism is used" in e.value.message
     run(ctx, "Enable-WSManCredSSP", Arg("Role", "Client"), Arg("DelegateComputer", "hv01.hyper.local"), Arg("Force", True, switch=True))
     with pytest.raises(CmdletError) as e:
         credssp("HV01")                      # delegation allowed to the FQDN only
