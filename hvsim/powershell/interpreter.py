@@ -55,6 +55,7 @@ class Interpreter(Statements, Expressions, Commands):
         self.source: Source | None = None
         self.clock_offset = _dt.timedelta(0)      # simulated time slept beyond the real sleep (Start-Sleep)
         self._host_partial = False                # Write-Host -NoNewline left the line open
+        self.last_ok = True                       # $?
         self.failures = 0                         # errors written or statements abandoned ($? turned false)
         self.last_statement_failed = False
         self._init_automatic()
@@ -194,6 +195,8 @@ class Interpreter(Statements, Expressions, Commands):
             return self.stdin_lines()
         if lname == "matches" and self.scope.find("matches") is None:
             return None
+        if lname == "?":
+            return self.last_ok
         found = self.scope.find(lname)
         if found is None:
             return None
@@ -641,7 +644,10 @@ class Interpreter(Statements, Expressions, Commands):
             bound[pdef.name] = self._convert_param(pdef, value, cmd)
             i += 1
         # positionals in declared order (explicit Position first)
-        open_params = [p for p in fdef.params if p.name not in bound and not p.is_switch]
+        # with any explicit Position, only the parameters that declare one are positional (as in PowerShell)
+        explicit = any(p.position is not None for p in fdef.params)
+        open_params = [p for p in fdef.params if p.name not in bound and not p.is_switch
+                       and (p.position is not None or not explicit)]
         open_params.sort(key=lambda p: (p.position if p.position is not None else 1000 + fdef.params.index(p)))
         for value in positional:
             if open_params:
@@ -794,8 +800,11 @@ class Interpreter(Statements, Expressions, Commands):
 
     # ------------------------------------------------------------------ statements
     def exec_statement(self, node: Any, out: list) -> None:
+        before = self.failures
         try:
             self._exec(node, out)
+            if node.type not in ("function_statement", "empty_statement", "comment", "label"):
+                self.last_ok = self.failures == before       # $?
         except PSError as err:
             self.locate(err.record, node)
             if err.script_terminating or self.try_depth > 0 or \
@@ -806,6 +815,7 @@ class Interpreter(Statements, Expressions, Commands):
             quiet = self.preference("ErrorActionPreference") in ("SilentlyContinue", "Ignore")
             self._record_error(err.record, to_stream=not quiet)
             self.failures += 1
+            self.last_ok = False
         except FlowControl:
             raise
         except RecursionError:
