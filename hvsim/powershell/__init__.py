@@ -9,6 +9,7 @@ Values live in hvsim.powershell.values, ErrorRecord in hvsim.powershell.errors.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ def execute(script: str, ctx: Any, stdin: Any = None) -> ExecResult:
     """Run `script` as powershell.exe would run it; stdin (a StdinReader or None) feeds $input."""
     from .interpreter import Interpreter
 
+    if sys.getrecursionlimit() < 20000:
+        sys.setrecursionlimit(20000)     # a tree walk takes ~20 Python frames per PowerShell call level
     interp = Interpreter(ctx, stdin)     # stdin is read only if the script uses $input (like powershell.exe)
     code = interp.run_script(script)
     return ExecResult(stdout=interp.stdout_text(), errors=list(interp.errors), exit_code=code,

@@ -265,6 +265,11 @@ class Interpreter(Statements, Expressions, Commands):
             return 1
         except FlowControl:
             return 0
+        except RecursionError:
+            self._record_error(ErrorRecord(message="The script failed due to call depth overflow.",
+                                           fully_qualified_error_id="CallDepthOverflow", category="InvalidOperation",
+                                           exception_type="System.Management.Automation.ScriptCallDepthException"))
+            return 1
         # powershell.exe -Command/-EncodedCommand: exit 1 when the last statement failed ($? false)
         return 1 if self.last_statement_failed else 0
 
