@@ -232,3 +232,28 @@ def test_files_are_case_insensitive_with_parents(world):
         files.remove(hv, "C:\\ClusterStorage", recurse=True)
         assert files.get(hv, "C:\\ClusterStorage\\Volume1\\VM1\\disk.vhdx") is None
         assert files.get(hv, "c:")["path"] == "C:\\"
+
+
+def test_seed_lab_file_loads(tmp_path):
+    from pathlib import Path
+
+    from hvsim.world import load_lab
+
+    lab = load_lab(Path(__file__).resolve().parents[2] / "hvsim" / "labs" / "seed.yaml")
+    w = World(tmp_path / "seed", lab=lab)
+    assert w.host_names() == ["DC01", "HV01", "HV02"]
+    assert w.host("127.0.10.12")["name"] == "HV02"
+    assert w.domain()["controller"] == "DC01" and w.host("HV01")["domain"] is None
+    assert w.time_factor == lab["time_factor"]
+    w.close()
+
+
+def test_lab_without_hosts_is_rejected(tmp_path):
+    from hvsim.world import load_lab
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domain: {fqdn: x.local}\n")
+    with pytest.raises(ValueError):
+        load_lab(bad)
+    with pytest.raises(ValueError):
+        World(tmp_path / "s", lab={"domain": {"fqdn": "x.local", "controller": "DC9"}, "hosts": {"A": {}}})
