@@ -402,7 +402,8 @@ def convert_to(value: Any, type_name: str) -> Any:
         return value
     if t == "datetime":
         if isinstance(value, _dt.datetime):
-            return value
+            from .values import plain_datetime
+            return plain_datetime(value)
         if isinstance(value, str):
             return parse_datetime(value)
         if isinstance(value, int):

@@ -14,8 +14,8 @@ from typing import Any
 
 from .conversions import EPOCH, format_double, to_string
 from .errors import ErrorRecord, PSError
-from .values import (ArrayList, Guid, Hashtable, PSEnum, PSObject, PSCUSTOMOBJECT, ScriptBlock, SecureString,
-                     Version, is_collection)
+from .values import (ArrayList, DisplayDateTime, Guid, Hashtable, PSEnum, PSObject, PSCUSTOMOBJECT, ScriptBlock,
+                     SecureString, Version, is_collection)
 
 _ESCAPE_ALWAYS = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPE_UNICODE = {"<", ">", "&", "'", "\u0085", "\u2028", "\u2029"}
@@ -50,6 +50,13 @@ def _to_graph(value: Any, depth: int, max_depth: int) -> Any:
         return value
     if isinstance(value, PSEnum):
         return value.value
+    if isinstance(value, DisplayDateTime):
+        # Get-Date's PSObject wrapper: 5.1 serializes the note property and the DateTime script property too
+        from .conversions import format_datetime
+        plain = _dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                             value.microsecond, value.tzinfo)
+        return {"value": plain, "DisplayHint": value.display_hint,
+                "DateTime": format_datetime(plain, "dddd, MMMM d, yyyy h:mm:ss tt")}
     if isinstance(value, _dt.datetime):
         return value
     if isinstance(value, (Guid,)):

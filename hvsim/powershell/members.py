@@ -17,7 +17,7 @@ from .conversions import (UTC, canonical_type, convert_to, dotnet_date_format, f
 from .errors import ErrorRecord, PSError, category_value
 from .operators import compile_regex, runtime_error
 from .values import (ArrayList, Guid, Hashtable, PSCredential, PSEnum, PSObject, ScriptBlock, SecureString,
-                     Version, is_collection)
+                     Version, is_collection, plain_datetime)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interpreter import Interpreter
@@ -104,6 +104,7 @@ def _error_record_member(rec: ErrorRecord, name: str) -> Any:
 
 
 def _date_member(d: _dt.datetime, name: str) -> Any:
+    d = plain_datetime(d)
     n = name.lower()
     simple = {"year": d.year, "month": d.month, "day": d.day, "hour": d.hour, "minute": d.minute,
               "second": d.second, "millisecond": d.microsecond // 1000,
@@ -363,6 +364,7 @@ def _str_method(s: str, n: str, args: list) -> Any:
 
 
 def _date_method(d: _dt.datetime, n: str, args: list) -> Any:
+    d = plain_datetime(d)
     if n in ("touniversaltime", "tolocaltime"):
         return d.astimezone(UTC)
     if n == "tostring":

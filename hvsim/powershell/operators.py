@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .conversions import parse_number, to_number, to_string, truthy
 from .errors import ErrorRecord, PSError
-from .values import ArrayList, Hashtable, PSEnum, Version, is_collection
+from .values import ArrayList, Hashtable, PSEnum, Version, is_collection, plain_datetime
 
 
 def runtime_error(message: str, error_id: str, category: str = "InvalidOperation",
@@ -56,6 +56,7 @@ def add(left: Any, right: Any) -> Any:
             merged[k] = v
         return merged
     if isinstance(left, _dt.datetime):
+        left = plain_datetime(left)
         if isinstance(right, _dt.timedelta):
             return left + right
         return left + _dt.timedelta(microseconds=to_number(right) / 10)
@@ -67,6 +68,7 @@ def add(left: Any, right: Any) -> Any:
 
 def subtract(left: Any, right: Any) -> Any:
     if isinstance(left, _dt.datetime):
+        left = plain_datetime(left)
         if isinstance(right, _dt.datetime):
             return left - right
         if isinstance(right, _dt.timedelta):

@@ -608,7 +608,8 @@ def get_date(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     if "Format" in b:
         from .conversions import dotnet_date_format
         return [dotnet_date_format(value, to_string(b["Format"]))]
-    return [value]
+    from .values import DisplayDateTime
+    return [DisplayDateTime.wrap(value)]
 
 
 def construct_object(interp: "Interpreter", type_name: str, args: list, props: Any) -> Any:

@@ -8,6 +8,7 @@ Version, Guid).
 """
 from __future__ import annotations
 
+import datetime as _dt
 import uuid
 from typing import Any, Callable, Iterator, Mapping
 
@@ -312,3 +313,27 @@ def iterate(value: Any) -> Iterator[Any]:
         yield from value
     else:
         yield value
+
+
+class DisplayDateTime(_dt.datetime):
+    """A DateTime as Get-Date returns it: wrapped in a PSObject with the DisplayHint note property.
+
+    It behaves as a datetime everywhere; only ConvertTo-Json shows the wrapper, like Windows
+    PowerShell 5.1 does ({"value": "\\/Date(..)\\/", "DisplayHint": 2, "DateTime": "..."}).
+    Arithmetic and methods return plain datetimes.
+    """
+
+    display_hint = 2      # Microsoft.PowerShell.Commands.DisplayHintType.DateTime
+
+    @classmethod
+    def wrap(cls, value: _dt.datetime) -> "DisplayDateTime":
+        return cls(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                   value.microsecond, value.tzinfo)
+
+
+def plain_datetime(value: _dt.datetime) -> _dt.datetime:
+    """A DisplayDateTime as the bare DateTime (what methods and arithmetic return)."""
+    if type(value) is _dt.datetime:
+        return value
+    return _dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                        value.microsecond, value.tzinfo)
