@@ -152,6 +152,11 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     assert set(second.change_summary) == {"same"}, second.change_summary
     assert mutating(lab.audit()[n:]) == []
 
+    # -- refresh reads every resource back: no drift, nothing to do afterwards ------------------------
+    refreshed = project.refresh()
+    assert "update" not in refreshed.change_summary, refreshed.output
+    assert set(project.preview().change_summary) == {"same"}
+
     # -- the double hop: New-Cluster straight in a WinRM session fails as on Windows -----------------
     naive = lab.session("HV01", domain=True).run_ps(
         "New-Cluster -Name NAIVE -Node HV01,HV02 -StaticAddress 192.168.10.30 -NoStorage")
