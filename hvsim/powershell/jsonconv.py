@@ -71,7 +71,16 @@ def _to_graph(value: Any, depth: int, max_depth: int) -> Any:
         return to_string(value) if not isinstance(value, PSObject) or value.type_name == PSCUSTOMOBJECT \
             else _net_to_string(value)
     if isinstance(value, Hashtable) or isinstance(value, dict):
-        return {to_string(k): _to_graph(v, depth + 1, max_depth) for k, v in value.items()}
+        for k in value:
+            if not isinstance(k, str):
+                type_name = value.type_name if isinstance(value, Hashtable) else "System.Collections.Hashtable"
+                raise PSError(ErrorRecord(
+                    message=f"The type '{type_name}' is not supported for serialization or deserialization of a "
+                            "dictionary. Keys must be strings.",
+                    fully_qualified_error_id="NonStringKeyInDictionary,Microsoft.PowerShell.Commands.ConvertToJsonCommand",
+                    category="InvalidOperation", command="ConvertTo-Json", target_object=value,
+                    exception_type="System.InvalidOperationException"))
+        return {k: _to_graph(v, depth + 1, max_depth) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray)) or is_collection(value):
         return [_to_graph(v, depth + 1, max_depth) for v in value]
     if isinstance(value, PSObject):
