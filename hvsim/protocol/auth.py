@@ -86,6 +86,13 @@ def _authenticate_names(token: bytes) -> tuple[str, str, bool]:
     return msg.domain_name or "", msg.user_name or "", has_cbt
 
 
+def _smbpasswd_line(domain: str, user: str, password: str) -> str:
+    """One NTLM_USER_FILE line in the smbpasswd form (hashes, so any character in the password is safe)."""
+    from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    name = f"{domain}\\{user}" if domain else user
+    return f"{name}:0:{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}:[U]:LCT-00000000\n"
+
+
 class NtlmAcceptor:
     """One NTLM security context, bound to one TCP connection."""
 
@@ -127,7 +134,7 @@ class NtlmAcceptor:
             canonical, password = account
             with _NTLM_LOCK:
                 assert _user_file is not None, "setup_ntlm_user_file() not called"
-                _user_file.write_text(f"{domain}:{user}:{password}\n", encoding="utf-8")
+                _user_file.write_text(_smbpasswd_line(domain, user, password), encoding="utf-8")
                 try:
                     # CbtHardeningLevel Relaxed (the Windows default): a binding the client sends
                     # must match this listener's certificate; a client that sends none is accepted

@@ -393,12 +393,17 @@ def test_domain_accounts_work_on_a_host_once_its_join_took_effect(fresh_lab):
 
 
 def test_allow_unencrypted_lets_basic_and_plain_soap_over_http(tmp_path):
-    lab = LabProcess.for_tests(tmp_path, allow_unencrypted=True)
+    from hvsim.testing import load_lab_file, SEED_LAB
+    seed = load_lab_file(SEED_LAB)
+    seed["hosts"]["HV02"]["local_users"]["Administrator"]["password"] = "Pa:ss w0rd\\'\"!"   # any character
+    lab = LabProcess.for_tests(tmp_path, allow_unencrypted=True, lab=seed)
     lab.start()
     try:
         _, pw = lab.credentials("HV02")
         r = winrm.Session(lab.url("HV02"), auth=("Administrator", pw), transport="basic").run_ps("Write-Output plain")
         assert r.std_out == b"plain\r\n"
         assert commands_audited(lab, "HV02")[-1]["user"] == "HV02\\Administrator"
+        r = winrm.Session(lab.url("HV02"), auth=("HV02\\Administrator", pw), transport="ntlm").run_cmd("whoami")
+        assert r.std_out == b"hv02\\administrator\r\n"
     finally:
         lab.stop()
