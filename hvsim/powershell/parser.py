@@ -178,6 +178,16 @@ def _quote_bareword_lists(line: str) -> str:
     return "".join(out)
 
 
+_FOREACH_AT_START = re.compile(r"((?:^|[;{(])\s*)ForEach-Object\b", re.I)
+
+
+def _bridge_line(line: str) -> str:
+    """Same-length rewrites for the grammar's gaps on a line that failed to parse."""
+    # `ForEach-Object` starting a statement reads as the foreach keyword: use its alias `%`
+    line = _FOREACH_AT_START.sub(lambda m: m.group(1) + "%" + " " * 13, line)
+    return _quote_bareword_lists(line)
+
+
 def _error_rows(node: Any, rows: set[int]) -> None:
     if not node.has_error and not node.is_missing:
         return
@@ -214,7 +224,7 @@ def parse(text: str, name: str = "") -> Parsed:
             before = list(fixed)
             for row in rows:
                 if 0 <= row < len(fixed):
-                    fixed[row] = _quote_bareword_lists(fixed[row])
+                    fixed[row] = _bridge_line(fixed[row])
             if fixed == before:
                 break
             retry = _parser().parse("\n".join(fixed).encode("utf-8"))
