@@ -62,6 +62,7 @@ def cluster_cmdlet(name: str) -> Callable:
         @functools.wraps(fn)
         def impl(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             wc.install(ctx.world)   # failover/drain/rejoin hooks (idempotent); World does not know this module
+            require_module(ctx, name, "RSAT-Clustering-PowerShell")
             try:
                 return list(fn(ctx, p) or [])
             except wc.ClusterError as e:
@@ -72,6 +73,17 @@ def cluster_cmdlet(name: str) -> Callable:
                                   terminating=False, exception_type=e.exception_type) from None
         return cmdlet(name)(impl)
     return wrap
+
+
+def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
+    """The FailoverClusters module exists only where its feature is installed (RSAT-Clustering-PowerShell, which
+    `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
+    if not ctx.world.feature_installed(ctx.session.host, feature):
+        raise CmdletError(
+            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again.", "CommandNotFoundException", category="ObjectNotFound", target=name, terminating=True,
+            exception_type="System.Management.Automation.CommandNotFoundException")
 
 
 def _enum(kind: str, table: dict, name: str) -> PSEnum:

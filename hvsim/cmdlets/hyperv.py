@@ -47,6 +47,7 @@ def hv_cmdlet(name: str) -> Callable:
         @functools.wraps(fn)
         def impl(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             wc.install(ctx.world)   # failover/drain/rejoin hooks (idempotent); World does not know this module
+            require_module(ctx, name, "Hyper-V-PowerShell")
             try:
                 return list(fn(ctx, p) or [])
             except whv.HyperVError as e:
@@ -57,6 +58,17 @@ def hv_cmdlet(name: str) -> Callable:
                                   terminating=False, exception_type=whv.VIRTUALIZATION_EXCEPTION) from None
         return cmdlet(name)(impl)
     return wrap
+
+
+def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
+    """The Hyper-V module exists only where its feature is installed (Hyper-V-PowerShell, which
+    `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
+    if not ctx.world.feature_installed(ctx.session.host, feature):
+        raise CmdletError(
+            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
+            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+            "and try again.", "CommandNotFoundException", category="ObjectNotFound", target=name, terminating=True,
+            exception_type="System.Management.Automation.CommandNotFoundException")
 
 
 def _list(value: Any) -> list:

@@ -161,3 +161,16 @@ def test_connect_network_adapter(lab):
     assert nic.get_prop("SwitchName") == "External" and nic.get_prop("Connected") is True
     run(lab, "HV01", "Remove-VMSwitch", Name="External", Force=SWITCH)
     assert run(lab, "HV01", "Get-VMNetworkAdapter", VMName="VM1")[0].get_prop("Connected") is False
+
+
+def test_without_the_management_tools_the_cmdlets_do_not_exist(tmp_path):
+    world = lab_world(tmp_path, storage=False)
+    with world.transaction() as data:
+        data["hosts"]["HV02"]["features"]["Hyper-V-PowerShell"] = {"state": "Available"}
+        data["hosts"]["HV02"]["features"]["RSAT-Clustering-PowerShell"] = {"state": "Available"}
+    for command in ("Get-VM", "Get-ClusterNode"):
+        with pytest.raises(CmdletError) as exc:
+            run(world, "HV02", command)
+        assert exc.value.message.startswith(f"The term '{command}' is not recognized as the name of a cmdlet")
+        assert exc.value.exception_type == "System.Management.Automation.CommandNotFoundException"
+    assert run(world, "HV01", "Get-VM") == []
