@@ -353,7 +353,7 @@ def new_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         _sync(ctx)
         vm = whv.new_vm(world, h, p.get("Name") or "New Virtual Machine", p.get("Path"), p.get("MemoryStartupBytes"),
                         p.get("Generation"), p.get("NewVHDPath"), p.get("NewVHDSizeBytes"), p.get("VHDPath"),
-                        p.get("SwitchName"), p.switch("NoVHD"))
+                        p.get("SwitchName"))
     ctx.sleep(3)
     return [vm_object(ctx, h, vm)]
 

@@ -168,13 +168,6 @@ def vm_not_found(name: str) -> HyperVError:
                        "InvalidParameter", category="InvalidArgument", target=name)
 
 
-def vms_named(host: dict, name: str) -> list[dict]:
-    found = find_vms(host, name)
-    if not found and not any(ch in name for ch in "*?["):
-        raise vm_not_found(name)
-    return found
-
-
 def _join(*parts: str) -> str:
     out = parts[0].rstrip("\\")
     for p in parts[1:]:
@@ -184,7 +177,7 @@ def _join(*parts: str) -> str:
 
 def new_vm(world: Any, host: dict, name: str, path: str | None, memory: int | None, generation: int | None,
            new_vhd_path: str | None, new_vhd_size: int | None, vhd_path: str | None,
-           switch_name: str | None, no_vhd: bool = False) -> dict:
+           switch_name: str | None) -> dict:
     from . import cluster  # files on a CSV belong to the cluster's shared namespace
 
     generation = int(generation or 1)
