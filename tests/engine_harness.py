@@ -5,8 +5,9 @@ Every end-to-end test in this repository uses this module (``tests/conftest.py``
 Fixtures
 --------
 ``pulumi_engine`` (session)   -> ``Path``: the directory holding ``pulumi`` and the Python language
-                                 host. Found in ``.venv/hvprovider.env`` (written by ``tools/setup.sh``),
-                                 else ``$HVPROVIDER_ENGINE_BIN``, else the directory of ``pulumi`` on PATH.
+                                 host: ``$HVPROVIDER_ENGINE_BIN`` if set, else ``PULUMI_ENGINE_BIN`` from
+                                 ``.venv/hvprovider.env`` (written by ``tools/setup.sh``), else the
+                                 directory of ``pulumi`` on PATH.
                                  A test that needs it FAILS (never skips) when it is missing.
 ``pulumi_env`` (function)     -> ``dict[str, str]``: a full environment for engine commands with a
                                  private file backend (``PULUMI_BACKEND_URL=file://<tmp>/backend``),
@@ -98,11 +99,11 @@ def _read_env_file(path: Path) -> dict[str, str]:
 def find_engine() -> Path | None:
     """The directory with the `pulumi` binary and its Python language host, or None."""
     candidates = []
+    if os.environ.get("HVPROVIDER_ENGINE_BIN"):
+        candidates.append(Path(os.environ["HVPROVIDER_ENGINE_BIN"]))
     configured = _read_env_file(ENGINE_ENV_FILE).get("PULUMI_ENGINE_BIN")
     if configured:
         candidates.append(Path(configured))
-    if os.environ.get("HVPROVIDER_ENGINE_BIN"):
-        candidates.append(Path(os.environ["HVPROVIDER_ENGINE_BIN"]))
     on_path = shutil.which("pulumi")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)

@@ -10,6 +10,7 @@
 # reaches package registries, and the Go module proxy is one of them.
 set -euo pipefail
 
+export HOME="${HOME:-$(cd ~ && pwd)}"
 VERSION="${PULUMI_ENGINE_VERSION:-v3.274.1}"
 CACHE="${HVPROVIDER_CACHE:-$HOME/.cache/hvprovider}"
 DEST="$CACHE/pulumi-$VERSION"

@@ -14,6 +14,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export HOME="${HOME:-$(cd ~ && pwd)}"
 VENV="$ROOT/.venv"
 ENV_FILE="$VENV/hvprovider.env"
 STAMP="$VENV/.hvprovider-installed"
