@@ -104,7 +104,8 @@ $work = {
         if ($current.Exists) {
             $owner = $current.OwnerNode
             Remove-ClusterGroup -Name $Name -RemoveResources -Force
-            if ($current.VMState -ne 'Off') { Stop-VM -ComputerName $owner -Name $Name -TurnOff -Force }
+            # Running or paused: turn it off; a saved VM is removed with its saved state as it is.
+            if (@('Running', 'Paused') -contains $current.VMState) { Stop-VM -ComputerName $owner -Name $Name -TurnOff -Force }
             Remove-VM -ComputerName $owner -Name $Name -Force
             $vmFolder = Join-Path $Path $Name
             if (Test-Path -Path $vmFolder) { Remove-Item -Path $vmFolder -Recurse -Force }
@@ -114,7 +115,7 @@ $work = {
             $orphan = $null
             try { $orphan = Get-VM -Name $Name -ErrorAction SilentlyContinue } catch { }
             if ($orphan -and ([string]$orphan.Path).ToLower().StartsWith($Path.ToLower())) {
-                if ([string]$orphan.State -ne 'Off') { Stop-VM -Name $Name -TurnOff -Force }
+                if (@('Running', 'Paused') -contains [string]$orphan.State) { Stop-VM -Name $Name -TurnOff -Force }
                 Remove-VM -Name $Name -Force
                 $vmFolder = Join-Path $Path $Name
                 if (Test-Path -Path $vmFolder) { Remove-Item -Path $vmFolder -Recurse -Force }
@@ -140,7 +141,8 @@ $work = {
             $current = Get-State
         }
         $owner = $current.OwnerNode
-        $running = $current.VMState -ne 'Off'
+        # Saved (e.g. the role was taken offline) counts as not running: Start-ClusterGroup restores it.
+        $running = @('Running', 'Paused') -contains $current.VMState
         if ($State -eq 'Off' -and $running) {
             Stop-Role -Owner $owner
             $running = $false
@@ -154,7 +156,7 @@ $work = {
         if ($sizing) {
             if ($running) {
                 if (-not $AllowRestart) {
-                    throw "VM '$Name' is running on $owner: changing its memory or processor count needs it turned off. Set allow_restart_for_changes=True to let the provider stop and restart it, or set state='Off'."
+                    throw "VM '$Name' is running on ${owner}: changing its memory or processor count needs it turned off. Set allow_restart_for_changes=True to let the provider stop and restart it, or set state='Off'."
                 }
                 Stop-Role -Owner $owner
                 $running = $false
