@@ -147,14 +147,14 @@ class Partial:
     specs: dict[str, ParamSpec] = field(default_factory=dict)
 
 
-def _errors():
-    from . import registry
+def _registry():
+    from . import registry   # the error classes live there; imported late (registry imports this module)
     return registry
 
 
 def binding_error(info: "CmdletInfo", message: str, error_id: str, target: Any = None,
                   category: str = "InvalidArgument") -> Exception:
-    reg = _errors()
+    reg = _registry()
     return reg.ParameterBindingError(message, f"{error_id},{info.implementing_type}", category=category,
                                      target=target)
 

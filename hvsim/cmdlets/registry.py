@@ -182,11 +182,6 @@ def emulated() -> list[str]:
 
 
 # --------------------------------------------------------------------------- audit helpers
-def _is_secret(value: Any) -> bool:
-    names = {c.__name__ for c in type(value).__mro__}
-    return bool(names & {"SecureString", "PSCredential"})
-
-
 def audit_value(name: str, value: Any) -> Any:
     """A JSON-safe rendering of a parameter value with secrets masked."""
     if "password" in str(name).lower() or "securestring" in str(name).lower():
