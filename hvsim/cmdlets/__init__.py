@@ -4,6 +4,8 @@ Importing this package registers every emulated cmdlet with the registry (regist
 """
 from . import (  # noqa: F401  (imported for their @cmdlet registrations)
     management,
+    services,
+    network,
     remoting,
     filesystem,
     iscsi_target,

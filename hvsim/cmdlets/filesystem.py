@@ -13,6 +13,7 @@ from hvsim.world import files
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
+from .wildcards import has_wildcard
 
 _FS = "Microsoft.PowerShell.Core\\FileSystem::"
 
@@ -69,13 +70,9 @@ def _not_found(path: str, error_id: str = "PathNotFound") -> CmdletError:
                        target=path, exception_type="System.Management.Automation.ItemNotFoundException")
 
 
-def _has_wildcard(text: str) -> bool:
-    return any(c in text for c in "*?[")
-
-
 def _expand(h: dict, path: str) -> list[dict] | None:
     """Entries a path names (wildcards in the last component); None when a literal path is missing."""
-    if _has_wildcard(files.leaf(path)):
+    if has_wildcard(files.leaf(path)):
         par = files.parent(path)
         if par is None or files.get(h, par) is None:
             return []

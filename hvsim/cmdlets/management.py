@@ -1,12 +1,13 @@
-"""Emulated cmdlets: ServerManager features, domain membership and restarts, services, CIM classes,
-network adapters and IP addresses (docs/DESIGN.md section 8, owner world-core).
+"""Emulated cmdlets: ServerManager features, domain membership and restarts, CIM classes
+(docs/DESIGN.md section 8, owner world-core).
 
 Output objects carry Windows' property names and types; enums are PSEnum values of the real .NET
-enum types. CredSSP and Invoke-Command live in remoting.py, files and directories in filesystem.py.
+enum types. Services live in services.py, network adapters and addresses in network.py, CredSSP and
+Invoke-Command in remoting.py, files and directories in filesystem.py.
 """
 from __future__ import annotations
 
-import fnmatch
+import re
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSEnum, PSObject
@@ -14,27 +15,16 @@ from hvsim.world import features as feature_catalog
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
+from .wildcards import like
 
 _SM = "Microsoft.Windows.ServerManager.Commands"
 INSTALL_STATE = {"Available": 0, "Installed": 1, "InstallPending": 2, "Removed": 3, "UninstallPending": 4}
 RESTART_STATE = {"No": 0, "Yes": 1, "Maybe": 2}
 EXIT_CODE = {"Success": 0, "NoChangeNeeded": 1003, "SuccessRestartRequired": 3010, "Failed": 1000}
-SERVICE_STATUS = {"Stopped": 1, "StartPending": 2, "StopPending": 3, "Running": 4, "Paused": 7}
-START_MODE = {"Boot": 0, "System": 1, "Automatic": 2, "Manual": 3, "Disabled": 4}
 
 # Simulated durations (seconds before time_factor).
 FEATURE_SECONDS = 30
 JOIN_SECONDS = 10
-SERVICE_SECONDS = 2
-
-
-def _has_wildcard(text: str) -> bool:
-    return any(c in text for c in "*?[")
-
-
-def _like(name: str, pattern: str) -> bool:
-    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
-
 
 # ----------------------------------------------------------------------------- ServerManager
 def _feature_object(h: dict, name: str) -> PSObject:
@@ -76,7 +66,7 @@ def get_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]
         patterns = p.get("Name") or ["*"]
         out = []
         for name in feature_catalog.FEATURES:
-            if any(_like(name, pat) for pat in patterns):
+            if any(like(name, pat) for pat in patterns):
                 out.append(_feature_object(h, name))
         return out
 
@@ -357,147 +347,6 @@ def restart_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     return []
 
 
-# ----------------------------------------------------------------------------- services
-def _service_object(name: str, svc: dict) -> PSObject:
-    status = svc["status"]
-    start = svc["start_type"]
-    return PSObject({
-        "Name": name,
-        "DisplayName": svc.get("display_name", name),
-        "Status": PSEnum("System.ServiceProcess.ServiceControllerStatus", status, SERVICE_STATUS[status]),
-        "StartType": PSEnum("System.ServiceProcess.ServiceStartMode", start, START_MODE[start]),
-        "ServiceName": name,
-        "CanStop": status == "Running",
-        "CanPauseAndContinue": False,
-        "ServiceType": PSEnum("System.ServiceProcess.ServiceType", "Win32OwnProcess", 16),
-        "MachineName": ".",
-        "DependentServices": [],
-        "ServicesDependedOn": [],
-    }, type_name="System.ServiceProcess.ServiceController")
-
-
-def _not_found(name: str) -> CmdletError:
-    return CmdletError(f"Cannot find any service with service name '{name}'.", "NoServiceFoundForGivenName",
-                       category="ObjectNotFound", target=name,
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
-
-
-def _select_services(ctx: CmdletContext, p: BoundParameters, errors: list[CmdletError]) -> list[str]:
-    """Service names selected by -Name / -DisplayName / -InputObject (wildcards allowed)."""
-    services = ctx.host()["services"]
-    picked: list[str] = []
-    if p.get("InputObject") is not None:
-        objs = p["InputObject"] if isinstance(p["InputObject"], list) else [p["InputObject"]]
-        names = [str(o.get_prop("Name")) if hasattr(o, "get_prop") else str(o) for o in objs]
-        key = "name"
-    elif p.get("DisplayName") is not None:
-        names = p["DisplayName"] if isinstance(p["DisplayName"], list) else [p["DisplayName"]]
-        key = "display"
-    else:
-        names = p.get("Name") or ["*"]
-        if isinstance(names, str):
-            names = [names]
-        key = "name"
-    for pattern in names:
-        hits = [s for s, svc in services.items()
-                if _like(s if key == "name" else svc.get("display_name", s), pattern)]
-        if not hits and not _has_wildcard(pattern):
-            if key == "display":
-                errors.append(CmdletError(f"Cannot find any service with display name '{pattern}'.",
-                                          "NoServiceFoundForGivenDisplayName", category="ObjectNotFound", target=pattern,
-                                          exception_type="Microsoft.PowerShell.Commands.ServiceCommandException"))
-            else:
-                errors.append(_not_found(pattern))
-        for s in sorted(hits, key=str.lower):
-            if s not in picked:
-                picked.append(s)
-    include = p.get("Include")
-    exclude = p.get("Exclude")
-    if include:
-        picked = [s for s in picked if any(_like(s, i) for i in include)]
-    if exclude:
-        picked = [s for s in picked if not any(_like(s, x) for x in exclude)]
-    return picked
-
-
-@cmdlet("Get-Service")
-def get_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    errors: list[CmdletError] = []
-    with ctx.world.read():
-        names = _select_services(ctx, p, errors)
-        services = ctx.host()["services"]
-        out = [_service_object(n, services[n]) for n in names]
-    if errors:
-        # A name that matches nothing is an error (non-terminating on Windows, which still returns the
-        # services it found; the registry contract has one outcome per call, so the error wins).
-        raise errors[0]
-    return out
-
-
-@cmdlet("Set-Service")
-def set_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    name = p.get("Name")
-    if name is None and p.get("InputObject") is not None:
-        name = p["InputObject"].get_prop("Name")
-    with ctx.world.transaction():
-        services = ctx.host()["services"]
-        real = next((s for s in services if s.lower() == str(name).lower()), None)
-        if real is None:
-            raise CmdletError(f"Service '{name}' was not found on computer '.'.", "InvalidOperationException",
-                              category="InvalidOperation", target=name, exception_type="System.InvalidOperationException")
-        svc = services[real]
-        if p.get("StartupType") is not None:
-            svc["start_type"] = p["StartupType"]
-        if p.get("DisplayName") is not None:
-            svc["display_name"] = p["DisplayName"]
-        if p.get("Status") is not None:
-            if p["Status"] == "Running" and svc["start_type"] == "Disabled":
-                raise _cannot_start(real, svc, "Set-Service")
-            svc["status"] = "Stopped" if p["Status"] == "Stopped" else p["Status"]
-        result = _service_object(real, svc)
-    return [result] if p.switch("PassThru") else []
-
-
-def _cannot_start(name: str, svc: dict, cmd: str) -> CmdletError:
-    display = svc.get("display_name", name)
-    return CmdletError(f"Service '{display} ({name})' cannot be started due to the following error: Cannot start "
-                       f"service {name} on computer '.'.", "CouldNotStartService", category="OpenError", target=name,
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
-
-
-def _change_status(ctx: CmdletContext, p: BoundParameters, target: str) -> list:
-    errors: list[CmdletError] = []
-    with ctx.world.read():
-        names = _select_services(ctx, p, errors)
-    if errors:
-        raise errors[0]
-    out = []
-    for n in names:
-        with ctx.world.read():
-            svc = ctx.host()["services"][n]
-            if svc["status"] == target:
-                out.append(_service_object(n, svc))
-                continue
-            if target == "Running" and svc["start_type"] == "Disabled":
-                raise _cannot_start(n, svc, "Start-Service")
-        ctx.sleep(SERVICE_SECONDS)
-        with ctx.world.transaction():
-            svc = ctx.host()["services"][n]
-            svc["status"] = target
-            out.append(_service_object(n, svc))
-    return out if p.switch("PassThru") else []
-
-
-@cmdlet("Start-Service")
-def start_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    return _change_status(ctx, p, "Running")
-
-
-@cmdlet("Stop-Service")
-def stop_service(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    return _change_status(ctx, p, "Stopped")
-
-
 # ----------------------------------------------------------------------------- CIM
 _CIMV2 = "Microsoft.Management.Infrastructure.CimInstance#root/cimv2"
 
@@ -574,8 +423,6 @@ def _filter(objs: list[PSObject], text: str | None) -> list[PSObject]:
     """WQL filters of the form  Prop = 'value' [AND ...]  (what our scripts use)."""
     if not text:
         return objs
-    import re
-
     clauses = re.split(r"\s+and\s+", text.strip(), flags=re.I)
     tests = []
     for clause in clauses:
@@ -594,7 +441,7 @@ def _filter(objs: list[PSObject], text: str | None) -> list[PSObject]:
                 return False
             if op in ("<>", "!=") and actual_s == value.lower():
                 return False
-            if op == "like" and not _like(actual_s, value.replace("%", "*").replace("_", "?")):
+            if op == "like" and not like(actual_s, value.replace("%", "*").replace("_", "?")):
                 return False
         return True
     return [o for o in objs if ok(o)]
@@ -627,138 +474,4 @@ def get_cim_instance(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                   target=target)
         with ctx.world.read():
             out += _filter(builder(ctx.world, ctx.world.host(name)), p.get("Filter"))
-    return out
-
-
-# ----------------------------------------------------------------------------- network
-_STD = "Microsoft.Management.Infrastructure.CimInstance#ROOT/StandardCimv2"
-
-
-def _adapters(h: dict) -> list[dict]:
-    """Physical NICs plus the vEthernet adapters of external switches shared with the management OS."""
-    out = [dict(n) for n in h.get("nics", [])]
-    switches = ((h.get("hyperv") or {}).get("switches") or {})
-    for i, (sname, sw) in enumerate(sorted(switches.items())):
-        if isinstance(sw, dict) and sw.get("allow_management_os"):
-            out.append({"name": f"vEthernet ({sname})", "description": f"Hyper-V Virtual Ethernet Adapter #{i + 1}"
-                        if i else "Hyper-V Virtual Ethernet Adapter", "if_index": 20 + i,
-                        "mac": sw.get("mac", "00-15-5D-00-00-" + format(i + 1, "02X")), "status": "Up", "ipv4": None,
-                        "prefix": 24, "link_speed": "10 Gbps", "virtual": True})
-    return out
-
-
-def _adapter_object(n: dict) -> PSObject:
-    status = n.get("status", "Up")
-    return PSObject({
-        "Name": n["name"],
-        "InterfaceDescription": n["description"],
-        "ifIndex": n["if_index"],
-        "Status": status,
-        "MacAddress": n["mac"],
-        "LinkSpeed": n.get("link_speed", "10 Gbps"),
-        "ifAlias": n["name"],
-        "InterfaceAlias": n["name"],
-        "InterfaceIndex": n["if_index"],
-        "ifDesc": n["description"],
-        "InterfaceName": f"ethernet_{n['if_index']}",
-        "Virtual": bool(n.get("virtual", False)),
-        "MediaConnectionState": PSEnum("MediaConnectState", "Connected" if status == "Up" else "Disconnected",
-                                       1 if status == "Up" else 2),
-        "DriverDescription": n["description"],
-        "AdminStatus": PSEnum("AdminStatus", "Up", 1),
-    }, type_name=f"{_STD}/MSFT_NetAdapter")
-
-
-def _cdxml_not_found(cls: str, prop: str, value: Any, cmd: str) -> CmdletError:
-    return CmdletError(f"No {cls} objects found with property '{prop}' equal to '{value}'.  Verify the value of the "
-                       f"property and retry.", f"CmdletizationQuery_NotFound_{prop}", category="ObjectNotFound",
-                       target=value)
-
-
-@cmdlet("Get-NetAdapter")
-def get_net_adapter(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    with ctx.world.read():
-        adapters = _adapters(ctx.host())
-    if p.switch("Physical"):
-        adapters = [a for a in adapters if not a.get("virtual")]
-    for prop, key, param in (("Name", "name", "Name"), ("InterfaceDescription", "description", "InterfaceDescription"),
-                             ("InterfaceIndex", "if_index", "InterfaceIndex")):
-        wanted = p.get(param)
-        if wanted is None:
-            continue
-        picked = []
-        for w in wanted:
-            hits = [a for a in adapters if (_like(str(a[key]), str(w)) if key != "if_index" else a[key] == w)]
-            if not hits and not _has_wildcard(str(w)):
-                raise _cdxml_not_found("MSFT_NetAdapter", prop, w, "Get-NetAdapter")
-            picked += [a for a in hits if a not in picked]
-        adapters = picked
-    return [_adapter_object(a) for a in adapters]
-
-
-def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4") -> PSObject:
-    return PSObject({
-        "IPAddress": ip,
-        "InterfaceIndex": index,
-        "InterfaceAlias": alias,
-        "AddressFamily": PSEnum("AddressFamily", family, 2 if family == "IPv4" else 23),
-        "Type": PSEnum("Type", "Unicast", 1),
-        "PrefixLength": prefix,
-        "PrefixOrigin": PSEnum("PrefixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
-                               2 if ip.startswith("127.") else 1),
-        "SuffixOrigin": PSEnum("SuffixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
-                               2 if ip.startswith("127.") else 1),
-        "AddressState": PSEnum("AddressState", "Preferred", 4),
-        "ValidLifetime": None,
-        "PreferredLifetime": None,
-        "SkipAsSource": False,
-        "PolicyStore": "ActiveStore",
-    }, type_name=f"{_STD}/MSFT_NetIPAddress")
-
-
-@cmdlet("Get-NetIPAddress")
-def get_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    with ctx.world.read():
-        adapters = _adapters(ctx.host())
-    objs = [_ip_object(a["name"], a["if_index"], a["ipv4"], a.get("prefix", 24)) for a in adapters if a.get("ipv4")]
-    objs.append(_ip_object("Loopback Pseudo-Interface 1", 1, "127.0.0.1", 8))
-    checks = (("IPAddress", "IPAddress"), ("InterfaceAlias", "InterfaceAlias"), ("InterfaceIndex", "InterfaceIndex"),
-              ("AddressFamily", "AddressFamily"), ("PrefixLength", "PrefixLength"))
-    for param, prop in checks:
-        wanted = p.get(param)
-        if wanted is None:
-            continue
-        picked = []
-        for w in wanted:
-            hits = [o for o in objs if (str(o.get_prop(prop)).lower() == str(w).lower()
-                                        or (isinstance(w, str) and _like(str(o.get_prop(prop)), w)))]
-            if not hits and not (isinstance(w, str) and _has_wildcard(w)):
-                raise _cdxml_not_found("MSFT_NetIPAddress", prop, w, "Get-NetIPAddress")
-            picked += [o for o in hits if o not in picked]
-        objs = picked
-    return objs
-
-
-@cmdlet("Test-Connection")
-def test_connection(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    out = []
-    for target in p["ComputerName"]:
-        try:
-            h = ctx.world.host(target)
-            up = ctx.world.reachable(h["name"])
-            address = next((n["ipv4"] for n in h.get("nics", []) if n.get("ipv4")), target)
-        except KeyError:
-            h, up, address = None, False, target
-        if p.switch("Quiet"):
-            out.append(up)
-            continue
-        if not up:
-            raise CmdletError(f"Testing connection to computer '{target}' failed: Error due to lack of resources",
-                              "TestConnectionException", category="ResourceUnavailable", target=target,
-                              exception_type="System.Net.NetworkInformation.PingException")
-        for _ in range(int(p.get("Count") or 4)):
-            out.append(PSObject({"Source": ctx.session.host, "Destination": target, "Address": target,
-                                 "IPV4Address": address, "ResponseTime": 0, "StatusCode": 0,
-                                 "BufferSize": int(p.get("BufferSize") or 32)},
-                                type_name="System.Management.ManagementObject#root\\cimv2\\Win32_PingStatus"))
     return out

@@ -409,3 +409,16 @@ def test_test_connection(world):
     assert run(ctx, "Test-Connection", Arg(None, "HV02"), Arg("Count", 1), Arg("Quiet", True, switch=True)) == [True]
     world.power_off("HV02")
     assert run(ctx, "Test-Connection", Arg(None, "HV02"), Arg("Quiet", True, switch=True)) == [False]
+
+
+def test_shared_external_switch_moves_the_address_to_vethernet(world):
+    with world.transaction():
+        hv = world.host("HV01")
+        hv["hyperv"]["switches"]["id-1"] = {"id": "id-1", "name": "LAN", "switch_type": "External",
+                                            "net_adapter": "Ethernet 2", "allow_management_os": True}
+    ctx = ctx_for(world)
+    names = [n.get_prop("Name") for n in run(ctx, "Get-NetAdapter")]
+    assert names == ["Ethernet", "Ethernet 2", "vEthernet (LAN)"]
+    assert [n.get_prop("Name") for n in run(ctx, "Get-NetAdapter", Arg("Physical", True, switch=True))] == ["Ethernet", "Ethernet 2"]
+    ips = {i.get_prop("InterfaceAlias"): i.get_prop("IPAddress") for i in run(ctx, "Get-NetIPAddress")}
+    assert ips == {"Ethernet": "192.168.10.11", "vEthernet (LAN)": "192.168.20.11", "Loopback Pseudo-Interface 1": "127.0.0.1"}

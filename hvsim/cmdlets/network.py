@@ -1,0 +1,152 @@
+"""Emulated cmdlets: Get-NetAdapter (NetAdapter), Get-NetIPAddress (NetTCPIP), Test-Connection.
+
+Adapters come from `host["nics"]` plus a `vEthernet (<switch>)` adapter for each Hyper-V switch shared
+with the management OS. NIC addresses are data only: nothing ever connects to them.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from hvsim.powershell.values import PSEnum, PSObject
+
+from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
+from .wildcards import has_wildcard, like
+
+_STD = "Microsoft.Management.Infrastructure.CimInstance#ROOT/StandardCimv2"
+
+
+def _adapters(h: dict) -> list[dict]:
+    """Physical NICs plus a vEthernet adapter for each Hyper-V switch shared with the management OS.
+
+    An external switch shared with the management OS takes over its NIC's IP address (Windows moves
+    the address to the vEthernet adapter); the NIC stays listed, without an address."""
+    out = [dict(n) for n in h.get("nics", [])]
+    switches = ((h.get("hyperv") or {}).get("switches") or {})
+    shared = [sw for sw in switches.values() if isinstance(sw, dict) and sw.get("allow_management_os")]
+    for i, sw in enumerate(sorted(shared, key=lambda s: str(s.get("name", "")).lower())):
+        nic = next((n for n in out if str(n["name"]).lower() == str(sw.get("net_adapter") or "").lower()), None)
+        ipv4, prefix = (nic.get("ipv4"), nic.get("prefix", 24)) if nic else (None, 24)
+        if nic is not None:
+            nic["ipv4"] = None
+        out.append({"name": f"vEthernet ({sw.get('name')})",
+                    "description": "Hyper-V Virtual Ethernet Adapter" + (f" #{i + 1}" if i else ""),
+                    "if_index": 20 + 2 * i, "mac": sw.get("mac") or f"00-15-5D-00-0A-{i + 1:02X}", "status": "Up",
+                    "ipv4": ipv4, "prefix": prefix, "link_speed": "10 Gbps", "virtual": True})
+    return out
+
+
+def _adapter_object(n: dict) -> PSObject:
+    status = n.get("status", "Up")
+    return PSObject({
+        "Name": n["name"],
+        "InterfaceDescription": n["description"],
+        "ifIndex": n["if_index"],
+        "Status": status,
+        "MacAddress": n["mac"],
+        "LinkSpeed": n.get("link_speed", "10 Gbps"),
+        "ifAlias": n["name"],
+        "InterfaceAlias": n["name"],
+        "InterfaceIndex": n["if_index"],
+        "ifDesc": n["description"],
+        "InterfaceName": f"ethernet_{n['if_index']}",
+        "Virtual": bool(n.get("virtual", False)),
+        "MediaConnectionState": PSEnum("MediaConnectState", "Connected" if status == "Up" else "Disconnected",
+                                       1 if status == "Up" else 2),
+        "DriverDescription": n["description"],
+        "AdminStatus": PSEnum("AdminStatus", "Up", 1),
+    }, type_name=f"{_STD}/MSFT_NetAdapter")
+
+
+def _cdxml_not_found(cls: str, prop: str, value: Any, cmd: str) -> CmdletError:
+    return CmdletError(f"No {cls} objects found with property '{prop}' equal to '{value}'.  Verify the value of the "
+                       f"property and retry.", f"CmdletizationQuery_NotFound_{prop}", category="ObjectNotFound",
+                       target=value)
+
+
+@cmdlet("Get-NetAdapter")
+def get_net_adapter(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        adapters = _adapters(ctx.host())
+    if p.switch("Physical"):
+        adapters = [a for a in adapters if not a.get("virtual")]
+    for prop, key, param in (("Name", "name", "Name"), ("InterfaceDescription", "description", "InterfaceDescription"),
+                             ("InterfaceIndex", "if_index", "InterfaceIndex")):
+        wanted = p.get(param)
+        if wanted is None:
+            continue
+        picked = []
+        for w in wanted:
+            hits = [a for a in adapters if (like(str(a[key]), str(w)) if key != "if_index" else a[key] == w)]
+            if not hits and not has_wildcard(str(w)):
+                raise _cdxml_not_found("MSFT_NetAdapter", prop, w, "Get-NetAdapter")
+            picked += [a for a in hits if a not in picked]
+        adapters = picked
+    return [_adapter_object(a) for a in adapters]
+
+
+def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4") -> PSObject:
+    return PSObject({
+        "IPAddress": ip,
+        "InterfaceIndex": index,
+        "InterfaceAlias": alias,
+        "AddressFamily": PSEnum("AddressFamily", family, 2 if family == "IPv4" else 23),
+        "Type": PSEnum("Type", "Unicast", 1),
+        "PrefixLength": prefix,
+        "PrefixOrigin": PSEnum("PrefixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
+                               2 if ip.startswith("127.") else 1),
+        "SuffixOrigin": PSEnum("SuffixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
+                               2 if ip.startswith("127.") else 1),
+        "AddressState": PSEnum("AddressState", "Preferred", 4),
+        "ValidLifetime": None,
+        "PreferredLifetime": None,
+        "SkipAsSource": False,
+        "PolicyStore": "ActiveStore",
+    }, type_name=f"{_STD}/MSFT_NetIPAddress")
+
+
+@cmdlet("Get-NetIPAddress")
+def get_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        adapters = _adapters(ctx.host())
+    objs = [_ip_object(a["name"], a["if_index"], a["ipv4"], a.get("prefix", 24)) for a in adapters if a.get("ipv4")]
+    objs.append(_ip_object("Loopback Pseudo-Interface 1", 1, "127.0.0.1", 8))
+    checks = (("IPAddress", "IPAddress"), ("InterfaceAlias", "InterfaceAlias"), ("InterfaceIndex", "InterfaceIndex"),
+              ("AddressFamily", "AddressFamily"), ("PrefixLength", "PrefixLength"))
+    for param, prop in checks:
+        wanted = p.get(param)
+        if wanted is None:
+            continue
+        picked = []
+        for w in wanted:
+            hits = [o for o in objs if (str(o.get_prop(prop)).lower() == str(w).lower()
+                                        or (isinstance(w, str) and like(str(o.get_prop(prop)), w)))]
+            if not hits and not (isinstance(w, str) and has_wildcard(w)):
+                raise _cdxml_not_found("MSFT_NetIPAddress", prop, w, "Get-NetIPAddress")
+            picked += [o for o in hits if o not in picked]
+        objs = picked
+    return objs
+
+
+@cmdlet("Test-Connection")
+def test_connection(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out = []
+    for target in p["ComputerName"]:
+        try:
+            h = ctx.world.host(target)
+            up = ctx.world.reachable(h["name"])
+            address = next((n["ipv4"] for n in h.get("nics", []) if n.get("ipv4")), target)
+        except KeyError:
+            h, up, address = None, False, target
+        if p.switch("Quiet"):
+            out.append(up)
+            continue
+        if not up:
+            raise CmdletError(f"Testing connection to computer '{target}' failed: Error due to lack of resources",
+                              "TestConnectionException", category="ResourceUnavailable", target=target,
+                              exception_type="System.Net.NetworkInformation.PingException")
+        for _ in range(int(p.get("Count") or 4)):
+            out.append(PSObject({"Source": ctx.session.host, "Destination": target, "Address": target,
+                                 "IPV4Address": address, "ResponseTime": 0, "StatusCode": 0,
+                                 "BufferSize": int(p.get("BufferSize") or 32)},
+                                type_name="System.Management.ManagementObject#root\\cimv2\\Win32_PingStatus"))
+    return out
