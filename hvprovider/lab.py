@@ -109,10 +109,19 @@ class ClusterLabConfig:
                 conn["password"] = passwords[host["name"]]
             return conn
 
+        _known_keys("lab", data, ("storageHost", "nodes", "domain", "cluster", "storage", "switchName", "vm"))
         storage = data["storageHost"]
         domain = data["domain"]
         cluster = data["cluster"]
         volumes = data.get("storage") or {}
+        _known_keys("lab.storageHost", storage, ("name", "address", "connection"))
+        for i, node in enumerate(data["nodes"]):
+            _known_keys(f"lab.nodes[{i}]", node, ("name", "vmNic", "connection"))
+        _known_keys("lab.domain", domain, ("fqdn", "username"))
+        _known_keys("lab.cluster", cluster, ("name", "address", "skipValidation"))
+        _known_keys("lab.storage", volumes, ("targetName", "folder", "quorumSize", "storageSize", "csvLabel"))
+        vm_keys = [_camel(f) for f in LabVM.__dataclass_fields__]
+        _known_keys("lab.vm", data.get("vm") or {}, vm_keys)
         vm = {_snake(k): v for k, v in (data.get("vm") or {}).items()}
         return cls(
             storage_host=LabHost(name=storage["name"], connection=connection(storage), address=storage.get("address")),
@@ -135,6 +144,20 @@ class ClusterLabConfig:
 
 def _snake(key: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in key)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def _known_keys(where: str, value: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    """Stack config is checked before any resource exists: a misspelt key is named, not ignored."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"stack config {where}: expected an object, got {type(value).__name__}")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"stack config {where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
 
 
 class ClusterLab(pulumi.ComponentResource):

@@ -1,0 +1,37 @@
+"""ClusterLabConfig from stack config: the shipped hvsim stack parses; mistakes are named."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hvprovider.lab import ClusterLabConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def hvsim_lab_shape():
+    stack = yaml.safe_load((REPO / "stacks" / "Pulumi.hvsim.yaml").read_text(encoding="utf-8"))
+    return stack["config"]["hvlab:lab"]
+
+
+def test_the_hvsim_stack_parses_into_the_typed_config():
+    cfg = ClusterLabConfig.from_dict(hvsim_lab_shape(), {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
+    assert (cfg.storage_host.name, cfg.storage_host.address) == ("DC01", "192.168.10.10")
+    assert cfg.storage_host.connection == {"host": "127.0.10.10", "port": 5985, "username": "DC01\\Administrator",
+                                           "password": "a"}
+    assert [(n.name, n.vm_nic, n.connection["host"], n.connection["password"]) for n in cfg.nodes] == [
+        ("HV01", "Ethernet 2", "127.0.10.11", "b"), ("HV02", "Ethernet 2", "127.0.10.12", "c")]
+    assert (cfg.cluster_name, cfg.cluster_address, cfg.domain_fqdn) == ("CLUSTER1", "192.168.10.20", "hyper.local")
+    assert (cfg.vm.name, cfg.vm.owner_node, cfg.vm.memory_startup_bytes) == ("TestVM", "HV01", "1GB")
+    assert list(cfg.vm.preferred_owners) == ["HV01", "HV02"] and cfg.domain_password == "d"
+
+
+def test_stack_config_mistakes_are_named():
+    shape = hvsim_lab_shape()
+    shape["vm"]["memoryStartup"] = "2GB"
+    with pytest.raises(ValueError, match=r"lab\.vm: unknown key\(s\) memoryStartup; allowed: .*memoryStartupBytes"):
+        ClusterLabConfig.from_dict(shape, {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
+    shape = hvsim_lab_shape()
+    shape["cluster"]["adress"] = "10.0.0.1"
+    with pytest.raises(ValueError, match=r"lab\.cluster: unknown key\(s\) adress"):
+        ClusterLabConfig.from_dict(shape, {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
