@@ -41,7 +41,7 @@ from ..powershell.values import PSEnum, PSObject
 from ..world import cluster as wc
 from ..world import files as wf
 from ..world import hyperv as whv
-from .registry import CmdletContext, CmdletError, cmdlet
+from .registry import CmdletContext, CmdletError, CommandNotFoundError, cmdlet
 
 NS = "Microsoft.FailoverClusters.PowerShell"
 
@@ -79,11 +79,7 @@ def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
     """The FailoverClusters module exists only where its feature is installed (RSAT-Clustering-PowerShell, which
     `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
     if not ctx.world.feature_installed(ctx.session.host, feature):
-        raise CmdletError(
-            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
-            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-            "and try again.", "CommandNotFoundException", category="ObjectNotFound", target=name, terminating=True,
-            exception_type="System.Management.Automation.CommandNotFoundException")
+        raise CommandNotFoundError(name)
 
 
 def _enum(kind: str, table: dict, name: str) -> PSEnum:

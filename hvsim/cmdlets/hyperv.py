@@ -30,7 +30,7 @@ from ..powershell.values import PSEnum, PSObject
 from ..world import cluster as wc
 from ..world import files as wf
 from ..world import hyperv as whv
-from .registry import CmdletContext, CmdletError, cmdlet
+from .registry import CmdletContext, CmdletError, CommandNotFoundError, cmdlet
 
 NS = "Microsoft.HyperV.PowerShell"
 VM_STATES = {"Other": 1, "Running": 2, "Off": 3, "Stopping": 4, "Saved": 6, "Paused": 9, "Starting": 10,
@@ -64,11 +64,7 @@ def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
     """The Hyper-V module exists only where its feature is installed (Hyper-V-PowerShell, which
     `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
     if not ctx.world.feature_installed(ctx.session.host, feature):
-        raise CmdletError(
-            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable "
-            "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-            "and try again.", "CommandNotFoundException", category="ObjectNotFound", target=name, terminating=True,
-            exception_type="System.Management.Automation.CommandNotFoundException")
+        raise CommandNotFoundError(name)
 
 
 def _list(value: Any) -> list:

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from ..powershell.values import PSEnum, PSObject
 from ..world import storage as st
-from .registry import CmdletContext, CmdletError, cmdlet
+from .registry import CmdletContext, CmdletError, CommandNotFoundError, cmdlet
 from .storage import as_list, fault_error, host_of
 
 NS = "Microsoft.Iscsi.Target.Commands"
@@ -56,11 +56,7 @@ def require_module(ctx: CmdletContext, host: str, command: str) -> None:
     with ctx.world.read():
         installed = st.target_server_installed(ctx.world, host)
     if not installed:
-        raise CmdletError(
-            f"The term '{command}' is not recognized as the name of a cmdlet, function, script file, or operable "
-            f"program. Check the spelling of the name, or if a path was included, verify that the path is correct "
-            f"and try again.", "CommandNotFoundException", category="ObjectNotFound", target=command,
-            terminating=True, exception_type="System.Management.Automation.CommandNotFoundException")
+        raise CommandNotFoundError(command)
 
 
 def initiator_id_object(text: str) -> PSObject:

@@ -61,6 +61,20 @@ class ParameterBindingError(CmdletError):
         super().__init__(message, error_id, category, target, True, exception_type)
 
 
+class CommandNotFoundError(CmdletError):
+    """The command does not exist on this host (its module's feature is not installed). Windows never
+    got as far as a cmdlet, so the record is the parser's: FullyQualifiedErrorId exactly
+    "CommandNotFoundException" (no implementing type) and no activity in CategoryInfo."""
+
+    TEXT = ("The term '{0}' is not recognized as the name of a cmdlet, function, script file, or operable program. "
+            "Check the spelling of the name, or if a path was included, verify that the path is correct and try again.")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(self.TEXT.format(name), "CommandNotFoundException", category="ObjectNotFound", target=name,
+                         terminating=True, exception_type="System.Management.Automation.CommandNotFoundException")
+        self.activity = ""
+
+
 @dataclass
 class CmdletContext:
     world: Any                     # hvsim.world.World
@@ -291,5 +305,5 @@ def _call(info: CmdletInfo, ctx: CmdletContext, bound: BoundParameters, call_id:
 
 def _finish_error(info: CmdletInfo, exc: CmdletError) -> None:
     exc.command = info.name
-    if "," not in exc.error_id:
+    if "," not in exc.error_id and not isinstance(exc, CommandNotFoundError):
         exc.error_id = f"{exc.error_id},{info.implementing_type}"

@@ -329,6 +329,6 @@ def cmdlet_error_record(exc: Any, command: str) -> ErrorRecord:
         category=getattr(exc, "category", "NotSpecified") or "NotSpecified",
         target_name=to_string(target) if target is not None else "",
         target_type=ps_type_of(target) if target is not None else "",
-        command=command,
+        command=command, activity=getattr(exc, "activity", None),   # "" for a command that is not there
         exception_type=getattr(exc, "exception_type", None) or "Microsoft.Management.Infrastructure.CimException",
         target_object=target)

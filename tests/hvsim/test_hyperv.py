@@ -174,3 +174,28 @@ def test_without_the_management_tools_the_cmdlets_do_not_exist(tmp_path):
         assert exc.value.message.startswith(f"The term '{command}' is not recognized as the name of a cmdlet")
         assert exc.value.exception_type == "System.Management.Automation.CommandNotFoundException"
     assert run(world, "HV01", "Get-VM") == []
+
+
+def test_a_missing_module_fails_exactly_like_an_unknown_command(tmp_path):
+    # Windows never ran a cmdlet here, so the id is the bare CommandNotFoundException (no ",<type>"),
+    # and CategoryInfo names no activity: the same record as for a command that exists nowhere
+    from hvsim.cmdlets.registry import CmdletContext, Session
+    from hvsim.powershell import execute
+
+    world = lab_world(tmp_path, storage=False)
+    with world.transaction() as data:
+        data["hosts"]["HV02"]["features"]["Hyper-V-PowerShell"] = {"state": "Available"}
+        data["hosts"]["HV02"]["features"]["RSAT-Clustering-PowerShell"] = {"state": "Available"}
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV02", "Get-ClusterNode")
+    assert exc.value.error_id == "CommandNotFoundException"
+    ctx = CmdletContext(world=world, session=Session(host="HV02", user="HYPER\\Administrator", auth="ntlm",
+                                                     can_delegate=False))
+    views = []
+    for command in ("Get-VM", "Get-ClusterNode", "Get-NoSuchThing"):      # the last two: same length
+        result = execute(f"{command} -Name x\n", ctx, None)
+        [record] = result.errors
+        assert record.fully_qualified_error_id == "CommandNotFoundException"
+        views.append(record.default_view().replace(command, "<cmd>"))
+    assert views[1] == views[2]
+    assert "(<cmd>:String) [], CommandNotFoundException\r\n" in views[0]
