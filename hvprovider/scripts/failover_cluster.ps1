@@ -46,7 +46,8 @@ $work = {
         $params = @()
         try { $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue) } catch { }
         if ($params.Count -eq 0) {
-            $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature'))
+            # (a resource removed meanwhile, e.g. by a parallel delete, simply matches nothing)
+            try { $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature')) } catch { }
         }
         $guid = ''
         $signature = 0

@@ -106,6 +106,16 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
     assert len(cluster["csvs"]) == 2 and cluster["quorum"]["resource"] == witness
 
+    # another disk witness, in place: the new LUN becomes the witness, the old one leaves the cluster
+    project.set_config("witness", "witness-2")
+    project.up()
+    cluster = lab.world()["clusters"][CLUSTER]
+    serials = project.outputs()["lun_serials"]
+    new_witness = cluster["quorum"]["resource"]
+    assert cluster["resources"][new_witness]["disk"]["serial"] == serials["witness-2"]
+    assert serials["witness"] not in [r.get("disk", {}).get("serial") for r in cluster["resources"].values()]
+    assert project.outputs()["witness_resource"] == new_witness and len(cluster["csvs"]) == 2
+
     project.destroy()
     world = lab.world()
     assert world.get("clusters", {}) == {}

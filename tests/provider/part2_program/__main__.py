@@ -4,7 +4,8 @@ names of their own, one per CSV.
 
 Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrator", ...},
         vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off"}},
-        cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02)
+        cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02),
+        witness (which LUN is the disk witness: "witness" or "witness-2")
 Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
 """
 import pulumi
@@ -23,6 +24,7 @@ users = cfg.require_object("users")
 vms = cfg.require_object("vms")
 cluster_nodes = cfg.get_object("cluster_nodes") or ["hv01.hyper.local", "hv02.hyper.local"]
 via = cfg.get("via") or "HV02"
+witness = cfg.get("witness") or "witness"
 passwords = cfg.require_secret_object("passwords")
 domain_user = "HYPER\\Administrator"
 domain_password = cfg.require_secret("domain_password")
@@ -40,7 +42,7 @@ target = IscsiTarget("san", IscsiTargetArgs(
 luns = {
     role: IscsiVolume(f"lun-{role}", IscsiVolumeArgs(
         connection=connection("DC01"), path=f"C:\\SAN\\{role}.vhdx", size_bytes=size, target_name=target.target_name))
-    for role, size in (("witness", "1GB"), ("vmstore-a", "3GB"), ("vmstore-b", "3GB"))
+    for role, size in (("witness", "1GB"), ("witness-2", "1GB"), ("vmstore-a", "3GB"), ("vmstore-b", "3GB"))
 }
 
 nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
@@ -53,7 +55,7 @@ nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
 cluster = FailoverCluster("hvclu", FailoverClusterArgs(
     connection=connection(via), domain_username=domain_user, domain_password=domain_password,
     name="HVCLU-B", nodes=cluster_nodes, static_address="192.168.10.40",
-    witness_disk_serial=luns["witness"].serial_number), opts=pulumi.ResourceOptions(depends_on=nodes))
+    witness_disk_serial=luns[witness].serial_number), opts=pulumi.ResourceOptions(depends_on=nodes))
 
 csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
     connection=connection(via), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
@@ -71,3 +73,5 @@ for name, spec in vms.items():
 
 pulumi.export("csv_paths", [c.path for c in csvs])
 pulumi.export("cluster_fqdn", cluster.fqdn)
+pulumi.export("witness_resource", cluster.witness_resource)
+pulumi.export("lun_serials", {role: lun.serial_number for role, lun in luns.items()})
