@@ -1,9 +1,15 @@
 """ClusterLab: the seed's whole lab (iSCSI storage, two Hyper-V nodes, a failover cluster with a disk
 witness, a Cluster Shared Volume and a highly available VM) as one ComponentResource.
 
-    from hvprovider.lab import ClusterLab, ClusterLabConfig
-    lab = ClusterLab("seed", ClusterLabConfig.from_dict(pulumi.Config().require_object("lab"), secrets))
+    from hvprovider.lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
+    lab = ClusterLab("seed", ClusterLabConfig(
+        storage_host=LabHost("DC01", dc01_connection, address="192.168.10.10"),
+        nodes=[LabNode("HV01", hv01_connection, vm_nic="Ethernet 2"), LabNode("HV02", hv02_connection, vm_nic="Ethernet 2")],
+        domain_fqdn="hyper.local", domain_username="HYPER\\Administrator", domain_password=domain_password,
+        cluster_name="CLUSTER1", cluster_address="192.168.10.20", vm=LabVM(owner_node="HV01")))
     pulumi.export("cluster_fqdn", lab.cluster_fqdn)
+
+(the repo's ``__main__.py`` builds the same from stack config with ``ClusterLabConfig.from_dict``)
 
 The typed config (``ClusterLabConfig``; ``from_dict`` reads the same shape from stack config, keys
 in camelCase there):
