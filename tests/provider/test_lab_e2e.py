@@ -197,6 +197,7 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     [quick] = events(world, "quick_migration", "Quick")
     assert (quick["from"], quick["to"], quick["type"]) == ("HV01", "HV02", "Quick")
     assert quick["state_after"] == "Running" and quick["downtime_seconds"] > live["downtime_seconds"]
+    assert quick["boot_id_before"] == quick["boot_id_after"]   # restored from its saved state, not rebooted
     assert the_vm(world)[0] == "HV02"
 
     # -- power loss of the owner: failover to the survivor --------------------------------------------
