@@ -4,7 +4,9 @@
     <S S="Error">Get-Disk : No MSFT_Disk objects found ..._x000D__x000A_</S> ... </Objs>
 
 Each line of the default error view becomes one <S S="Error"> element; characters XML cannot carry
-and the line ends are written as _xHHHH_ escapes, as PowerShell's serializer does.
+and the line ends are written as _xHHHH_ escapes, as PowerShell's serializer does. Warning, verbose
+and debug records go to the same stream, in order with the errors, one element per record with its
+line end: <S S="warning">text_x000D__x000A_</S>, <S S="verbose">..., <S S="debug">... (pywinrm#169).
 """
 from __future__ import annotations
 
@@ -44,14 +46,33 @@ def error_text(record: Any) -> str:
     return text if text.endswith("\r\n") else text + "\r\n"
 
 
+# ExecResult.streams kinds -> the S attribute powershell.exe writes (errors are written line by line)
+STREAM_NAMES = {"warning": "warning", "verbose": "verbose", "debug": "debug"}
+
+
+def _error_elements(rec: Any) -> list[str]:
+    text = error_text(rec).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+    return ['<S S="Error">' + encode_text(line + "\r\n") + "</S>" for line in lines]
+
+
+def _document(parts: list[str]) -> str:
+    return HEADER + _OBJS_OPEN + "".join(parts) + "</Objs>" if parts else ""
+
+
 def render_errors(records: Iterable[Any]) -> str:
     """The whole stderr text for these error records ('' when there are none)."""
-    parts = []
-    for rec in records:
-        text = error_text(rec).replace("\r\n", "\n").replace("\r", "\n")
-        for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
-            parts.append('<S S="Error">' + encode_text(line + "\r\n") + "</S>")
-    if not parts:
-        return ""
-    return HEADER + _OBJS_OPEN + "".join(parts) + "</Objs>"
+    return _document([el for rec in records for el in _error_elements(rec)])
+
+
+def render_streams(streams: Iterable[tuple[str, Any]]) -> str:
+    """The whole stderr text for ExecResult.streams: ("error", record) | ("warning"|"verbose"|"debug", text),
+    in order ('' when there are none). Other kinds (information, progress) are not written."""
+    parts: list[str] = []
+    for kind, payload in streams:
+        if kind == "error":
+            parts.extend(_error_elements(payload))
+        elif kind in STREAM_NAMES:
+            parts.append(f'<S S="{STREAM_NAMES[kind]}">' + encode_text(str(payload) + "\r\n") + "</S>")
+    return _document(parts)
 

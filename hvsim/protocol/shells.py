@@ -357,10 +357,12 @@ class ShellManager:
         ctx = self.context_factory(sh.host, sh.user, sh.auth)
         result = self.executor(script or "", ctx, stdin)
         errors = list(getattr(result, "errors", []) or [])
-        if not errors:
+        streams = list(getattr(result, "streams", []) or [])
+        if inv.options.get("EncodedCommand"):
+            # CLIXML carries warnings/verbose/debug too, in order with the errors
+            err = clixml.render_streams(streams) if streams else clixml.render_errors(errors)
+        elif not errors:
             err = ""
-        elif inv.options.get("EncodedCommand"):
-            err = clixml.render_errors(errors)
         else:
             err = "".join(clixml.error_text(e) for e in errors)
         return getattr(result, "stdout", "") or "", err, int(getattr(result, "exit_code", 0) or 0)

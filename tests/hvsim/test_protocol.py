@@ -215,6 +215,37 @@ def test_errors_reach_stderr_as_clixml_with_exit_code(lab):
     assert b'<S S="Error">At line:2 char:1_x000D__x000A_</S>' in err
 
 
+def test_warning_verbose_and_debug_reach_stderr_clixml_in_order_with_errors(lab):
+    # powershell.exe -EncodedCommand with redirected output writes every non-output stream to stderr as
+    # CLIXML (pywinrm#169): <S S="warning">, <S S="verbose">, <S S="debug">, interleaved with the errors
+    script = ("$VerbosePreference = 'Continue'; $DebugPreference = 'Continue'\n"
+              "Write-Warning 'first'\nWrite-Verbose 'said <loudly>'\nWrite-Output 'out'\n"
+              "Write-Error 'middle'\nWrite-Debug 'dbg'\nWrite-Warning 'last'\n")
+    p = protocol(lab)
+    shell = p.open_shell(codepage=65001)
+    try:
+        cmd = p.run_command(shell, "powershell.exe", BOOTSTRAP_ARGS + [encoded(script)])
+        out, err, code = p.get_command_output(shell, cmd)
+    finally:
+        p.close_shell(shell)
+    assert out == b"out\r\n"
+    assert err.startswith(b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">')
+    assert err.endswith(b"</Objs>")
+    body = err.decode()
+    marks = ['<S S="warning">first_x000D__x000A_</S>', '<S S="verbose">said &lt;loudly&gt;_x000D__x000A_</S>',
+             '<S S="Error">Write-Error : middle_x000D__x000A_</S>', '<S S="debug">dbg_x000D__x000A_</S>',
+             '<S S="warning">last_x000D__x000A_</S>']
+    positions = [body.find(m) for m in marks]
+    assert -1 not in positions, body
+    assert positions == sorted(positions)
+
+
+def test_run_ps_shows_a_warning_on_stderr_with_exit_code_0(lab):
+    r = lab.session("HV01").run_ps("Write-Warning 'disk is slow'; Write-Output done")
+    assert (r.status_code, r.std_out) == (0, b"done\r\n")
+    assert r.std_err == b"disk is slow"
+
+
 def test_run_ps_turns_clixml_into_readable_text(lab):
     r = lab.session("HV01").run_ps("Get-NoSuchThing -Name x")
     assert r.status_code == 1

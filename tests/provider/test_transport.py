@@ -173,3 +173,37 @@ def test_dropped_connections_are_retried(hvsim_lab_module):
     transport.discard_shells(conn)
     lab.control("drop-connections", host="HV01", count=2)
     assert transport.run_script(conn, "host_boot_time.ps1")["ComputerName"] == "HV01"
+
+
+def test_warnings_alone_on_stderr_do_not_fail_a_script(hvsim_lab_module, monkeypatch):
+    """powershell.exe writes Write-Warning/Write-Verbose to stderr CLIXML even on success (pywinrm#169):
+    with exit code 0 and the result line on stdout that is a success, and the record is returned."""
+    import winrm
+
+    text = ("param([string]$Name)\n$VerbosePreference = 'Continue'\nWrite-Warning \"about $Name\"\n"
+            "Write-Verbose 'details'\n[pscustomobject]@{ Name = $Name; Ok = $true }\n")
+    original = transport.load_script
+    monkeypatch.setattr(transport, "load_script", lambda name: text if name == "warns_test.ps1" else original(name))
+    lab = hvsim_lab_module
+    conn = conn_for(lab, "HV01")
+    # what the host really sends back: a result line, warnings on stderr, exit code 0
+    user, password = lab.credentials("HV01")
+    p = winrm.Protocol(lab.url("HV01"), transport="ntlm", username=user, password=password)
+    shell = p.open_shell(codepage=65001)
+    try:
+        cmd = p.run_command(shell, "powershell.exe", list(transport.bootstrap_arguments()))
+        p.send_command_input(shell, cmd, transport.build_payload("warns_test.ps1", {"Name": "x"}), end=True)
+        out, err, code = p.get_command_output(shell, cmd)
+    finally:
+        p.close_shell(shell)
+    assert code == 0 and b'{"ok":true' in out
+    assert b'<S S="warning">about x_x000D__x000A_</S><S S="verbose">details_x000D__x000A_</S>' in err
+    assert b'S="Error"' not in err
+    assert transport.run_script(conn, "warns_test.ps1", {"Name": "x"}) == {"Name": "x", "Ok": True}
+    # a failure after warnings: the error text is the error's, not the warnings'
+    crash = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+             '<S S="warning">about x_x000D__x000A_</S><S S="Error">boom_x000D__x000A_</S>'
+             '<S S="Error">    + FullyQualifiedErrorId : Boom_x000D__x000A_</S></Objs>')
+    with pytest.raises(errors.RemoteScriptError) as info:
+        transport.parse_result("h", "s.ps1", b"", crash.encode(), 1)
+    assert (info.value.message, info.value.error_id) == ("boom", "Boom")
