@@ -192,6 +192,9 @@ def summarize_validation(validation: Mapping[str, Any] | None) -> tuple[str, str
         return outcome, report, "passed"
     detail = "; ".join(messages[:5]) + (f" (+{len(messages) - 5} more)" if len(messages) > 5 else "")
     word = "passed with warnings" if outcome == "PassedWithWarnings" else outcome.lower()
+    verdict = str(validation.get("Verdict") or "")
+    if verdict:
+        word += f" ({verdict})"
     return outcome, report, f"{word}: {detail}" if detail else word
 
 

@@ -176,18 +176,35 @@ $work = {
         return ($available[0] | Add-ClusterDisk)
     }
 
-    # Test-Cluster writes its verdict as warnings; the report file is its output.
+    # Test-Cluster writes one warning per finding and a last one with its verdict ("Test Result:"
+    # then ClusterApproved | ClusterConditionallyApproved | ClusterNotApproved, maybe after
+    # "HadUnselectedTests, "); its output is the report file.
     function Invoke-Validation {
         $validationWarnings = $null
         $report = Test-Cluster -Node $Nodes -WarningVariable validationWarnings -WarningAction SilentlyContinue
-        $messages = @($validationWarnings | ForEach-Object { [string]$_ } | Where-Object { $_ })
-        $failed = @($messages | Where-Object { $_ -match 'reported some failures' -or $_ -match 'NotApproved' -or $_ -match 'Test Result:.*Fail' })
+        $verdict = ''
+        $findings = @()
+        foreach ($warning in @($validationWarnings)) {
+            $text = [string]$warning
+            if ($text -match 'Test Result:') {
+                $verdict = (($text -replace '(?s)^.*?Test Result:\s*', '') -split "`r?`n")[0].Trim()
+            }
+            elseif ($text) {
+                $findings += $text
+            }
+        }
         $outcome = 'Passed'
-        if ($failed.Count -gt 0) { $outcome = 'Failed' } elseif ($messages.Count -gt 0) { $outcome = 'PassedWithWarnings' }
+        if ($verdict -match 'NotApproved' -or @($findings | Where-Object { $_ -match 'reported some failures' }).Count -gt 0) {
+            $outcome = 'Failed'
+        }
+        elseif ($findings.Count -gt 0) {
+            $outcome = 'PassedWithWarnings'
+        }
         return [pscustomobject]@{
             Outcome  = $outcome
+            Verdict  = $verdict
             Report   = [string]($report | Select-Object -First 1).FullName
-            Messages = $messages
+            Messages = $findings
         }
     }
 
@@ -207,7 +224,7 @@ $work = {
             } else {
                 $validation = Invoke-Validation
                 if ($validation.Outcome -eq 'Failed') {
-                    throw ("Cluster validation of " + ($Nodes -join ', ') + " failed; the cluster was not created. Report: " + $validation.Report + ". " + ($validation.Messages -join ' ') + " Fix the failures, or set skip_validation=True to create the cluster anyway.")
+                    throw ("Cluster validation of " + ($Nodes -join ', ') + " failed; the cluster was not created (" + $validation.Verdict + "). Report: " + $validation.Report + ". " + ($validation.Messages -join ' ') + " Fix the failures, or set skip_validation=True to create the cluster anyway.")
                 }
             }
             New-Cluster -Name $Name -Node $Nodes -StaticAddress $StaticAddress -NoStorage | Out-Null

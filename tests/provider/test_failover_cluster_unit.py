@@ -68,6 +68,8 @@ def test_diff_table():
 
 def test_validation_summary():
     assert summarize_validation({"Outcome": "Passed", "Report": "C:\\r.htm", "Messages": []}) == ("Passed", "C:\\r.htm", "passed")
-    outcome, _, summary = summarize_validation({"Outcome": "PassedWithWarnings", "Report": "r", "Messages": ["a", "b"]})
-    assert outcome == "PassedWithWarnings" and summary == "passed with warnings: a; b"
+    outcome, _, summary = summarize_validation({"Outcome": "PassedWithWarnings", "Report": "r", "Messages": ["a", "b"],
+                                                "Verdict": "ClusterConditionallyApproved"})
+    assert outcome == "PassedWithWarnings"
+    assert summary == "passed with warnings (ClusterConditionallyApproved): a; b"
     assert summarize_validation({"Outcome": "Skipped"})[2].startswith("skipped")

@@ -264,8 +264,8 @@ def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, see
     project.up("--exclude", cluster_urn, "--exclude-dependents")   # storage and nodes only
     lab.control("power-off", host="HV02")
     failed = project.up(expect_failure=True)
-    assert "Cluster validation of HV01, HV02 failed; the cluster was not created" in failed.output
-    assert "ClusterNotApproved" in failed.output and "skip_validation=True" in failed.output
+    assert "Cluster validation of HV01, HV02 failed; the cluster was not created (ClusterNotApproved)" in failed.output
+    assert "Unable to connect to hv02.hyper.local" in failed.output and "skip_validation=True" in failed.output
     world = lab.world()
     assert world.get("clusters", {}) == {} and CLUSTER not in world["domain"].get("cluster_objects", {})
     [validation] = world["cluster_validations"]
