@@ -328,13 +328,15 @@ class ShellManager:
             err = clixml.render_errors([f"hvsim internal error: {type(exc).__name__}: {exc}"])
             code = 1
             traceback.print_exc()
-        cmd.finish(out.encode(sh.codec, errors="replace"), err.encode(sh.codec, errors="replace"), int(code))
+        # audit first, then report Done: a client that sees the command finished finds it in audit.jsonl,
+        # and the Signal terminate that pywinrm sends after Done cannot mark it terminated
         try:
             self.world.audit("command", host=sh.host, user=sh.user, shell_id=sh.id, command_id=cmd.id,
                              command_line=cmd.command_line, stdin_bytes=cmd.stdin.size, exit_code=int(code),
                              seconds=round(time.monotonic() - started, 4), terminated=cmd.terminated)
         except Exception:  # the audit must never break the protocol
             pass
+        cmd.finish(out.encode(sh.codec, errors="replace"), err.encode(sh.codec, errors="replace"), int(code))
 
     def _execute(self, cmd: Command, inv: cmdline.Invocation) -> tuple[str, str, int]:
         sh = cmd.shell

@@ -159,3 +159,28 @@ def test_stdin_reader_raises_when_terminated():
     r.close()
     with pytest.raises(StdinClosed):
         r.read_all()
+
+
+# ------------------------------------------------------------------ command audit
+def test_a_command_is_audited_before_the_client_can_see_it_done():
+    # a client that reads audit.jsonl right after its command finished must find the command there
+    # (and a Signal terminate that pywinrm sends after Done must not mark the record terminated)
+    from hvsim.protocol.shells import Command, Shell, ShellManager
+
+    class World:
+        lock = threading.RLock()
+
+        def __init__(self):
+            self.seen = []
+
+        def audit(self, kind, **fields):
+            self.seen.append((kind, cmd.done, fields["exit_code"], fields["terminated"]))
+
+    world = World()
+    manager = ShellManager(world, executor=None, context_factory=None)
+    sh = Shell("S1", "HV01", "HV01\\Administrator", "ntlm", 1, 65001, True, "stdin", "stdout stderr", 180.0,
+               "127.0.0.1")
+    cmd = Command("C1", sh, "cmd /c exit 3", StdinReader(65001))
+    manager._run(cmd, cmdline.parse("cmd", ["/c", "exit 3"]))
+    assert world.seen == [("command", False, 3, False)]
+    assert cmd.done and cmd.exit_code == 3
