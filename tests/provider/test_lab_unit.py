@@ -35,3 +35,11 @@ def test_stack_config_mistakes_are_named():
     shape["cluster"]["adress"] = "10.0.0.1"
     with pytest.raises(ValueError, match=r"lab\.cluster: unknown key\(s\) adress"):
         ClusterLabConfig.from_dict(shape, {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
+
+
+def test_the_example_stack_for_real_servers_parses():
+    stack = yaml.safe_load((REPO / "stacks" / "Pulumi.example.yaml").read_text(encoding="utf-8"))
+    cfg = ClusterLabConfig.from_dict(stack["config"]["hvlab:lab"], {"FS01": "a", "HV01": "b", "HV02": "c"}, "d")
+    assert cfg.storage_host.connection["https"] is True
+    assert cfg.storage_host.connection["ca_trust_path"] == "/etc/ssl/certs/corp-ca.pem"
+    assert (cfg.cluster_name, cfg.storage_size_bytes, cfg.vm.allow_restart_for_changes) == ("HVCLUSTER1", "500GB", False)
