@@ -45,14 +45,16 @@ from .failover_cluster import (
 )
 from .validation import Prop, contains_unknown, is_unknown, number_between, require_unique, size_between, windows_path
 
-_VM_NAME = re.compile(r'^[^\\/:*?"<>|\x00-\x1f]{1,100}$')
+_VM_NAME = re.compile(r'^[^\\/:*?"<>|\[\]\x00-\x1f]{1,100}$')
 
 
 def vm_name(value: str) -> str | None:
-    """A VM name that is also a cluster role name and a folder name."""
+    """A VM name that is also a cluster role name and a folder name, and that Hyper-V's -Name
+    parameters (which take wildcards: * ? [ ]) match literally."""
     if not _VM_NAME.match(value) or value != value.strip() or value.endswith("."):
-        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > |, "
-                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder)")
+        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > | [ ], "
+                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder, "
+                f"and Get-VM -Name reads * ? [ ] as wildcards)")
     return None
 
 

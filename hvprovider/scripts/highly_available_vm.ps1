@@ -108,7 +108,7 @@ $work = {
             if (@('Running', 'Paused') -contains $current.VMState) { Stop-VM -ComputerName $owner -Name $Name -TurnOff -Force }
             Remove-VM -ComputerName $owner -Name $Name -Force
             $vmFolder = Join-Path $Path $Name
-            if (Test-Path -Path $vmFolder) { Remove-Item -Path $vmFolder -Recurse -Force }
+            if (Test-Path -LiteralPath $vmFolder) { Remove-Item -LiteralPath $vmFolder -Recurse -Force }
         }
         else {
             # A VM left by an interrupted create (made on this node, never clustered).
@@ -118,7 +118,7 @@ $work = {
                 if (@('Running', 'Paused') -contains [string]$orphan.State) { Stop-VM -Name $Name -TurnOff -Force }
                 Remove-VM -Name $Name -Force
                 $vmFolder = Join-Path $Path $Name
-                if (Test-Path -Path $vmFolder) { Remove-Item -Path $vmFolder -Recurse -Force }
+                if (Test-Path -LiteralPath $vmFolder) { Remove-Item -LiteralPath $vmFolder -Recurse -Force }
             }
         }
         $current = [pscustomobject]@{ Exists = $false; Name = $Name }

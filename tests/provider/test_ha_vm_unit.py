@@ -56,3 +56,10 @@ def test_unknown_path_during_preview_is_not_a_replacement():
     assert d.changes and d.replaces == []
     d = P.diff("TestVM", OLDS, {**news, "path": "C:\\ClusterStorage\\Volume2"})
     assert d.replaces == ["path"] and d.delete_before_replace
+
+
+def test_wildcard_characters_in_vm_names_are_refused():
+    # Get-VM -Name reads [ ] as a wildcard class: such a VM could not be found again by its name
+    failures = {f.property: f.reason for f in P.check({}, {**GOOD, "name": "web[1]"}).failures}
+    assert "Get-VM -Name reads * ? [ ] as wildcards" in failures["name"]
+    assert P.check({}, {**GOOD, "name": "DB 01 'prod' $(x);&"}).failures == []

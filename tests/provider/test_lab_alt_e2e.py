@@ -6,6 +6,8 @@ from pathlib import Path
 
 PROGRAM = Path(__file__).resolve().parent / "part2_program"
 CLUSTER = "HVCLU-B"
+# a name a careless template would break: quotes, $(), ;, & and a backtick
+DB = "DB 01 'prod' $(x);&`n"
 
 
 def config(lab, web_owner="HV01", db_owner="HV02"):
@@ -14,7 +16,7 @@ def config(lab, web_owner="HV01", db_owner="HV02"):
     return {
         "hosts": hosts,
         "users": {n: lab.credentials(n)[0] for n in hosts},
-        "vms": {"Web-01": {"owner": web_owner, "csv": 0}, "DB 01": {"owner": db_owner, "csv": 1, "state": "Off"}},
+        "vms": {"Web-01": {"owner": web_owner, "csv": 0}, DB: {"owner": db_owner, "csv": 1, "state": "Off"}},
     }
 
 
@@ -59,13 +61,13 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     # each VM on its own CSV, on its declared node, in its declared state
     vms = vms_by_name(world)
     web_host, web = vms["Web-01"]
-    db_host, db = vms["DB 01"]
+    db_host, db = vms[DB]
     assert (web_host, web["state"]) == ("HV01", "Running")
     assert (db_host, db["state"]) == ("HV02", "Off")
     assert web["path"] == out["csv_paths"][0] + "\\VMs\\Web-01" == out["Web-01_config"]
-    assert db["path"] == out["csv_paths"][1] + "\\VMs\\DB 01" == out["DB 01_config"]
+    assert db["path"] == out["csv_paths"][1] + "\\VMs\\" + DB == out[DB + "_config"]
     assert web["processor_count"] == 2 and web["memory_startup"] == 512 * 1024 ** 2
-    assert set(cluster["groups"]) >= {"Web-01", "DB 01"}
+    assert set(cluster["groups"]) >= {"Web-01", DB}
 
     # a second up changes nothing on any host
     n = len(lab.audit())
@@ -80,10 +82,10 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     world = lab.world()
     vms = vms_by_name(world)
     assert (vms["Web-01"][0], vms["Web-01"][1]["state"]) == ("HV02", "Running")
-    assert (vms["DB 01"][0], vms["DB 01"][1]["state"]) == ("HV01", "Off")
+    assert (vms[DB][0], vms[DB][1]["state"]) == ("HV01", "Off")
     moves = {e["vm"]: e for e in world["clusters"][CLUSTER]["events"] if e["from"] and e["to"]}
     assert moves["Web-01"]["type"] == "Live" and moves["Web-01"]["state_after"] == "Running"
-    assert moves["DB 01"]["type"] == "Offline"
+    assert moves[DB]["type"] == "Offline"
     assert project.outputs()["Web-01_owner"] == "HV02"
 
     # nodes leave and join in place: HV02 leaves (its running VM is drained to HV01 by live migration,
@@ -98,7 +100,7 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     cluster = world["clusters"][CLUSTER]
     assert sorted(cluster["nodes"]) == ["HV01"]
     assert world["hosts"]["HV02"]["services"]["ClusSvc"]["status"] == "Stopped"
-    assert {name: host for name, (host, _) in vms_by_name(world).items()} == {"Web-01": "HV01", "DB 01": "HV01"}
+    assert {name: host for name, (host, _) in vms_by_name(world).items()} == {"Web-01": "HV01", DB: "HV01"}
     assert vms_by_name(world)["Web-01"][1]["state"] == "Running"
     project.set_config("cluster_nodes", ["hv01.hyper.local", "hv02.hyper.local"])
     project.up()
