@@ -1,13 +1,14 @@
 """Emulated cmdlets: IscsiTarget module (iSCSI Target Server, role service FS-iSCSITarget-Server).
 
-Get/New/Set/Remove-IscsiServerTarget, Get/New/Resize/Remove-IscsiVirtualDisk,
+Get/New/Set/Remove-IscsiServerTarget, Get/New/Import/Resize/Remove-IscsiVirtualDisk,
 Add/Remove-IscsiVirtualDiskTargetMapping. Output types Microsoft.Iscsi.Target.Commands.IscsiServerTarget
 and .IscsiVirtualDisk with the real property names; InitiatorIds are InitiatorId objects (Method, Value;
 ToString "IQN:iqn..."), LunMappings are LunMapping objects (TargetName, Path, Lun).
 
 Behaviour (hvsim.world.storage): the module needs the role service installed and WinTarget running;
 New-IscsiVirtualDisk creates the .vhdx (the folder must exist, the file must not) and takes time for a
-fixed disk (zeroing, proportional to size); Remove-IscsiVirtualDisk keeps the .vhdx file; shrinking is
+fixed disk (zeroing, proportional to size); Remove-IscsiVirtualDisk keeps the .vhdx file, which
+Import-IscsiVirtualDisk registers again as it is (its size, type and data; a new serial number); shrinking is
 refused unless the end of the disk is unallocated. Errors are IscsiCmdException records. The exact
 wording of the target server's messages is not published; hvsim's texts say the same thing in
 Windows' style (see the world module), the error ids and exception types are Windows'.
@@ -240,6 +241,17 @@ def new_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
         result = vdisk_object(ctx, host, vd)
     ctx.sleep(st.creation_seconds(vd["size"], disk_type))
     return [result]
+
+
+@cmdlet("Import-IscsiVirtualDisk")
+def import_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
+    host = server(ctx, p)
+    require_module(ctx, host, "Import-IscsiVirtualDisk")
+    with ctx.world.transaction():
+        vd = _run(lambda: st.import_virtual_disk(ctx.world, host, str(p["Path"]),
+                                                 description=str(p.get("Description") or "")),
+                  "Import-IscsiVirtualDisk")
+        return [vdisk_object(ctx, host, vd)] if p.switch("PassThru") else []
 
 
 @cmdlet("Resize-IscsiVirtualDisk")

@@ -19,6 +19,10 @@ host["iscsi_target_server"] = {
       "layout": LAYOUT,                       # partition table + volumes: the LUN's data, seen by every initiator
       "reservation": null | {"cluster": "CLUSTER1", "owner": "HV01", "maintenance": false}}},
   "next_index": 2}
+The .vhdx file of a virtual disk (host["files"], hvsim.world.files) carries the disk's own metadata
+under "vhd", as Hyper-V's files do: {"size": virtual size, "type": "Dynamic"|"Fixed"|"Differencing",
+"format": "VHDX"|"VHD", "parent_path"}; Remove-IscsiVirtualDisk leaves the LUN's data there too
+("layout"), so Import-IscsiVirtualDisk of a kept file brings back its size, type and partitions.
 host["iscsi_initiator"] = {
   "iqn": "iqn.1991-05.com.microsoft:hv01.hyper.local",   # refreshed from the FQDN (domain join changes it)
   "portals": [{"address": "dc01.hyper.local", "port": 3260, "target_host": "DC01",
@@ -68,6 +72,7 @@ For the cluster helper (all take the World; call inside a transaction when they 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import ipaddress
 import re
@@ -391,15 +396,61 @@ def create_virtual_disk(world, host: str, path: str, size: int | None, *, disk_t
     if size % 512:
         raise target_server_fault("The size of the virtual disk must be a multiple of 512 bytes.",
                                   "IscsiCmdException", "InvalidArgument", size)
+    vd = _register(tgs, h, p, size, disk_type, parent_path, description, _new_layout())
+    file_size = size if disk_type == "Fixed" else 4 * MB
+    _files.put_file(h, p, file_size, kind_detail="vhdx", vhd=_file_meta(vd))
+    return vd
+
+
+def _register(tgs: dict, h: dict, p: str, size: int, disk_type: str, parent_path: str | None,
+              description: str, layout: dict) -> dict:
+    """A new iSCSI virtual disk object: the next index and a new serial number."""
     index = int(tgs["next_index"])
     tgs["next_index"] = index + 1
     serial = str(uuid.UUID(_stable_hex("serial", h["name"], p.lower(), _now(), str(index)))).upper()
-    vd = {"path": p, "size": size, "disk_type": disk_type, "parent_path": parent_path, "serial": serial,
+    vd = {"path": p, "size": int(size), "disk_type": disk_type, "parent_path": parent_path, "serial": serial,
           "index": index, "description": description or "", "created": _now(),
-          "layout": _new_layout(), "reservation": None}
+          "layout": layout, "reservation": None}
     tgs["virtual_disks"][vdisk_key(p)] = vd
-    file_size = size if disk_type == "Fixed" else 4 * MB
-    _files.put_file(h, p, file_size, kind_detail="vhdx")
+    return vd
+
+
+def _file_meta(vd: dict) -> dict:
+    """What the .vhdx file itself records about the disk (its "vhd" entry)."""
+    return {"size": int(vd["size"]), "type": vd["disk_type"],
+            "format": "VHD" if vd["path"].lower().endswith(".vhd") else "VHDX", "parent_path": vd.get("parent_path")}
+
+
+def import_virtual_disk(world, host: str, path: str, description: str = "") -> dict:
+    """Import-IscsiVirtualDisk: register an existing .vhdx/.vhd file as it is (size, type and data from
+    the file). The file must exist and must not be registered already. The disk gets a new index and a
+    new serial number (Windows does not document keeping the old one; the serial is the target server's,
+    not the file's), so initiators see it as a new LUN."""
+    tgs = require_target_server(world, host)
+    h = _host(world, host)
+    p = _files.normalize(path)
+    if not re.match(r"^[A-Za-z]:\\", p):
+        raise target_server_fault(f"The path '{path}' is not valid. Specify an absolute path.",
+                                  "IscsiCmdException", "InvalidArgument", path)
+    if not p.lower().endswith((".vhdx", ".vhd")):
+        raise target_server_fault("The virtual disk file name must have a .vhd or .vhdx file name extension.",
+                                  "IscsiCmdException", "InvalidArgument", path)
+    if vdisk_key(p) in tgs["virtual_disks"]:
+        raise target_server_fault("The virtual disk already exists on the iSCSI Target Server.",
+                                  "IscsiCmdException", "ResourceExists", path)
+    entry = _files.get(h, p)
+    if entry is None or entry.get("kind") != "file":
+        raise target_server_fault("The system cannot find the file specified.", "IscsiCmdException",
+                                  "ObjectNotFound", path)
+    meta = entry.get("vhd") or {}
+    if not meta.get("size"):
+        raise target_server_fault("The file or directory is corrupted and unreadable.", "IscsiCmdException",
+                                  "InvalidData", path)
+    layout = copy.deepcopy(meta.get("layout")) or _new_layout()
+    vd = _register(tgs, h, entry["path"], int(meta["size"]), str(meta.get("type") or "Dynamic"),
+                   meta.get("parent_path"), description, layout)
+    entry["vhd"] = {**meta, **_file_meta(vd)}
+    entry["vhd"].pop("layout", None)    # while registered the data lives with the virtual disk
     return vd
 
 
@@ -427,8 +478,10 @@ def resize_virtual_disk(world, host: str, path: str, size: int) -> dict:
     vd["size"] = size
     h = _host(world, host)
     entry = _files.get(h, vd["path"])
-    if entry is not None and vd["disk_type"] == "Fixed":
-        entry["size"] = size
+    if entry is not None:
+        entry.setdefault("vhd", {})["size"] = size
+        if vd["disk_type"] == "Fixed":
+            entry["size"] = size
     return vd
 
 
@@ -445,6 +498,9 @@ def remove_virtual_disk(world, host: str, path: str) -> None:
             f"The virtual disk is assigned to the target '{mapped[0]}'. Remove the mapping first.",
             "IscsiCmdException", "InvalidOperation", path)
     del tgs["virtual_disks"][vdisk_key(path)]
+    entry = _files.get(_host(world, host), vd["path"])
+    if entry is not None:   # the file keeps the LUN's data: a later Import-IscsiVirtualDisk finds it there
+        entry["vhd"] = {**(entry.get("vhd") or {}), **_file_meta(vd), "layout": copy.deepcopy(vd["layout"])}
 
 
 def add_mapping(world, host: str, target_name: str, path: str, lun: int | None = None) -> dict:

@@ -307,3 +307,63 @@ def test_persistent_logins_wait_for_the_initiator_service(tmp_path):
     # the running initiator logs in to its persistent targets again
     assert len(_iscsi_disks(world, "HV01")) == 2
     assert [s.get_prop("TargetNodeAddress") for s in run(world, "HV01", "Get-IscsiSession")] == [TARGET_IQN]
+
+
+def test_import_registers_a_kept_vhdx_again_with_its_size_and_data(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    path = "C:\\iSCSIVirtualDisks\\storage.vhdx"
+    old = run(world, "DC01", "Get-IscsiVirtualDisk", Path=path)[0]
+    # the LUN gets a volume on HV01 (the data lives in the .vhdx)
+    disk = next(d for d in _iscsi_disks(world, "HV01") if d.get_prop("SerialNumber") == old.get_prop("SerialNumber"))
+    n = disk.get_prop("Number")
+    run(world, "HV01", "Set-Disk", Number=n, IsOffline=False)
+    run(world, "HV01", "Set-Disk", Number=n, IsReadOnly=False)
+    run(world, "HV01", "Initialize-Disk", Number=n, PartitionStyle="GPT")
+    part = run(world, "HV01", "New-Partition", DiskNumber=n, UseMaximumSize=SWITCH)[0]
+    run(world, "HV01", "Format-Volume", FileSystem="NTFS", NewFileSystemLabel="VMs", Confirm=False, _pipeline=[part])
+    run(world, "DC01", "Resize-IscsiVirtualDisk", Path=path, SizeBytes=50 << 30)
+    # New-IscsiVirtualDisk refuses the kept file; Import-IscsiVirtualDisk takes it
+    run(world, "DC01", "Remove-IscsiVirtualDiskTargetMapping", TargetName="Cluster", Path=path)
+    run(world, "DC01", "Remove-IscsiVirtualDisk", Path=path)
+    assert files.get(world.host("DC01"), path) is not None
+    with pytest.raises(CmdletError) as exc:
+        run(world, "DC01", "New-IscsiVirtualDisk", Path=path, SizeBytes=40 << 30)
+    assert exc.value.category == "ResourceExists"
+    assert run(world, "DC01", "Import-IscsiVirtualDisk", Path=path) == []          # no -PassThru: no output
+    new = run(world, "DC01", "Get-IscsiVirtualDisk", Path=path)[0]
+    assert new.get_prop("Size") == 50 << 30 and str(new.get_prop("DiskType")) == "Dynamic"
+    assert new.get_prop("SerialNumber") != old.get_prop("SerialNumber")             # a new virtual disk object
+    assert new.get_prop("VirtualDiskIndex") > old.get_prop("VirtualDiskIndex")
+    assert str(new.get_prop("Status")) == "NotConnected"                           # not mapped yet
+    # mapped again, the nodes see the LUN (as a new disk) with its partitions and volume
+    run(world, "DC01", "Add-IscsiVirtualDiskTargetMapping", TargetName="Cluster", Path=path)
+    back = next(d for d in _iscsi_disks(world, "HV02") if d.get_prop("SerialNumber") == new.get_prop("SerialNumber"))
+    assert str(back.get_prop("PartitionStyle")) == "GPT" and back.get_prop("Size") == 50 << 30
+    parts = run(world, "HV02", "Get-Partition", DiskNumber=back.get_prop("Number"))
+    assert [str(x.get_prop("Type")) for x in parts] == ["Reserved", "Basic"]
+    with world.read():
+        layout = st.lun_layout(world, back.get_prop("UniqueId"))
+    assert [x["volume"]["label"] for x in layout["partitions"] if x["volume"]] == ["VMs"]
+
+
+def test_import_needs_an_unregistered_virtual_disk_file(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    impl = "Microsoft.Iscsi.Target.Commands.ImportIscsiVirtualDiskCommand"
+    cases = [("C:\\iSCSIVirtualDisks\\quorum.vhdx", "ResourceExists"),           # registered already
+             ("C:\\iSCSIVirtualDisks\\gone.vhdx", "ObjectNotFound"),
+             ("C:\\iSCSIVirtualDisks\\notes.vhdx", "InvalidData")]               # a file, not a VHD
+    with world.transaction():
+        files.put_file(world.host("DC01"), "C:\\iSCSIVirtualDisks\\notes.vhdx", 100)
+    for path, category in cases:
+        with pytest.raises(CmdletError) as exc:
+            run(world, "DC01", "Import-IscsiVirtualDisk", path)                    # -Path is position 0
+        assert (exc.value.category, exc.value.error_id) == (category, f"IscsiCmdException,{impl}"), path
+    # a kept file from New-IscsiVirtualDisk -UseFixed comes back Fixed, with -Description and -PassThru
+    run(world, "DC01", "New-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\fixed.vhdx", SizeBytes=64 << 20,
+        UseFixed=SWITCH)
+    run(world, "DC01", "Remove-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\fixed.vhdx")
+    [obj] = run(world, "DC01", "Import-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\fixed.vhdx",
+                Description="kept", PassThru=SWITCH)
+    assert (str(obj.get_prop("DiskType")), obj.get_prop("Size"), obj.get_prop("Description")) == ("Fixed", 64 << 20, "kept")
