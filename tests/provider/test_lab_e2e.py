@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "CLUSTER1"
@@ -260,7 +261,8 @@ def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, see
     """Test-Cluster runs first; a failed validation creates nothing, and the next up converges."""
     lab = hvsim_lab
     project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets_of(lab))
-    cluster_urn = f"urn:pulumi:{project.stack}::hvtest::hvprovider:lab:ClusterLab$pulumi-python:dynamic:Resource::seed-cluster"
+    name = yaml.safe_load((project.work_dir / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+    cluster_urn = f"urn:pulumi:{project.stack}::{name}::hvprovider:lab:ClusterLab$pulumi-python:dynamic:Resource::seed-cluster"
     project.up("--exclude", cluster_urn, "--exclude-dependents")   # storage and nodes only
     lab.control("power-off", host="HV02")
     failed = project.up(expect_failure=True)
