@@ -49,6 +49,9 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     out = project.outputs()
     cluster = world["clusters"][CLUSTER]
     assert out["cluster_fqdn"] == "hvclu-b.hyper.local"
+    # this program skips validation explicitly: no Test-Cluster ran, and the output says so
+    assert out["validation"] == "skipped (skip_validation=True)"
+    assert not [r for r in lab.audit() if r.get("kind") == "cmdlet" and r.get("cmdlet") == "Test-Cluster"]
     assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
     # two CSVs, mount paths read back from the cluster (never assumed)
     paths = sorted(c["path"] for c in cluster["csvs"].values())

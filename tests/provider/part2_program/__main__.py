@@ -55,7 +55,8 @@ nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
 cluster = FailoverCluster("hvclu", FailoverClusterArgs(
     connection=connection(via), domain_username=domain_user, domain_password=domain_password,
     name="HVCLU-B", nodes=cluster_nodes, static_address="192.168.10.40",
-    witness_disk_serial=luns[witness].serial_number), opts=pulumi.ResourceOptions(depends_on=nodes))
+    witness_disk_serial=luns[witness].serial_number, skip_validation=True),
+    opts=pulumi.ResourceOptions(depends_on=nodes))
 
 csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
     connection=connection(via), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
@@ -74,4 +75,5 @@ for name, spec in vms.items():
 pulumi.export("csv_paths", [c.path for c in csvs])
 pulumi.export("cluster_fqdn", cluster.fqdn)
 pulumi.export("witness_resource", cluster.witness_resource)
+pulumi.export("validation", cluster.validation_summary)
 pulumi.export("lun_serials", {role: lun.serial_number for role, lun in luns.items()})
