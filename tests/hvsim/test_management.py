@@ -75,8 +75,13 @@ def cred(user, password):
     return PSCredential(user, password)
 
 
-def restart_and_wait(world, host):
-    boot = world.host(host)["boot_id"]
+def boot_id(world, host):
+    return world.host(host)["boot_id"]
+
+
+def wait_rebooted(world, host, boot):
+    """Wait for a boot after `boot`, the boot id read BEFORE the command that schedules the restart:
+    the restart runs on a timer thread restart_delay (10 ms) later, so reading it afterwards can miss it."""
     assert wait_until(lambda: world.host(host)["boot_id"] > boot and world.reachable(host))
 
 
@@ -177,8 +182,9 @@ def test_domain_join_takes_effect_after_restart(world):
     err = fails(ctx, "Add-Computer", Arg("DomainName", "hyper.local"), Arg("Credential", cred(*DOMAIN_ADMIN)))
     assert err.message == "Cannot add computer 'HV01' to domain 'hyper.local' because it is already in that domain."
     assert err.error_id == "AddComputerToSameDomain,Microsoft.PowerShell.Commands.AddComputerCommand"
+    boot = boot_id(world, "HV01")
     assert run(ctx, "Restart-Computer", Arg("Force", True, switch=True)) == []
-    restart_and_wait(world, "HV01")
+    wait_rebooted(world, "HV01", boot)
     after = run(ctx, "Get-CimInstance", Arg("ClassName", "Win32_OperatingSystem"))[0].get_prop("LastBootUpTime")
     assert after > before
     assert world.host("HV01")["domain"] == "hyper.local"
@@ -188,10 +194,11 @@ def test_domain_join_takes_effect_after_restart(world):
 
 def test_add_computer_with_restart_and_passthru(world):
     ctx = ctx_for(world)
+    boot = boot_id(world, "HV01")
     out = run(ctx, "Add-Computer", Arg("DomainName", "HYPER"), Arg("Credential", cred("clusteradmin@hyper.local", "Clu-Pass1")),
               Arg("Restart", True, switch=True), Arg("PassThru", True, switch=True))
     assert out[0].get_prop("HasSucceeded") is True and out[0].get_prop("ComputerName") == "HV01"
-    restart_and_wait(world, "HV01")
+    wait_rebooted(world, "HV01", boot)
     assert world.host("HV01")["domain"] == "hyper.local"
 
 
@@ -212,9 +219,10 @@ def test_restart_computer_of_another_host_needs_credentials(world):
     ctx = ctx_for(world, "HV01")
     err = fails(ctx, "Restart-Computer", Arg("ComputerName", "HV02"), Arg("Force", True, switch=True))
     assert "Access is denied" in err.message
+    boot = boot_id(world, "HV02")
     run(ctx, "Restart-Computer", Arg("ComputerName", "HV02"), Arg("Credential", cred("HV02\\Administrator", "Hv2-Local")),
         Arg("Force", True, switch=True))
-    restart_and_wait(world, "HV02")
+    wait_rebooted(world, "HV02", boot)
 
 
 # ----------------------------------------------------------------------------- services
