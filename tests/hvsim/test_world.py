@@ -129,12 +129,16 @@ def test_restart_makes_host_unreachable_then_back_with_new_boot(world):
     hv = world.host("HV01")
     old_boot, old_id = hv["last_boot"], hv["boot_id"]
     with world.transaction():
-        world.host("HV01")["boot_seconds"] = 400      # 400 * 0.001 = 0.4 s of real time
+        # 60,000 * 0.001 = 60 s of real time: "still booting" holds however slow this machine is right now
+        world.host("HV01")["boot_seconds"] = 60_000
     world.restart("HV01", "test")
     assert not world.reachable("HV01")
     assert world.power_state("HV01") == "booting"
     assert hv["boot_id"] == old_id + 1
     assert parse_iso(hv["last_boot"]) > parse_iso(old_boot)
+    assert hv["ready_at"] - time.time() > 30
+    with world.transaction():
+        hv["ready_at"] = time.time()                 # the boot time has passed
     assert wait_until(lambda: world.reachable("HV01"))
     assert world.power_state("HV01") == "on"
     boots = world.audit_records("boot")
@@ -202,13 +206,17 @@ def test_power_off_and_on_run_hooks(world):
 def test_schedule_restart_happens_later_and_close_cancels(tmp_path):
     w = World(tmp_path / "s", lab=LAB)
     boot_id = w.host("HV01")["boot_id"]
-    w.schedule_restart("HV01", "later")
-    assert w.host("HV01")["boot_id"] == boot_id       # not yet: the reply of the command gets out first
+    w.schedule_restart("HV01", "later")               # restart_delay 0.01 s
     assert wait_until(lambda: w.host("HV01")["boot_id"] == boot_id + 1)
+    # "later" with a delay no stall of this process can outlast (with 10 ms, a busy machine could
+    # run the timer before the next line)
     w.restart_delay = 5.0
     w.schedule_restart("HV01", "cancelled")
+    assert w.host("HV01")["boot_id"] == boot_id + 1   # not yet: the reply of the command gets out first
     w.close()
-    time.sleep(0.02)
+    for timer in w._timers:                           # cancelled: the timer threads end now, not in 5 s
+        timer.join(2.0)
+        assert not timer.is_alive()
     assert w.host("HV01")["boot_id"] == boot_id + 1
 
 
