@@ -61,18 +61,24 @@ function Get-AvailableDisk {
     })
 }
 
+# Placement: Absent (not in the cluster), ClusterDisk, ClusterSharedVolume, or NoCluster (this node
+# is not a node of that cluster: Set refuses with Problem, Get and Remove see no CSV).
 function Get-State {
+    $state = [pscustomobject]@{
+        Exists = $false; Placement = 'Absent'; DiskVisible = $false; ClusterDiskName = ''
+        Path = ''; SizeBytes = 0; FreeBytes = 0; Label = ''; OwnerNode = ''; Problem = ''
+    }
     $cluster = $null
     try { $cluster = Get-Cluster -ErrorAction SilentlyContinue } catch { }
     if ($null -eq $cluster) {
-        throw "$env:COMPUTERNAME is not a member of a failover cluster: connect to a node of cluster '$ClusterName'."
+        $state.Placement = 'NoCluster'
+        $state.Problem = "$env:COMPUTERNAME is not a member of a failover cluster: connect to a node of cluster '$ClusterName'."
+        return $state
     }
     if ([string]$cluster.Name -ne $ClusterName) {
-        throw "$env:COMPUTERNAME belongs to cluster '$($cluster.Name)', not '$ClusterName': connect to a node of cluster '$ClusterName'."
-    }
-    $state = [pscustomobject]@{
-        Exists = $false; Placement = 'Absent'; DiskVisible = $false; ClusterDiskName = ''
-        Path = ''; SizeBytes = 0; FreeBytes = 0; Label = ''; OwnerNode = ''
+        $state.Placement = 'NoCluster'
+        $state.Problem = "$env:COMPUTERNAME belongs to cluster '$($cluster.Name)', not '$ClusterName': connect to a node of cluster '$ClusterName'."
+        return $state
     }
     $disk = Find-DiskBySerial -Serial $DiskSerial
     if ($null -eq $disk) { return $state }
@@ -114,6 +120,7 @@ function Get-VolumeLabel {
 
 $state = Get-State
 if ($Mode -eq 'Set') {
+    if ($state.Placement -eq 'NoCluster') { throw $state.Problem }
     if ($state.Placement -eq 'Absent') {
         $deadline = (Get-Date).AddSeconds($DiskWaitSeconds)
         $disk = Find-DiskBySerial -Serial $DiskSerial
@@ -157,7 +164,7 @@ elseif ($Mode -eq 'Remove') {
     if ($state.Placement -eq 'ClusterSharedVolume') {
         Remove-ClusterSharedVolume -Name $state.ClusterDiskName | Out-Null
     }
-    if ($state.Placement -ne 'Absent') {
+    if (@('ClusterDisk', 'ClusterSharedVolume') -contains $state.Placement) {
         Remove-ClusterResource -Name $state.ClusterDiskName -Force
     }
     $state = Get-State
