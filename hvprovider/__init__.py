@@ -1,0 +1,31 @@
+"""hvprovider: Pulumi dynamic resources for a Hyper-V failover-cluster lab.
+
+Every resource runs PowerShell (the ``.ps1`` files in ``hvprovider/scripts``) on Windows hosts
+over WinRM. Resources, in the order a lab builds them:
+
+- ``IscsiTarget``        an iSCSI Target Server target on the storage host
+- ``IscsiVolume``        an iSCSI virtual disk mapped to a target
+- ``ClusterNode``        a Hyper-V host made ready for the cluster (features, domain, iSCSI, switch)
+- ``FailoverCluster``    the cluster, validated first, with a disk witness
+- ``SharedVolume``       an iSCSI disk as a Cluster Shared Volume
+- ``HighlyAvailableVM``  a clustered VM on a CSV
+- ``ClusterLab``         a component that declares the seed's whole lab from one typed config
+
+See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete policies.
+"""
+from .cluster_node import ClusterNode, ClusterNodeArgs
+from .connection import ConnectionArgs
+from .errors import HvProviderError
+from .failover_cluster import FailoverCluster, FailoverClusterArgs
+from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
+from .iscsi_target import IscsiTarget, IscsiTargetArgs
+from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
+from .lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
+from .shared_volume import SharedVolume, SharedVolumeArgs
+
+__all__ = [
+    "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
+    "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
+    "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
+    "LabHost", "LabNode", "LabVM", "SharedVolume", "SharedVolumeArgs",
+]
