@@ -5,8 +5,9 @@
 
 Each line of the default error view becomes one <S S="Error"> element; characters XML cannot carry
 and the line ends are written as _xHHHH_ escapes, as PowerShell's serializer does. Warning, verbose
-and debug records go to the same stream, in order with the errors, one element per record with its
-line end: <S S="warning">text_x000D__x000A_</S>, <S S="verbose">..., <S S="debug">... (pywinrm#169).
+and debug records go to the same stream, in order with the errors, one element per record and without
+a line end (the host serializes the message itself): <S S="warning">text</S>, <S S="verbose">text</S>,
+<S S="debug">text</S> -- the form in captured Windows PowerShell 5.1 output (pywinrm#169 is about them).
 """
 from __future__ import annotations
 
@@ -73,6 +74,6 @@ def render_streams(streams: Iterable[tuple[str, Any]]) -> str:
         if kind == "error":
             parts.extend(_error_elements(payload))
         elif kind in STREAM_NAMES:
-            parts.append(f'<S S="{STREAM_NAMES[kind]}">' + encode_text(str(payload) + "\r\n") + "</S>")
+            parts.append(f'<S S="{STREAM_NAMES[kind]}">' + encode_text(str(payload)) + "</S>")
     return _document(parts)
 
