@@ -1,4 +1,5 @@
-"""The seed's lab (docs/LAB.md) as one Pulumi program, from stack config.
+"""The seed's lab as one Pulumi program, from stack config: a domain controller that is also the
+iSCSI target, two Hyper-V nodes, a failover cluster with a disk witness, a CSV and an HA VM.
 
 Stack config (stacks/Pulumi.<stack>.yaml; see stacks/Pulumi.example.yaml for every key):
     lab                  the lab's shape (hosts, connections without passwords, domain, cluster, VM)

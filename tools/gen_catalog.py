@@ -40,7 +40,8 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     "NetTCPIP": (WINSERVER_REPO, "docset/winserver2022-ps/NetTCPIP", ["Get-NetIPAddress"]),
     "IscsiTarget": (WINSERVER_REPO, "docset/winserver2022-ps/IscsiTarget", [
         "Get-IscsiServerTarget", "New-IscsiServerTarget", "Set-IscsiServerTarget", "Remove-IscsiServerTarget",
-        "Get-IscsiVirtualDisk", "New-IscsiVirtualDisk", "Resize-IscsiVirtualDisk", "Remove-IscsiVirtualDisk",
+        "Get-IscsiVirtualDisk", "New-IscsiVirtualDisk", "Import-IscsiVirtualDisk", "Resize-IscsiVirtualDisk",
+        "Remove-IscsiVirtualDisk",
         "Add-IscsiVirtualDiskTargetMapping", "Remove-IscsiVirtualDiskTargetMapping"]),
     "iSCSI": (WINSERVER_REPO, "docset/winserver2022-ps/iSCSI", [
         "Get-IscsiTargetPortal", "New-IscsiTargetPortal", "Remove-IscsiTargetPortal",
