@@ -8,7 +8,11 @@
 Both yield hvsim.testing.LabProcess (see its docstring: .endpoints, .ca_path, .url(host, https),
 .credentials(host, domain), .session(host, https=..), .world(), .audit(), .control(action, **kw),
 .status_text(), .wait_reachable(host), .stop()).
+
+Also a plain helper for the hvsim tests: wait_until(pred, timeout) (import it by name).
 """
+import time
+
 import pytest
 
 from hvsim.testing import LabProcess
@@ -34,3 +38,13 @@ def hvsim_lab_module(tmp_path_factory):
         yield lab
     finally:
         lab.stop()
+
+
+def wait_until(pred, timeout: float = 10.0) -> bool:
+    """Poll pred() until it is true or timeout (real seconds) passes; returns its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return pred()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hvsim.cmdlets import registry
-from hvsim.cmdlets.registry import Arg, CmdletContext, Session
+from hvsim.cmdlets.registry import CmdletContext
 from hvsim.world import World
 from hvsim.world import cluster as wc
 
-from test_storage_helpers import SWITCH, build_lab_storage, make_world, run as _run_plain
+from test_storage_helpers import SWITCH, build_lab_storage, make_world
+from test_storage_helpers import run as _run_plain, run_ctx as _run_ctx_plain
 
 __all__ = ["SWITCH", "lab_world", "run", "run_ctx", "build_cluster", "build_csv", "build_vm", "GB"]
 
@@ -19,16 +19,8 @@ NODES = ("HV01", "HV02")
 
 def run_ctx(world: World, host: str, command: str, *positional: Any, _pipeline: list | None = None,
             _delegate: bool = True, **named: Any) -> tuple[list, CmdletContext]:
-    """Invoke a cmdlet as `command -Name value ...` on host; returns (output, context with warnings)."""
-    info = registry.lookup(command)
-    assert info is not None, f"{command} is not emulated"
-    args = [Arg(None, v) for v in positional]
-    for name, value in named.items():
-        args.append(Arg(name, True, switch=True) if value is SWITCH else Arg(name, value))
-    session = Session(host=host, user="HYPER\\Administrator", auth="credssp" if _delegate else "ntlm",
-                      can_delegate=_delegate)
-    ctx = CmdletContext(world=world, session=session)
-    return registry.invoke(info, ctx, args, _pipeline), ctx
+    """The storage helpers' runner, but delegating (CredSSP) unless _delegate=False: cluster cmdlets need it."""
+    return _run_ctx_plain(world, host, command, *positional, _pipeline=_pipeline, _delegate=_delegate, **named)
 
 
 def run(world: World, host: str, command: str, *positional: Any, _pipeline: list | None = None,

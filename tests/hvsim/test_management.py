@@ -1,13 +1,12 @@
 """Management cmdlets at the registry level: their effects on the world and their Windows errors."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from hvsim.cmdlets.registry import Arg, CmdletContext, CmdletError, Session, invoke, lookup
 from hvsim.powershell.values import PSCredential, ScriptBlock
 from hvsim.world import World, parse_iso
+from hvsim_fixtures import wait_until
 
 LAB = {
     "time_factor": 0.001,
@@ -61,14 +60,6 @@ def fails(ctx, name, *args) -> CmdletError:
         run(ctx, name, *args)
     return info.value
 
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 def cred(user, password):

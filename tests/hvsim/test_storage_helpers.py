@@ -38,16 +38,25 @@ def make_world(tmp_path, *, target_server: bool = True, initiators_running: bool
     return world
 
 
-def run(world: World, host: str, command: str, *positional: Any, _pipeline: list | None = None, **named: Any) -> list:
-    """Invoke an emulated cmdlet through the registry as `command -Name value ...` on host."""
+def run_ctx(world: World, host: str, command: str, *positional: Any, _pipeline: list | None = None,
+            _delegate: bool = False, **named: Any) -> tuple[list, CmdletContext]:
+    """Invoke an emulated cmdlet through the registry as `command -Name value ...` on host, as
+    HYPER\\Administrator over NTLM (or, with _delegate, a CredSSP session that may delegate);
+    returns (output, the context with its warnings)."""
     info = registry.lookup(command)
     assert info is not None, f"{command} is not emulated"
     args = [Arg(None, v) for v in positional]
     for name, value in named.items():
         args.append(Arg(name, True, switch=True) if value is SWITCH else Arg(name, value))
-    ctx = CmdletContext(world=world, session=Session(host=host, user="HYPER\\Administrator", auth="ntlm",
-                                                     can_delegate=False))
-    return registry.invoke(info, ctx, args, _pipeline)
+    session = Session(host=host, user="HYPER\\Administrator", auth="credssp" if _delegate else "ntlm",
+                      can_delegate=_delegate)
+    ctx = CmdletContext(world=world, session=session)
+    return registry.invoke(info, ctx, args, _pipeline), ctx
+
+
+def run(world: World, host: str, command: str, *positional: Any, _pipeline: list | None = None, **named: Any) -> list:
+    """run_ctx's output only, in a plain (non-delegating) session."""
+    return run_ctx(world, host, command, *positional, _pipeline=_pipeline, **named)[0]
 
 
 def build_lab_storage(world: World) -> None:

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hvsim.world import World, files, parse_iso
+from hvsim_fixtures import wait_until
 
 LAB = {
     "time_factor": 0.001,
@@ -24,14 +25,6 @@ LAB = {
     },
 }
 
-
-def wait_until(pred, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return pred()
 
 
 @pytest.fixture
