@@ -315,6 +315,11 @@ def _convert_one(info: "CmdletInfo", spec: ParamSpec, value: Any, element: bool 
                           f"\"{_type_of(value)}\" to type \"System.Management.Automation.ScriptBlock\".",
                     "CannotConvertArgumentNoMessage", target=value)
             return value
+        if base == "CimInstance" and value is not None and not _is_cim(value):
+            # a CimInstance parameter takes CIM objects only (no silent "matches nothing" for a string)
+            raise binding_error(
+                info, f"Cannot bind parameter '{spec.name}'. Cannot convert the \"{_describe(value)}\" value of type "
+                      f"\"{_type_of(value)}\" to type \"{target}\".", "CannotConvertArgumentNoMessage", target=value)
         if base == "DateTime":
             if isinstance(value, str):
                 try:
@@ -463,6 +468,11 @@ def _has_type(value: Any, base: str) -> bool:
     return any(short_type(n.split("#")[0]) == base or n.endswith("#" + base) for n in names)
 
 
+def _is_cim(value: Any) -> bool:
+    return any(str(n).startswith("Microsoft.Management.Infrastructure.CimInstance")
+               for n in getattr(value, "type_names", []))
+
+
 def _natural(spec: ParamSpec, record: Any) -> bool:
     """Does the record already have the parameter's type (ByValue without coercion)?"""
     base = short_type(spec.type)
@@ -478,9 +488,9 @@ def _natural(spec: ParamSpec, record: Any) -> bool:
         return isinstance(record, bool)
     if base == "ScriptBlock":
         return type(record).__name__ == "ScriptBlock"
-    names = [str(n) for n in getattr(record, "type_names", [])]
     if base == "CimInstance":
-        return any(n.startswith("Microsoft.Management.Infrastructure.CimInstance") for n in names)
+        return _is_cim(record)
+    names = [str(n) for n in getattr(record, "type_names", [])]
     return any(short_type(n.split("#")[0]) == base or n.endswith("#" + base) for n in names)
 
 

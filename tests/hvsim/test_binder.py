@@ -123,6 +123,18 @@ def test_type_conversion_errors(ctx):
     assert "MBR, GPT" in err.message
 
 
+
+def test_cim_instance_parameters_take_cim_objects_only(ctx):
+    # Get-ClusterAvailableDisk -Disk 'foo' fails binding instead of silently matching no disk
+    err = bind_error(ctx, "Get-ClusterAvailableDisk", Arg("Disk", "foo"))
+    assert err.message == ("Cannot bind parameter 'Disk'. Cannot convert the \"foo\" value of type \"System.String\" "
+                           "to type \"Microsoft.Management.Infrastructure.CimInstance\".")
+    assert err.error_id.startswith("CannotConvertArgumentNoMessage")
+    disk = PSObject({"UniqueId": "u1"},
+                    type_name="Microsoft.Management.Infrastructure.CimInstance#ROOT/Microsoft/Windows/Storage/MSFT_Disk")
+    assert bind(ctx, "Get-ClusterAvailableDisk", Arg("Disk", disk))[0]["params"]["Disk"] is disk
+
+
 def test_type_conversion_results(ctx):
     out = bind(ctx, "New-IscsiVirtualDisk", Arg("Path", "C:\\v\\q.vhdx"), Arg("SizeBytes", "1GB"))[0]
     assert out["params"] == {"Path": "C:\\v\\q.vhdx", "SizeBytes": 1073741824}
