@@ -78,6 +78,9 @@ def _count(op: str, n: int = 1) -> None:
 # scripts and the command line
 
 _SCRIPT_NAME = re.compile(r"^[a-z0-9_]+\.ps1$")
+# A header line "# Include: lib/cluster_disks.ps1" declares a shared helper file the script needs.
+_INCLUDE_LINE = re.compile(r"^#\s*Include:\s*(\S+)\s*$", re.MULTILINE)
+_LIBRARY_NAME = re.compile(r"^lib/[a-z0-9_]+\.ps1$")
 
 
 @functools.lru_cache(maxsize=None)
@@ -97,9 +100,21 @@ def bootstrap_arguments() -> tuple[str, ...]:
     return ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded)
 
 
+@functools.lru_cache(maxsize=None)
+def script_libraries(name: str) -> tuple[str, ...]:
+    """Texts of the hvprovider/scripts/lib/*.ps1 files that <name> declares with "# Include:" lines."""
+    texts = []
+    for include in _INCLUDE_LINE.findall(load_script(name)):
+        if not _LIBRARY_NAME.match(include):
+            raise ValueError(f"{name}: include {include!r}: expected lib/lower_case.ps1 from hvprovider/scripts")
+        texts.append((SCRIPTS_DIR / include).read_text(encoding="ascii"))
+    return tuple(texts)
+
+
 def build_payload(script: str, params: Mapping[str, Any]) -> bytes:
-    """One line of pure-ASCII JSON: {"name", "script", "params"} (DESIGN section 1)."""
-    body = {"name": script, "script": load_script(script), "params": dict(params)}
+    """One line of pure-ASCII JSON: {"name", "script", "libs", "params"} (DESIGN section 1)."""
+    body = {"name": script, "script": load_script(script), "libs": list(script_libraries(script)),
+            "params": dict(params)}
     return (json.dumps(body, ensure_ascii=True, separators=(",", ":")) + "\r\n").encode("ascii")
 
 

@@ -9,6 +9,8 @@
 # Mode Get    : read the cluster this node belongs to (Exists = $false when there is none)
 # Mode Set    : make it so (validation and creation only when the cluster does not exist yet)
 # Mode Remove : destroy the cluster and its computer object in AD (missing = success)
+#
+# Include: lib/cluster_disks.ps1
 param(
     [string]$Mode = 'Get',
     [string]$Name,
@@ -24,60 +26,15 @@ param(
 $credential = New-Object System.Management.Automation.PSCredential($DomainUser, (ConvertTo-SecureString $DomainPassword -AsPlainText -Force))
 
 $work = {
-    param($Mode, $Name, $Nodes, $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds)
+    param($Libraries, $Mode, $Name, $Nodes, $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds)
     $ErrorActionPreference = 'Stop'
+    # The new session knows none of the caller's functions: define lib/cluster_disks.ps1's here.
+    foreach ($library in $Libraries) { . ([ScriptBlock]::Create($library)) }
 
     # Short NetBIOS form of a node name ("hv01.hyper.local" -> "HV01").
     function Get-ShortName {
         param($Value)
         return ([string]$Value).Split('.')[0].ToUpper()
-    }
-
-    # The disk with this serial as this node sees it (LUN numbers change, serials do not).
-    function Find-DiskBySerial {
-        param($Serial)
-        return Get-Disk | Where-Object { $_.SerialNumber -eq $Serial } | Select-Object -First 1
-    }
-
-    # A Physical Disk resource's disk GUID (GPT) or signature (MBR) ties it to a Get-Disk object.
-    function Get-DiskIdentity {
-        param($Resource)
-        # A ClusterSharedVolume object pipes into Get-ClusterParameter on Windows; the resource by name always does.
-        $params = @()
-        try { $params = @($Resource | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature') -ErrorAction SilentlyContinue) } catch { }
-        if ($params.Count -eq 0) {
-            # (a resource removed meanwhile, e.g. by a parallel delete, simply matches nothing)
-            try { $params = @(Get-ClusterResource -Name ([string]$Resource.Name) | Get-ClusterParameter -Name @('DiskIdGuid', 'DiskSignature')) } catch { }
-        }
-        $guid = ''
-        $signature = 0
-        foreach ($param in $params) {
-            if ($param.Name -eq 'DiskIdGuid') { $guid = ([string]$param.Value) -replace '[{}]', '' }
-            if ($param.Name -eq 'DiskSignature') { $signature = [long]$param.Value }
-        }
-        return [pscustomobject]@{ Guid = $guid; Signature = $signature }
-    }
-
-    function Test-ResourceIsDisk {
-        param($Resource, $Disk)
-        $identity = Get-DiskIdentity -Resource $Resource
-        if ($identity.Guid -and $Disk.Guid) {
-            return $identity.Guid -eq (([string]$Disk.Guid) -replace '[{}]', '')
-        }
-        if ($identity.Signature -and $Disk.Signature) {
-            return $identity.Signature -eq [long]$Disk.Signature
-        }
-        return $false
-    }
-
-    function Get-DiskResource {
-        param($Serial)
-        $disk = Find-DiskBySerial -Serial $Serial
-        if ($null -eq $disk) { return $null }
-        foreach ($resource in @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Physical Disk' })) {
-            if (Test-ResourceIsDisk -Resource $resource -Disk $disk) { return $resource }
-        }
-        return $null
     }
 
     function Get-State {
@@ -119,61 +76,6 @@ $work = {
             WitnessDiskSerial = $witnessSerial
             OtherCluster      = ''
         }
-    }
-
-    # Online, writable, GPT, one NTFS volume: done once, skipped when the disk already has a volume.
-    function Initialize-SharedDisk {
-        param($Disk, $Label)
-        if ($Disk.IsOffline) { Set-Disk -UniqueId $Disk.UniqueId -IsOffline $false }
-        if ($Disk.IsReadOnly) { Set-Disk -UniqueId $Disk.UniqueId -IsReadOnly $false }
-        $Disk = Find-DiskBySerial -Serial $Disk.SerialNumber
-        if ([string]$Disk.PartitionStyle -eq 'RAW') {
-            Initialize-Disk -UniqueId $Disk.UniqueId -PartitionStyle GPT
-        }
-        $data = @()
-        try { $data = @(Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue | Where-Object { [string]$_.Type -ne 'Reserved' }) } catch { }
-        if ($data.Count -eq 0) {
-            New-Partition -DiskNumber $Disk.Number -UseMaximumSize | Format-Volume -FileSystem NTFS -NewFileSystemLabel $Label -Confirm:$false | Out-Null
-        }
-        return Find-DiskBySerial -Serial $Disk.SerialNumber
-    }
-
-    # This disk in Get-ClusterAvailableDisk (which lists only disks every node sees), matched by
-    # its GPT disk id or MBR signature.
-    function Get-AvailableDisk {
-        param($Disk)
-        $guid = ([string]$Disk.Guid) -replace '[{}]', ''
-        return @(Get-ClusterAvailableDisk -Disk $Disk | Where-Object {
-            ($guid -and ((([string]$_.Id) -replace '[{}]', '') -eq $guid)) -or ((-not $guid) -and ([string]$_.Id -eq [string]$Disk.Signature))
-        })
-    }
-
-    # Bring the LUN into the cluster once every node sees it (Get-ClusterAvailableDisk lists only
-    # disks visible to all nodes); returns the Physical Disk resource.
-    function Add-SharedDisk {
-        param($Serial, $Label)
-        $resource = Get-DiskResource -Serial $Serial
-        if ($resource) { return $resource }
-        $deadline = (Get-Date).AddSeconds($DiskWaitSeconds)
-        $disk = Find-DiskBySerial -Serial $Serial
-        while ($null -eq $disk) {
-            if ((Get-Date) -gt $deadline) {
-                throw "No disk with serial number '$Serial' is visible on $env:COMPUTERNAME after $DiskWaitSeconds s: check that the node's iSCSI session to the target is connected and that the LUN is mapped."
-            }
-            Start-Sleep -Seconds 5
-            Update-HostStorageCache
-            $disk = Find-DiskBySerial -Serial $Serial
-        }
-        $disk = Initialize-SharedDisk -Disk $disk -Label $Label
-        $available = @(Get-AvailableDisk -Disk $disk)
-        while ($available.Count -eq 0) {
-            if ((Get-Date) -gt $deadline) {
-                throw "The disk with serial number '$Serial' is not visible on every node of cluster '$Name' after $DiskWaitSeconds s (Get-ClusterAvailableDisk does not list it): connect every node to the iSCSI target and bring the LUN online, then run pulumi up again."
-            }
-            Start-Sleep -Seconds 5
-            $available = @(Get-AvailableDisk -Disk $disk)
-        }
-        return ($available[0] | Add-ClusterDisk)
     }
 
     # Test-Cluster writes one warning per finding and a last one with its verdict ("Test Result:"
@@ -247,7 +149,7 @@ $work = {
         # Disk witness by serial number; an old witness disk we replace leaves the cluster.
         if ($WitnessDiskSerial -and $state.WitnessDiskSerial -ne $WitnessDiskSerial) {
             $oldWitness = $state.WitnessResource
-            $resource = Add-SharedDisk -Serial $WitnessDiskSerial -Label 'Witness'
+            $resource = Add-SharedDisk -Serial $WitnessDiskSerial -Label 'Witness' -ClusterName $Name -WaitSeconds $DiskWaitSeconds
             Set-ClusterQuorum -DiskWitness ([string]$resource.Name) | Out-Null
             if ($oldWitness -and $oldWitness -ne [string]$resource.Name) { Remove-ClusterResource -Name $oldWitness -Force }
         }
@@ -261,5 +163,5 @@ $work = {
     ConvertTo-Json -InputObject ([pscustomobject]@{ State = $state; Validation = $validation }) -Depth 6 -Compress
 }
 
-$json = Invoke-Command -ComputerName $env:COMPUTERNAME -Credential $credential -Authentication Credssp -ScriptBlock $work -ArgumentList $Mode, $Name, @($Nodes), $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds
+$json = Invoke-Command -ComputerName $env:COMPUTERNAME -Credential $credential -Authentication Credssp -ScriptBlock $work -ArgumentList @($HvproviderLibraries), $Mode, $Name, @($Nodes), $StaticAddress, $WitnessDiskSerial, $SkipValidation, $DiskWaitSeconds
 ConvertFrom-Json -InputObject ([string]$json)

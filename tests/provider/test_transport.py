@@ -207,3 +207,29 @@ def test_warnings_alone_on_stderr_do_not_fail_a_script(hvsim_lab_module, monkeyp
     with pytest.raises(errors.RemoteScriptError) as info:
         transport.parse_result("h", "s.ps1", b"", crash.encode(), 1)
     assert (info.value.message, info.value.error_id) == ("boom", "Boom")
+
+
+def test_included_library_reaches_the_script_and_an_invoke_command_block(hvsim_lab_module, monkeypatch):
+    """A "# Include: lib/..." header sends the library along; bootstrap.ps1 dot-sources it for the script,
+    and a block run through Invoke-Command (a new session) sees it only after dot-sourcing it itself."""
+    text = ("# Include: lib/cluster_disks.ps1\nparam([string]$Serial)\n"
+            "$here = @(Find-DiskBySerial -Serial $Serial).Count\n"
+            "$remote = Invoke-Command -ComputerName $env:COMPUTERNAME -ScriptBlock {\n"
+            "    param($Libraries, $Serial)\n"
+            "    $before = [bool](Get-Command Find-DiskBySerial -ErrorAction SilentlyContinue)\n"
+            "    foreach ($library in $Libraries) { . ([ScriptBlock]::Create($library)) }\n"
+            "    '' + $before + ',' + @(Find-DiskBySerial -Serial $Serial).Count\n"
+            "} -ArgumentList @($HvproviderLibraries), $Serial\n"
+            "[pscustomobject]@{ Here = $here; Remote = [string]$remote; Libraries = $HvproviderLibraries.Count }\n")
+    original = transport.load_script
+    monkeypatch.setattr(transport, "load_script", lambda name: text if name == "includes_test.ps1" else original(name))
+    payload = json.loads(transport.build_payload("includes_test.ps1", {"Serial": "none"}))
+    library = (transport.SCRIPTS_DIR / "lib" / "cluster_disks.ps1").read_text(encoding="ascii")
+    assert payload["libs"] == [library]
+    assert json.loads(transport.build_payload("host_boot_time.ps1", {}))["libs"] == []
+    conn = conn_for(hvsim_lab_module, "HV01")
+    result = transport.run_script(conn, "includes_test.ps1", {"Serial": "none"})
+    assert result == {"Here": 0, "Remote": "False,0", "Libraries": 1}
+    with pytest.raises(ValueError, match="lib/lower_case.ps1"):
+        monkeypatch.setattr(transport, "load_script", lambda name: "# Include: ../secret.ps1\n")
+        transport.script_libraries("bad_include_test.ps1")
