@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..powershell.values import PSEnum, PSObject, ScriptBlock, net_type_name
+
 if TYPE_CHECKING:
     from .registry import Arg, CmdletInfo
 
@@ -199,28 +201,20 @@ def _describe(value: Any) -> str:
         return "True" if value else "False"
     if isinstance(value, list):
         return "System.Object[]"
-    type_name = getattr(value, "type_name", None)
-    if type_name and not isinstance(value, str) and type(value).__name__ in ("PSObject", "PSCredential"):
-        return str(type_name)
+    if isinstance(value, PSObject):
+        return str(value.type_name)
     return str(value)
 
 
 def _type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "System.Boolean"
-    if isinstance(value, int):
-        return "System.Int32" if -2**31 <= value < 2**31 else "System.Int64"
-    if isinstance(value, float):
-        return "System.Double"
-    if isinstance(value, str):
-        return "System.String"
-    if isinstance(value, list):
-        return "System.Object[]"
-    return str(getattr(value, "type_name", type(value).__name__))
+    """The .NET type name binding errors print: a CIM instance keeps its class (...CimInstance#ROOT/...)."""
+    if isinstance(value, PSObject):
+        return value.type_name
+    return net_type_name(value)
 
 
 def _is_enum(value: Any) -> bool:
-    return type(value).__name__ == "PSEnum"
+    return isinstance(value, PSEnum)
 
 
 def _to_int(value: Any, base: str) -> int:
@@ -309,7 +303,7 @@ def _convert_one(info: "CmdletInfo", spec: ParamSpec, value: Any, element: bool 
         if base == "ActionPreference" or (spec.accepted_values and base not in _PASS_THROUGH):
             return _enum(info, spec, value, base)
         if base == "ScriptBlock":
-            if type(value).__name__ != "ScriptBlock":
+            if not isinstance(value, ScriptBlock):
                 raise binding_error(
                     info, f"Cannot bind parameter '{spec.name}'. Cannot convert the \"{_describe(value)}\" value of type "
                           f"\"{_type_of(value)}\" to type \"System.Management.Automation.ScriptBlock\".",
@@ -487,7 +481,7 @@ def _natural(spec: ParamSpec, record: Any) -> bool:
     if base == "Boolean" or base == "SwitchParameter":
         return isinstance(record, bool)
     if base == "ScriptBlock":
-        return type(record).__name__ == "ScriptBlock"
+        return isinstance(record, ScriptBlock)
     if base == "CimInstance":
         return _is_cim(record)
     names = [str(n) for n in getattr(record, "type_names", [])]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .values import net_type_name
+
 # System.Management.Automation.ErrorCategory, by value.
 ERROR_CATEGORIES = [
     "NotSpecified", "OpenError", "CloseError", "DeviceError", "DeadlockDetected", "InvalidArgument",
@@ -36,22 +38,9 @@ def short_type_name(full: str) -> str:
 
 def ps_type_of(value: Any) -> str:
     """The short .NET type name CategoryInfo shows for a target object."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Boolean"
-    if isinstance(value, int):
-        return "Int32" if -2**31 <= value < 2**31 else "Int64"
-    if isinstance(value, float):
-        return "Double"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, (list, tuple)):
-        return "Object[]"
-    type_name = getattr(value, "type_name", None)
-    if isinstance(type_name, str):
-        return short_type_name(type_name.split("#")[0])
-    return type(value).__name__
+    if isinstance(value, tuple):
+        value = list(value)
+    return short_type_name(net_type_name(value))
 
 
 @dataclass

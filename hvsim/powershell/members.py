@@ -12,12 +12,11 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from .conversions import (UTC, canonical_type, convert_to, dotnet_date_format, format_datetime, net_type_name,
-                          parse_datetime, to_int, to_number, to_string, truthy)
+from .conversions import (UTC, canonical_type, convert_to, dotnet_date_format, format_datetime, parse_datetime, to_int, to_number, to_string, truthy)
 from .errors import ErrorRecord, PSError, category_value
 from .operators import compile_regex, runtime_error
 from .values import (ArrayList, Guid, Hashtable, PSCredential, PSEnum, PSObject, ScriptBlock, SecureString,
-                     Version, is_collection, plain_datetime)
+                     Version, is_collection, net_type_name, plain_datetime)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .interpreter import Interpreter

@@ -337,3 +337,46 @@ def plain_datetime(value: _dt.datetime) -> _dt.datetime:
         return value
     return _dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
                         value.microsecond, value.tzinfo)
+
+
+def net_type_name(value: Any) -> str:
+    """$value.GetType().FullName ('' for $null; a CIM instance is plain ...CimInstance here).
+
+    The one mapping from Python values to .NET type names: the interpreter, error records
+    (errors.ps_type_of) and the cmdlet binder's messages derive theirs from it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "System.Boolean"
+    if isinstance(value, int):
+        return "System.Int32" if -2**31 <= value < 2**31 else "System.Int64"
+    if isinstance(value, float):
+        return "System.Double"
+    if isinstance(value, str):
+        return "System.String"
+    if isinstance(value, ArrayList):
+        return value.type_name
+    if isinstance(value, (bytes, bytearray)):
+        return "System.Byte[]"
+    if isinstance(value, list):
+        return "System.Object[]"
+    if isinstance(value, _dt.datetime):
+        return "System.DateTime"
+    if isinstance(value, _dt.timedelta):
+        return "System.TimeSpan"
+    if isinstance(value, Hashtable):
+        return value.type_name
+    if isinstance(value, PSEnum):
+        return value.type_name
+    if isinstance(value, ScriptBlock):
+        return "System.Management.Automation.ScriptBlock"
+    if isinstance(value, SecureString):
+        return "System.Security.SecureString"
+    if isinstance(value, Version):
+        return "System.Version"
+    if isinstance(value, Guid):
+        return "System.Guid"
+    if isinstance(value, PSObject):
+        name = value.type_name
+        return "Microsoft.Management.Infrastructure.CimInstance" if "#" in name else name
+    return getattr(value, "type_name", "System.Object")

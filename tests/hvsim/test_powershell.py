@@ -215,6 +215,23 @@ def test_values_contract():
     assert str(cred.props["Password"]) == "System.Security.SecureString"
 
 
+
+def test_one_type_name_mapping_serves_get_type_error_records_and_the_binder():
+    import datetime as dt
+
+    from hvsim.cmdlets.binder import _type_of
+    from hvsim.powershell.errors import ps_type_of
+    from hvsim.powershell.values import ArrayList, net_type_name
+    disk = PSObject({"Number": 1}, type_name="Microsoft.Management.Infrastructure.CimInstance#ROOT/x/MSFT_Disk")
+    when = dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
+    assert [net_type_name(v) for v in (when, ArrayList([1]), disk, None)] == [
+        "System.DateTime", "System.Collections.ArrayList", "Microsoft.Management.Infrastructure.CimInstance", ""]
+    assert [ps_type_of(v) for v in (when, (1, 2), disk, "s", None)] == ["DateTime", "Object[]", "CimInstance", "String", ""]
+    assert _type_of(disk) == disk.type_name and _type_of(when) == "System.DateTime"
+    result = run("(Get-Date).GetType().FullName; (@(1, 2)).GetType().FullName")
+    assert result.stdout.splitlines() == ["System.DateTime", "System.Object[]"]
+
+
 def test_cmdlet_objects_flow_through_scripts():
     """Objects as cmdlets return them (CIM type names, enums) behave in comparisons, JSON and strings."""
     from hvsim.powershell.interpreter import Interpreter
