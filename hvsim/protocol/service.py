@@ -50,7 +50,6 @@ class WinRMService:
         self.listeners: list[WinRMListener] = []
         self.endpoints: dict[str, dict] = {}
         self.ca_path: Path | None = None
-        self._faults_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,7 +101,7 @@ class WinRMService:
         """False: reset this new connection (host unreachable, or a drop-connections fault)."""
         if not self.reachable(host):
             return False
-        with self._faults_lock:
+        with self.world.lock:       # read and decrement as one step: the control interface writes faults too
             pending = int(self._faults().get("drop_connections", {}).get(host, 0) or 0)
             if pending <= 0:
                 return True

@@ -214,9 +214,12 @@ class World:
         return f"{h['name'].lower()}.{h['domain']}" if h.get("domain") else h["name"].lower()
 
     def _advance(self, h: dict) -> None:
-        """Complete a boot whose time has come (state change only; boot effects were applied at start)."""
-        if h.get("power") == "booting" and time.time() >= float(h.get("ready_at", 0)):
-            h["power"] = "on"
+        """Complete a boot whose time has come (state change only; boot effects were applied at start),
+        as a transaction so that state.json records it."""
+        with self.lock:
+            if h.get("power") == "booting" and time.time() >= float(h.get("ready_at", 0)):
+                with self.transaction():
+                    h["power"] = "on"
 
     def reachable(self, host: str) -> bool:
         """Powered on and finished booting."""
@@ -225,12 +228,11 @@ class World:
                 h = self.host(host)
             except KeyError:
                 return False
-            if h.get("power") == "booting" and time.time() >= float(h.get("ready_at", 0)):
-                with self.transaction():
-                    self._advance(h)
+            self._advance(h)
             return h.get("power") == "on"
 
     def power_state(self, host: str) -> str:
+        """on | off | booting (a boot whose time has come completes first)."""
         with self.lock:
             h = self.host(host)
             self._advance(h)

@@ -138,6 +138,15 @@ def test_restart_makes_host_unreachable_then_back_with_new_boot(world):
     assert boots[-1]["host"] == "HV01" and boots[-1]["reason"] == "test"
 
 
+def test_a_completed_boot_is_written_to_state_json(world, tmp_path):
+    world.restart("HV01", "test")
+    with world.transaction():
+        world.host("HV01")["ready_at"] = time.time() - 1   # the boot time has passed
+    assert json.loads((tmp_path / "state" / "state.json").read_text())["hosts"]["HV01"]["power"] == "booting"
+    assert world.power_state("HV01") == "on"               # completing the boot is a transaction
+    assert json.loads((tmp_path / "state" / "state.json").read_text())["hosts"]["HV01"]["power"] == "on"
+
+
 def test_boot_time_scales_with_time_factor(tmp_path):
     slow = World(tmp_path / "slow", lab=LAB, time_factor=1.0)
     slow.restart("HV01", "t")
