@@ -22,7 +22,9 @@ and a ``pulumi.dynamic.Resource`` subclass built with ``HvResource.__init__`` (t
 (``'ignore'`` never diffs; a ``dict`` property with ``replace_fields`` replaces only when one of those
 sub-fields changes). Values compare after normalization (integral floats -> int, case-insensitive and
 unordered where declared). An unknown value during preview counts as a change (and as a replacement
-for 'replace' properties). ``describe_diff(spec, olds, news)`` returns the same decision as data
+for 'replace' properties). A resource whose ``diff`` needs more calls ``self.diff_with(olds, news, equal=...,
+replace_when_known=...)`` (node names compared by short name, replacements decided once a value
+from another resource is known). ``describe_diff(spec, olds, news)`` returns the same decision as data
 (tests and docs use it).
 
 ``read`` returns the old outputs overlaid with what ``observe`` found, so a property that drifted on
@@ -35,7 +37,7 @@ import os
 import sys
 import traceback
 import types
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import pulumi
 from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource,
@@ -188,7 +190,27 @@ class HvProvider(ResourceProvider):
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        return self.diff_with(olds, news)
+
+    def diff_with(self, olds: Mapping[str, Any], news: Mapping[str, Any],
+                  equal: Mapping[str, Callable[[Any, Any], bool]] | None = None,
+                  replace_when_known: Sequence[str] = ()) -> DiffResult:
+        """The SPEC diff table, with two optional refinements a resource's ``diff`` may ask for:
+
+        - ``equal[name](old, new)`` compares a property first: where it says equal, the property is not a
+          change (e.g. "hv01.hyper.local" vs "HV01");
+        - ``replace_when_known``: 'replace' properties that usually come from another resource's output
+          (a CSV path, a LUN serial, the cluster name). While that resource is itself being updated, the
+          engine does not know the value during preview; that is shown as an update, and the real
+          replacement decision is taken by the diff of the update itself, when the value is known.
+        """
+        olds = dict(olds)
+        for name, same in (equal or {}).items():
+            new = news.get(name)
+            if not is_unknown(new) and same(olds.get(name), new):
+                olds[name] = new
         changes, replaces = describe_diff(self.SPEC, olds, news)
+        replaces = [r for r in replaces if not (r in replace_when_known and contains_unknown(news.get(r)))]
         return DiffResult(
             changes=bool(changes),
             replaces=replaces,

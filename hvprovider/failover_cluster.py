@@ -22,99 +22,22 @@ What it does (script ``scripts/failover_cluster.ps1``):
 The double hop: the cluster cmdlets contact every node, which a WinRM logon cannot do on its own
 behalf. The script runs them in a loopback CredSSP session with the domain credential given here
 (ClusterNode already enabled CredSSP); see docs/provider-cluster.md.
-
-This module also holds the small helpers the other cluster resources share (the domain credential
-properties, the property diff and the script runner).
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from .base import HvProvider, HvResource, describe_diff
-from .connection import CONNECTION_PROP, ConnectionArgs, connection_from_inputs
-from .validation import (
-    Prop,
-    contains_unknown,
-    dns_name,
-    ipv4,
-    is_unknown,
-    netbios_name,
-    nonempty,
-    number_between,
-    require_unique,
-)
+from . import transport
+from .base import HvProvider, HvResource
+from .cluster_common import (CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
+                             same_names, short_name)
+from .connection import ConnectionArgs
+from .validation import Prop, ipv4, is_unknown, netbios_name, number_between, require_unique
 
-# ---------------------------------------------------------------------------------------------
-# helpers shared by FailoverCluster, SharedVolume and HighlyAvailableVM
-
-#: Any node of the cluster serves: changing the connection (even its host) updates in place.
-CLUSTER_CONNECTION_PROP = dataclasses.replace(CONNECTION_PROP, replace_fields=())
-
-DOMAIN_CREDENTIAL_PROPS: tuple[Prop, ...] = (
-    Prop("domain_username", "str", required=True, checks=(nonempty,),
-         doc="domain account the cluster cmdlets run as, e.g. HYPER\\Administrator"),
-    Prop("domain_password", "str", required=True, secret=True, checks=(nonempty,),
-         doc="that account's password (secret)"),
-)
-
-
-def node_name(value: str) -> str | None:
-    """A cluster node: its NetBIOS name (HV01) or its FQDN (hv01.hyper.local)."""
-    short = value.split(".")[0]
-    if netbios_name(short):
-        return f"{value!r} is not a node name: use the NetBIOS name (e.g. HV01) or the FQDN (e.g. hv01.hyper.local)"
-    if "." in value and dns_name(value):
-        return dns_name(value)
-    return None
-
-
-def short_name(value: Any) -> str:
-    """HV01 for "hv01.hyper.local" or "HV01" (how Windows names cluster nodes)."""
-    return str(value or "").split(".")[0].upper()
-
-
-def same_names(a: Sequence[Any] | None, b: Sequence[Any] | None) -> bool:
-    """Two node lists name the same nodes (order, case and FQDN/NetBIOS spelling ignored)."""
-    return sorted(short_name(x) for x in (a or [])) == sorted(short_name(x) for x in (b or []))
-
-
-def diff_with(provider: HvProvider, olds: Mapping[str, Any], news: Mapping[str, Any],
-              equal: Mapping[str, Any] | None = None, replace_when_known: Sequence[str] = ()) -> DiffResult:
-    """base's diff table, with two refinements:
-
-    - ``equal[name](old, new)`` compares a property first: where it says equal, the property is not a
-      change (e.g. "hv01.hyper.local" vs "HV01");
-    - ``replace_when_known``: 'replace' properties that usually come from another resource's output
-      (a CSV path, a LUN serial, the cluster name). While that resource is itself being updated, the
-      engine does not know the value during preview; that is shown as an update, and the real
-      replacement decision is taken by the diff of the update itself, when the value is known.
-    """
-    olds = dict(olds)
-    for name, same in (equal or {}).items():
-        new = news.get(name)
-        if not is_unknown(new) and same(olds.get(name), new):
-            olds[name] = new
-    changes, replaces = describe_diff(provider.SPEC, olds, news)
-    replaces = [r for r in replaces if not (r in replace_when_known and contains_unknown(news.get(r)))]
-    return DiffResult(changes=bool(changes), replaces=replaces,
-                      stables=[p.name for p in provider.SPEC if p.name not in changes],
-                      delete_before_replace=provider.DELETE_BEFORE_REPLACE if replaces else False)
-
-
-def run_cluster_script(props: Mapping[str, Any], script: str, params: Mapping[str, Any]) -> dict:
-    """Run one of our scripts on the host of ``props['connection']``; returns its state record."""
-    from . import transport  # imported late: check/diff never need WinRM
-
-    return transport.run_script(connection_from_inputs(props["connection"]), script, dict(params))
-
-
-def domain_params(props: Mapping[str, Any]) -> dict:
-    return {"DomainUser": props["domain_username"], "DomainPassword": props["domain_password"]}
-
+SCRIPT = "failover_cluster.ps1"
 
 # ---------------------------------------------------------------------------------------------
 # FailoverCluster
@@ -215,7 +138,7 @@ class FailoverClusterProvider(HvProvider):
         return require_unique([n if is_unknown(n) else short_name(n) for n in nodes], "nodes")
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return diff_with(self, olds, news, {"nodes": same_names, "name": lambda a, b: short_name(a) == short_name(b)})
+        return self.diff_with(olds, news, {"nodes": same_names, "name": lambda a, b: short_name(a) == short_name(b)})
 
     def make_id(self, inputs: dict) -> str:
         return str(inputs["name"]).upper()
@@ -234,11 +157,11 @@ class FailoverClusterProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        result = run_cluster_script(inputs, "failover_cluster.ps1", self._params(inputs, "Set"))
+        result = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
         return computed_outputs(result, olds)
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        result = run_cluster_script(outputs, "failover_cluster.ps1", self._params(outputs, "Get"))
+        result = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
         state = result.get("State") or {}
         if not state.get("Exists"):
             return None
@@ -253,7 +176,7 @@ class FailoverClusterProvider(HvProvider):
         return observed
 
     def remove(self, id: str, outputs: dict) -> None:
-        run_cluster_script(outputs, "failover_cluster.ps1", self._params(outputs, "Remove"))
+        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(result: Mapping[str, Any], olds: Mapping[str, Any] | None) -> dict:

@@ -32,18 +32,13 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
+from . import transport
 from .base import HvProvider, HvResource
+from .cluster_common import CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
 from .connection import ConnectionArgs
-from .failover_cluster import (
-    CLUSTER_CONNECTION_PROP,
-    DOMAIN_CREDENTIAL_PROPS,
-    diff_with,
-    domain_params,
-    node_name,
-    run_cluster_script,
-    short_name,
-)
 from .validation import Prop, contains_unknown, is_unknown, number_between, require_unique, size_between, windows_path
+
+SCRIPT = "highly_available_vm.ps1"
 
 _VM_NAME = re.compile(r'^[^\\/:*?"<>|\[\]\x00-\x1f]{1,100}$')
 
@@ -173,7 +168,7 @@ class HighlyAvailableVMProvider(HvProvider):
         return failures
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return diff_with(self, olds, news, {"owner_node": _same_owner, "preferred_owners": _same_node_list},
+        return self.diff_with(olds, news, {"owner_node": _same_owner, "preferred_owners": _same_node_list},
                          replace_when_known=("path",))
 
     def make_id(self, inputs: dict) -> str:
@@ -199,14 +194,14 @@ class HighlyAvailableVMProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        state = run_cluster_script(inputs, "highly_available_vm.ps1", self._params(inputs, "Set"))
+        state = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
         computed = computed_outputs(state)
         # owner_node is an input and an output: after create/update it names where the VM runs.
         computed["owner_node"] = state.get("OwnerNode") or inputs.get("owner_node")
         return computed
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = run_cluster_script(outputs, "highly_available_vm.ps1", self._params(outputs, "Get"))
+        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
         if not state.get("Exists"):
             return None
         observed = computed_outputs(state)
@@ -222,7 +217,7 @@ class HighlyAvailableVMProvider(HvProvider):
         return observed
 
     def remove(self, id: str, outputs: dict) -> None:
-        run_cluster_script(outputs, "highly_available_vm.ps1", self._params(outputs, "Remove"))
+        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(state: Mapping[str, Any]) -> dict:

@@ -25,10 +25,13 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
+from . import transport
 from .base import HvProvider, HvResource
+from .cluster_common import CLUSTER_CONNECTION_PROP
 from .connection import ConnectionArgs
-from .failover_cluster import CLUSTER_CONNECTION_PROP, diff_with, run_cluster_script
 from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between
+
+SCRIPT = "shared_volume.ps1"
 
 SPEC: tuple[Prop, ...] = (
     CLUSTER_CONNECTION_PROP,
@@ -91,7 +94,7 @@ class SharedVolumeProvider(HvProvider):
         return []
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        return diff_with(self, olds, news, replace_when_known=("cluster_name", "disk_serial"))
+        return self.diff_with(olds, news, replace_when_known=("cluster_name", "disk_serial"))
 
     def make_id(self, inputs: dict) -> str:
         return f"{str(inputs['cluster_name']).upper()}/{inputs['disk_serial']}"
@@ -107,16 +110,16 @@ class SharedVolumeProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        return computed_outputs(run_cluster_script(inputs, "shared_volume.ps1", self._params(inputs, "Set")))
+        return computed_outputs(transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set")))
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = run_cluster_script(outputs, "shared_volume.ps1", self._params(outputs, "Get"))
+        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
         if state.get("Placement") != "ClusterSharedVolume":
             return None
         return computed_outputs(state)
 
     def remove(self, id: str, outputs: dict) -> None:
-        run_cluster_script(outputs, "shared_volume.ps1", self._params(outputs, "Remove"))
+        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(state: Mapping[str, Any]) -> dict:

@@ -1,0 +1,45 @@
+"""What the cluster resources (FailoverCluster, SharedVolume, HighlyAvailableVM) share: the
+connection property that lets any node serve, the domain credential properties and their script
+parameters, and how node names are checked and compared."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Sequence
+
+from .connection import CONNECTION_PROP
+from .validation import Prop, dns_name, netbios_name, nonempty
+
+#: Any node of the cluster serves: changing the connection (even its host) updates in place.
+CLUSTER_CONNECTION_PROP = dataclasses.replace(CONNECTION_PROP, replace_fields=())
+
+DOMAIN_CREDENTIAL_PROPS: tuple[Prop, ...] = (
+    Prop("domain_username", "str", required=True, checks=(nonempty,),
+         doc="domain account the cluster cmdlets run as, e.g. HYPER\\Administrator"),
+    Prop("domain_password", "str", required=True, secret=True, checks=(nonempty,),
+         doc="that account's password (secret)"),
+)
+
+
+def domain_params(props: Mapping[str, Any]) -> dict:
+    """The script parameters of DOMAIN_CREDENTIAL_PROPS (the scripts open a CredSSP session with them)."""
+    return {"DomainUser": props["domain_username"], "DomainPassword": props["domain_password"]}
+
+
+def node_name(value: str) -> str | None:
+    """A cluster node: its NetBIOS name (HV01) or its FQDN (hv01.hyper.local)."""
+    short = value.split(".")[0]
+    if netbios_name(short):
+        return f"{value!r} is not a node name: use the NetBIOS name (e.g. HV01) or the FQDN (e.g. hv01.hyper.local)"
+    if "." in value and dns_name(value):
+        return dns_name(value)
+    return None
+
+
+def short_name(value: Any) -> str:
+    """HV01 for "hv01.hyper.local" or "HV01" (how Windows names cluster nodes)."""
+    return str(value or "").split(".")[0].upper()
+
+
+def same_names(a: Sequence[Any] | None, b: Sequence[Any] | None) -> bool:
+    """Two node lists name the same nodes (order, case and FQDN/NetBIOS spelling ignored)."""
+    return sorted(short_name(x) for x in (a or [])) == sorted(short_name(x) for x in (b or []))
