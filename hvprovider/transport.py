@@ -43,7 +43,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import requests
 from winrm.exceptions import InvalidCredentialsError as _WinRMInvalidCredentials
@@ -339,7 +339,7 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
         finally:
             if shell is not None:
                 pool.release(shell, broken)
-        return parse_result(conn.label, script, stdout, stderr, exit_code)
+        return parse_result(conn.label, script, stdout, stderr, exit_code, secrets=_secret_values(params or {}))
 
 
 def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str, limit: float) -> tuple[bytes, bytes, int]:
@@ -395,8 +395,39 @@ def _signal(protocol: Protocol, shell_id: str, command_id: str) -> None:
 _RESULT_PREFIX = '{"ok":'
 
 
-def parse_result(host: str, script: str, stdout: bytes, stderr: bytes, exit_code: int) -> dict:
-    """Decode the bootstrap's JSON line (or CLIXML stderr) into the state record or an exception."""
+def _secret_values(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The values of the ``*Password`` parameters (DESIGN section 1), to keep them out of error messages."""
+    return tuple(str(v) for k, v in params.items() if k.endswith("Password") and v)
+
+
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
+
+
+def parse_result(host: str, script: str, stdout: bytes, stderr: bytes, exit_code: int,
+                 secrets: Sequence[str] = ()) -> dict:
+    """Decode the bootstrap's JSON line (or CLIXML stderr) into the state record or an exception.
+
+    ``secrets``: parameter values (passwords) that a PowerShell error message might quote (e.g. a
+    conversion error repeating the value); they are masked in the message of the error raised."""
+    try:
+        return _parse_result(host, script, stdout, stderr, exit_code)
+    except errors.RemoteScriptError as exc:
+        if not secrets:
+            raise
+        # (a thrown string is also the error id)
+        raise errors.RemoteScriptError(exc.host, exc.script, _redact(exc.message, secrets), exc.category,
+                                       _redact(exc.error_id, secrets), exc.line, _redact(exc.command, secrets),
+                                       exc.exit_code) from None
+    except errors.ScriptOutputError as exc:
+        if not secrets:
+            raise
+        raise errors.ScriptOutputError(exc.host, exc.script, _redact(exc.detail, secrets)) from None
+
+
+def _parse_result(host: str, script: str, stdout: bytes, stderr: bytes, exit_code: int) -> dict:
     text = stdout.decode("utf-8", errors="replace")
     line = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip().startswith(_RESULT_PREFIX)), None)
     if line is None:

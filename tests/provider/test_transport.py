@@ -233,3 +233,21 @@ def test_included_library_reaches_the_script_and_an_invoke_command_block(hvsim_l
     with pytest.raises(ValueError, match="lib/lower_case.ps1"):
         monkeypatch.setattr(transport, "load_script", lambda name: "# Include: ../secret.ps1\n")
         transport.script_libraries("bad_include_test.ps1")
+
+
+def test_a_password_quoted_by_a_failing_script_is_masked_in_the_error(hvsim_lab_module, monkeypatch):
+    """Secrets never reach an error message, even when PowerShell's own message repeats the value."""
+    text = "param([string]$DomainUser, [string]$DomainPassword)\nthrow \"logon of $DomainUser with '$DomainPassword' failed\"\n"
+    original = transport.load_script
+    monkeypatch.setattr(transport, "load_script", lambda name: text if name == "leaks_test.ps1" else original(name))
+    conn = conn_for(hvsim_lab_module, "HV01")
+    with pytest.raises(errors.RemoteScriptError) as info:
+        transport.run_script(conn, "leaks_test.ps1", {"DomainUser": "HYPER\\alice", "DomainPassword": "Pa55-w0rd!"})
+    assert "Pa55-w0rd!" not in str(info.value) and "Pa55-w0rd!" not in info.value.message
+    assert "logon of HYPER\\alice with '********' failed" in str(info.value)
+    # the same for an error that arrives as CLIXML on stderr (a crash outside the bootstrap's try)
+    crash = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+             '<S S="Error">cannot convert "Pa55-w0rd!"_x000D__x000A_</S></Objs>')
+    with pytest.raises(errors.RemoteScriptError) as info:
+        transport.parse_result("h", "s.ps1", b"", crash.encode(), 1, secrets=("Pa55-w0rd!",))
+    assert info.value.message == 'cannot convert "********"'
