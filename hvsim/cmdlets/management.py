@@ -262,14 +262,7 @@ def add_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         h["pending"]["restart_required"] = True
         dom["computers"][h["name"]] = {"dns_host_name": f"{h['name'].lower()}.{dom['fqdn']}", "enabled": True,
                                        "created": world.now().isoformat()}
-    if p.switch("Restart"):
-        world.schedule_restart(ctx.session.host, "Add-Computer -Restart")
-    else:
-        ctx.warn(f"The changes will take effect after you restart the computer {h['name']}.")
-    if p.switch("PassThru"):
-        return [PSObject({"HasSucceeded": True, "ComputerName": h["name"]},
-                         type_name="Microsoft.PowerShell.Commands.ComputerChangeInfo")]
-    return []
+    return _after_domain_change(ctx, p, h["name"], "Add-Computer")
 
 
 @cmdlet("Remove-Computer")
@@ -299,12 +292,17 @@ def remove_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         pend["restart_required"] = True
         if dom and h["name"] in dom["computers"]:
             dom["computers"][h["name"]]["enabled"] = False
+    return _after_domain_change(ctx, p, h["name"], "Remove-Computer")
+
+
+def _after_domain_change(ctx: CmdletContext, p: BoundParameters, name: str, command: str) -> list:
+    """Add-/Remove-Computer's ending: -Restart restarts (shortly), else the restart warning; -PassThru's result."""
     if p.switch("Restart"):
-        world.schedule_restart(ctx.session.host, "Remove-Computer -Restart")
+        ctx.world.schedule_restart(ctx.session.host, f"{command} -Restart")
     else:
-        ctx.warn(f"The changes will take effect after you restart the computer {h['name']}.")
+        ctx.warn(f"The changes will take effect after you restart the computer {name}.")
     if p.switch("PassThru"):
-        return [PSObject({"HasSucceeded": True, "ComputerName": h["name"]},
+        return [PSObject({"HasSucceeded": True, "ComputerName": name},
                          type_name="Microsoft.PowerShell.Commands.ComputerChangeInfo")]
     return []
 

@@ -197,7 +197,10 @@ def test_remove_computer_leaves_the_domain_after_restart(world):
     ctx = ctx_for(world, "HV01")
     run(ctx, "Add-Computer", Arg("DomainName", "hyper.local"), Arg("Credential", cred(*DOMAIN_ADMIN)))
     world.restart("HV01", "join")
-    run(ctx, "Remove-Computer", Arg("UnjoinDomainCredential", cred(*DOMAIN_ADMIN)), Arg("Force", True, switch=True))
+    out = run(ctx, "Remove-Computer", Arg("UnjoinDomainCredential", cred(*DOMAIN_ADMIN)), Arg("Force", True, switch=True),
+              Arg("PassThru", True, switch=True))
+    assert out[0].get_prop("HasSucceeded") is True and out[0].get_prop("ComputerName") == "HV01"
+    assert ctx.warnings[-1] == "The changes will take effect after you restart the computer HV01."
     assert run(ctx, "Get-CimInstance", Arg(None, "Win32_ComputerSystem"))[0].get_prop("PartOfDomain") is False
     assert world.domain()["computers"]["HV01"]["enabled"] is False
     world.restart("HV01", "unjoin")
