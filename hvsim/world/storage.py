@@ -364,15 +364,21 @@ def _new_layout() -> dict:
     return {"partition_style": "RAW", "guid": None, "signature": None, "partitions": []}
 
 
+def _absolute_path(path: str) -> str:
+    """The normalized path of a virtual disk file; a relative path is the target server's InvalidArgument."""
+    p = _files.normalize(path)
+    if not re.match(r"^[A-Za-z]:\\", p):
+        raise target_server_fault(f"The path '{path}' is not valid. Specify an absolute path.",
+                                  "IscsiCmdException", "InvalidArgument", path)
+    return p
+
+
 def create_virtual_disk(world, host: str, path: str, size: int | None, *, disk_type: str = "Dynamic",
                         description: str = "", parent_path: str | None = None) -> dict:
     """Creates the VHDX file and the iSCSI virtual disk. The folder must exist; the file must not."""
     tgs = require_target_server(world, host)
     h = _host(world, host)
-    p = _files.normalize(path)
-    if not re.match(r"^[A-Za-z]:\\", p):
-        raise target_server_fault(f"The path '{path}' is not valid. Specify an absolute path.",
-                                  "IscsiCmdException", "InvalidArgument", path)
+    p = _absolute_path(path)
     if not p.lower().endswith(".vhdx"):
         raise target_server_fault("The virtual disk file name must have a .vhdx file name extension.",
                                   "IscsiCmdException", "InvalidArgument", path)
@@ -428,10 +434,7 @@ def import_virtual_disk(world, host: str, path: str, description: str = "") -> d
     not the file's), so initiators see it as a new LUN."""
     tgs = require_target_server(world, host)
     h = _host(world, host)
-    p = _files.normalize(path)
-    if not re.match(r"^[A-Za-z]:\\", p):
-        raise target_server_fault(f"The path '{path}' is not valid. Specify an absolute path.",
-                                  "IscsiCmdException", "InvalidArgument", path)
+    p = _absolute_path(path)
     if not p.lower().endswith((".vhdx", ".vhd")):
         raise target_server_fault("The virtual disk file name must have a .vhd or .vhdx file name extension.",
                                   "IscsiCmdException", "InvalidArgument", path)

@@ -176,6 +176,15 @@ def test_target_server_module_needs_the_role_service(tmp_path):
     assert "WinTarget" in exc.value.message
 
 
+def test_virtual_disk_paths_must_be_absolute(tmp_path):
+    world = make_world(tmp_path)
+    for command, extra in (("New-IscsiVirtualDisk", {"SizeBytes": 1 << 30}), ("Import-IscsiVirtualDisk", {})):
+        with pytest.raises(CmdletError) as exc:
+            run(world, "DC01", command, Path="disks\\x.vhdx", **extra)
+        assert exc.value.message == "The path 'disks\\x.vhdx' is not valid. Specify an absolute path.", command
+        assert exc.value.category == "InvalidArgument"
+
+
 def test_virtual_disk_files_folder_fixed_remove_and_resize(tmp_path):
     world = make_world(tmp_path)
     with pytest.raises(CmdletError) as exc:
