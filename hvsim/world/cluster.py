@@ -166,19 +166,24 @@ def node_name(world: Any, cluster: dict, name: str) -> str:
                        "ClusterNodeNotFound", category="ObjectNotFound", target=name)
 
 
+def _named(items: dict, name: str) -> dict | None:
+    """The entry whose "name" matches case-insensitively (groups and resources are keyed by name as created)."""
+    return next((x for x in items.values() if x["name"].lower() == str(name).lower()), None)
+
+
 def group(cluster: dict, name: str) -> dict:
-    for g in cluster["groups"].values():
-        if g["name"].lower() == str(name).lower():
-            return g
+    found = _named(cluster["groups"], name)
+    if found is not None:
+        return found
     raise ClusterError(f"An error occurred opening cluster group '{name}'.\r\n"
                        "    The group specified is not found.",
                        "ClusterObjectNotFound", category="ObjectNotFound", target=name)
 
 
 def resource(cluster: dict, name: str) -> dict:
-    for r in cluster["resources"].values():
-        if r["name"].lower() == str(name).lower():
-            return r
+    found = _named(cluster["resources"], name)
+    if found is not None:
+        return found
     raise ClusterError(f"An error occurred opening resource '{name}'.\r\n"
                        "    The cluster resource could not be found.",
                        "ClusterObjectNotFound", category="ObjectNotFound", target=name)

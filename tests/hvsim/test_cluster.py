@@ -236,6 +236,12 @@ def test_remove_cluster_resource_frees_the_disk(lab):
     with pytest.raises(CmdletError) as exc:
         run(lab, "HV01", "Get-ClusterResource", Name="Cluster Disk 9")
     assert exc.value.category == "ObjectNotFound"
+    assert [r.get_prop("Name") for r in run(lab, "HV01", "Get-ClusterResource", Name="cluster disk 1")] == ["Cluster Disk 1"]
+    with pytest.raises(CmdletError) as exc:
+        run(lab, "HV01", "Get-ClusterGroup", Name="NoSuchRole")
+    assert exc.value.message.startswith("An error occurred opening cluster group 'NoSuchRole'.")
+    assert [g.get_prop("Name") for g in run(lab, "HV01", "Get-ClusterGroup", Name="available storage")] == \
+        ["Available Storage"]
     uid = _cluster(lab)["resources"]["Cluster Disk 1"]["disk"]["unique_id"]
     run(lab, "HV01", "Remove-ClusterResource", Name="Cluster Disk 1", Force=SWITCH)
     assert st.reservation(lab, uid) is None
