@@ -378,13 +378,8 @@ def unary_join(value: Any) -> str:
 
 
 def sort_key_compare(a: Any, b: Any, case: bool = False) -> int:
-    """Sort-Object's ordering: nulls first, numbers numerically, strings case-insensitively."""
-    if a is None and b is None:
-        return 0
-    if a is None:
-        return -1
-    if b is None:
-        return 1
+    """Sort-Object's ordering: nulls first (as _order_scalar orders them), numbers numerically,
+    strings case-insensitively."""
     try:
         order = _order_scalar(a, b, case)
     except PSError:

@@ -367,3 +367,12 @@ def test_methods_on_cmdlet_objects():
     assert interp.run_script("$vm.Refresh()\n$vm.GetSize('GB')\n@($vm.Refresh()).Count") == 0
     assert interp.stdout_text() == "10 GB\r\n0\r\n"     # @(void) is empty, as in PowerShell
     assert calls == ["refresh", "refresh"]
+
+
+def test_sort_object_orders_nulls_first():
+    from functools import cmp_to_key
+
+    from hvsim.powershell.operators import sort_key_compare
+    assert sorted([2, None, 1, None], key=cmp_to_key(sort_key_compare)) == [None, None, 1, 2]
+    result = run("(@(2, $null, 1) | Sort-Object | ForEach-Object { \"[$_]\" }) -join ','")
+    assert result.stdout.strip() == "[],[1],[2]"
