@@ -530,7 +530,7 @@ def bind_pipeline_record(info: "CmdletInfo", partial: Partial, record: Any) -> B
             continue
         try:
             bound[spec.name] = convert(info, spec, value)
-        except Exception:
+        except _registry().ParameterBindingError:    # this property does not convert: try the next parameter
             continue
         bound.pipeline.append(spec.name)
         candidates = sets_ok
@@ -542,7 +542,7 @@ def bind_pipeline_record(info: "CmdletInfo", partial: Partial, record: Any) -> B
                 continue
             try:
                 bound[spec.name] = convert(info, spec, record)
-            except Exception:
+            except _registry().ParameterBindingError:
                 continue
             bound.pipeline.append(spec.name)
             candidates = [c for c in candidates if c in spec.sets and spec.sets[c].get("value_from_pipeline")]
