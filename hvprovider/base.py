@@ -8,11 +8,14 @@ A resource module declares:
         SPEC = (CONNECTION_PROP, Prop("name", ..., on_change="replace"), Prop("initiator_ids", ...), ...)
         OUTPUTS = ("target_iqn", "adopted", ...)       # computed outputs (not inputs)
         DELETE_BEFORE_REPLACE = False                   # True when a replacement reuses the same Windows name
+        SCRIPT = "iscsi_target.ps1"                     # its Get/Set/Remove script (run_mode runs it)
 
         def make_id(self, inputs) -> str                # stable id, e.g. "127.0.10.10/iscsi-target/quorum"
         def ensure(self, inputs, olds) -> dict          # create/update: make the host match; return observed + computed
         def observe(self, id, outputs) -> dict | None   # refresh: current facts (None = the object is gone)
-        def remove(self, id, outputs) -> None           # delete: idempotent, missing is success
+        def remove(self, id, outputs) -> None           # delete: idempotent, missing is success (default:
+                                                        #   run_mode(outputs, "Remove"))
+        def script_params(self, props, mode) -> dict    # SCRIPT's parameters for -Mode Get | Set | Remove
         def check_more(self, olds, news) -> list[CheckFailure]   # cross-property / transition rules
 
 and a ``pulumi.dynamic.Resource`` subclass built with ``HvResource.__init__`` (typed outputs,
@@ -143,6 +146,7 @@ class HvProvider(ResourceProvider):
     SPEC: ClassVar[tuple[Prop, ...]] = ()
     OUTPUTS: ClassVar[tuple[str, ...]] = ()
     DELETE_BEFORE_REPLACE: ClassVar[bool] = False
+    SCRIPT: ClassVar[str] = ""  # the resource's scripts/<SCRIPT>, run with -Mode Get | Set | Remove
 
     # -- hooks -----------------------------------------------------------------------------
     def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:
@@ -158,7 +162,19 @@ class HvProvider(ResourceProvider):
         raise NotImplementedError
 
     def remove(self, id: str, outputs: dict) -> None:
+        """Default: SCRIPT with -Mode Remove (idempotent: a missing object is success)."""
+        self.run_mode(outputs, "Remove")
+
+    def script_params(self, props: Mapping[str, Any], mode: str) -> dict:
+        """SCRIPT's parameters for ``mode`` from inputs (create/update) or outputs (read/delete)."""
         raise NotImplementedError
+
+    def run_mode(self, props: Mapping[str, Any], mode: str) -> dict:
+        """Run SCRIPT with ``script_params(props, mode)`` on the host of ``props['connection']``;
+        returns the state record it emitted."""
+        from . import transport  # imported late: check and diff never need WinRM
+
+        return transport.run_script(props["connection"], self.SCRIPT, self.script_params(props, mode))
 
     # -- helpers ---------------------------------------------------------------------------
     @classmethod
@@ -264,12 +280,18 @@ class HvResource(Resource):
         super().__init__(provider, name, props, pulumi.ResourceOptions.merge(secret_opts, opts))
 
 
+def adopted(state: Mapping[str, Any], olds: Mapping[str, Any] | None) -> bool:
+    """Whether the object already existed when this resource first ensured it (the script's
+    ``Adopted``); decided at create and kept by every update."""
+    return bool(olds.get("adopted")) if olds else bool(state.get("Adopted"))
+
+
 def merge_observed(spec_names: tuple[str, ...], desired: Mapping[str, Any], observed: Mapping[str, Any]) -> dict:
     """Helper for observe(): keep desired values where the host agrees, report the host's where not."""
     return {k: observed[k] for k in spec_names if k in observed and observed[k] != desired.get(k)}
 
 
 __all__ = ["HvProvider", "HvResource", "describe_diff", "normalize", "is_unknown", "contains_unknown",
-           "PROVIDER_KEY", "merge_observed"]
+           "PROVIDER_KEY", "merge_observed", "adopted"]
 
 _install_concise_errors()

@@ -30,7 +30,6 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from . import transport
 from .base import HvProvider, HvResource
 from .cluster_common import (CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
                              same_names, short_name)
@@ -125,6 +124,7 @@ class FailoverClusterProvider(HvProvider):
     """check/diff/create/read/update/delete of a FailoverCluster (holds no state of its own)."""
 
     RESOURCE = "FailoverCluster"
+    SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
     DELETE_BEFORE_REPLACE = True  # the nodes can belong to one cluster at a time
@@ -144,7 +144,7 @@ class FailoverClusterProvider(HvProvider):
         return str(inputs["name"]).upper()
 
     @staticmethod
-    def _params(props: Mapping[str, Any], mode: str) -> dict:
+    def script_params(props: Mapping[str, Any], mode: str) -> dict:
         return {
             "Mode": mode,
             "Name": props["name"],
@@ -157,11 +157,11 @@ class FailoverClusterProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        result = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
+        result = self.run_mode(inputs, "Set")
         return computed_outputs(result, olds)
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        result = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        result = self.run_mode(outputs, "Get")
         state = result.get("State") or {}
         if not state.get("Exists"):
             return None
@@ -174,9 +174,6 @@ class FailoverClusterProvider(HvProvider):
         if state.get("StaticAddress"):
             observed["static_address"] = state["StaticAddress"]
         return observed
-
-    def remove(self, id: str, outputs: dict) -> None:
-        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(result: Mapping[str, Any], olds: Mapping[str, Any] | None) -> dict:

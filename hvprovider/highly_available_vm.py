@@ -32,7 +32,6 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from . import transport
 from .base import HvProvider, HvResource
 from .cluster_common import CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
 from .connection import ConnectionArgs
@@ -145,6 +144,7 @@ class HighlyAvailableVMProvider(HvProvider):
     """check/diff/create/read/update/delete of a HighlyAvailableVM (holds no state of its own)."""
 
     RESOURCE = "HighlyAvailableVM"
+    SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
     DELETE_BEFORE_REPLACE = True  # the replacement reuses the VM and role name
@@ -175,7 +175,7 @@ class HighlyAvailableVMProvider(HvProvider):
         return str(inputs["name"])
 
     @staticmethod
-    def _params(props: Mapping[str, Any], mode: str) -> dict:
+    def script_params(props: Mapping[str, Any], mode: str) -> dict:
         return {
             "Mode": mode,
             "Name": props["name"],
@@ -194,14 +194,14 @@ class HighlyAvailableVMProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        state = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
+        state = self.run_mode(inputs, "Set")
         computed = computed_outputs(state)
         # owner_node is an input and an output: after create/update it names where the VM runs.
         computed["owner_node"] = state.get("OwnerNode") or inputs.get("owner_node")
         return computed
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        state = self.run_mode(outputs, "Get")
         if not state.get("Exists"):
             return None
         observed = computed_outputs(state)
@@ -215,9 +215,6 @@ class HighlyAvailableVMProvider(HvProvider):
         if outputs.get("preferred_owners") and not _same_node_list(owners, outputs.get("preferred_owners")):
             observed["preferred_owners"] = owners
         return observed
-
-    def remove(self, id: str, outputs: dict) -> None:
-        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(state: Mapping[str, Any]) -> dict:

@@ -19,8 +19,7 @@ from typing import Any, Optional, Sequence
 
 import pulumi
 
-from . import transport
-from .base import HvProvider, HvResource
+from .base import HvProvider, HvResource, adopted
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .validation import Prop, initiator_id, iscsi_target_name, length_at_most, normalize_initiator_id, require_unique
 
@@ -47,6 +46,7 @@ class IscsiTargetArgs:
 
 class IscsiTargetProvider(HvProvider):
     RESOURCE = "IscsiTarget"
+    SCRIPT = SCRIPT
     SPEC = (
         CONNECTION_PROP,
         Prop("target_name", "str", required=True, checks=(iscsi_target_name,), on_change="replace",
@@ -69,7 +69,7 @@ class IscsiTargetProvider(HvProvider):
         return f"{inputs['connection']['host']}/iscsi-target/{inputs['target_name']}"
 
     @staticmethod
-    def _params(inputs: dict, mode: str) -> dict:
+    def script_params(inputs: dict, mode: str) -> dict:
         return {"Mode": mode, "TargetName": inputs["target_name"],
                 "InitiatorIds": list(inputs.get("initiator_ids") or []),
                 "Description": inputs.get("description") or ""}
@@ -83,22 +83,19 @@ class IscsiTargetProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        state = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
+        state = self.run_mode(inputs, "Set")
         facts = self._facts(state)
-        facts["adopted"] = bool(olds.get("adopted")) if olds else bool(state.get("Adopted"))
+        facts["adopted"] = adopted(state, olds)
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        state = self.run_mode(outputs, "Get")
         if not state.get("Exists"):
             return None
         facts = self._facts(state)
         facts["initiator_ids"] = [normalize_initiator_id(str(i)) for i in state.get("InitiatorIds") or []]
         facts["description"] = state.get("Description") or ""
         return facts
-
-    def remove(self, id: str, outputs: dict) -> None:
-        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 class IscsiTarget(HvResource):

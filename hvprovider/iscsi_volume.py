@@ -23,8 +23,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure
 
-from . import transport
-from .base import HvProvider, HvResource
+from .base import HvProvider, HvResource, adopted
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .validation import (Prop, format_size, is_unknown, iscsi_target_name, number_between, parse_size,
                          size_between, vhdx_path)
@@ -61,6 +60,7 @@ class IscsiVolumeArgs:
 
 class IscsiVolumeProvider(HvProvider):
     RESOURCE = "IscsiVolume"
+    SCRIPT = SCRIPT
     SPEC = (
         CONNECTION_PROP,
         Prop("path", "str", required=True, checks=(vhdx_path,), on_change="replace", case_insensitive=True,
@@ -93,7 +93,7 @@ class IscsiVolumeProvider(HvProvider):
         return f"{inputs['connection']['host']}/iscsi-volume/{inputs['path']}"
 
     @staticmethod
-    def _params(inputs: dict, mode: str) -> dict:
+    def script_params(inputs: dict, mode: str) -> dict:
         return {"Mode": mode, "Path": inputs["path"], "SizeBytes": int(inputs.get("size_bytes") or 0),
                 "DiskType": inputs.get("disk_type") or "Dynamic", "TargetName": inputs.get("target_name") or "",
                 "Lun": int(inputs.get("lun") if inputs.get("lun") is not None else -1),
@@ -105,13 +105,13 @@ class IscsiVolumeProvider(HvProvider):
                 "status": state.get("Status")}
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        state = transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set"))
+        state = self.run_mode(inputs, "Set")
         facts = self._facts(state)
-        facts["adopted"] = bool(olds.get("adopted")) if olds else bool(state.get("Adopted"))
+        facts["adopted"] = adopted(state, olds)
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        state = self.run_mode(outputs, "Get")
         if not state.get("Exists"):
             return None
         facts = self._facts(state)
@@ -122,9 +122,6 @@ class IscsiVolumeProvider(HvProvider):
         if outputs.get("lun", -1) not in (-1, None) and state.get("Lun") is not None:
             facts["lun"] = state.get("Lun")
         return facts
-
-    def remove(self, id: str, outputs: dict) -> None:
-        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 class IscsiVolume(HvResource):

@@ -25,7 +25,6 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from . import transport
 from .base import HvProvider, HvResource
 from .cluster_common import CLUSTER_CONNECTION_PROP
 from .connection import ConnectionArgs
@@ -79,6 +78,7 @@ class SharedVolumeProvider(HvProvider):
     """check/diff/create/read/update/delete of a SharedVolume (holds no state of its own)."""
 
     RESOURCE = "SharedVolume"
+    SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
     DELETE_BEFORE_REPLACE = True  # a replacement may reuse the same LUN
@@ -100,7 +100,7 @@ class SharedVolumeProvider(HvProvider):
         return f"{str(inputs['cluster_name']).upper()}/{inputs['disk_serial']}"
 
     @staticmethod
-    def _params(props: Mapping[str, Any], mode: str) -> dict:
+    def script_params(props: Mapping[str, Any], mode: str) -> dict:
         return {
             "Mode": mode,
             "ClusterName": props["cluster_name"],
@@ -110,16 +110,13 @@ class SharedVolumeProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        return computed_outputs(transport.run_script(inputs["connection"], SCRIPT, self._params(inputs, "Set")))
+        return computed_outputs(self.run_mode(inputs, "Set"))
 
     def observe(self, id: str, outputs: dict) -> dict | None:
-        state = transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Get"))
+        state = self.run_mode(outputs, "Get")
         if state.get("Placement") != "ClusterSharedVolume":
             return None
         return computed_outputs(state)
-
-    def remove(self, id: str, outputs: dict) -> None:
-        transport.run_script(outputs["connection"], SCRIPT, self._params(outputs, "Remove"))
 
 
 def computed_outputs(state: Mapping[str, Any]) -> dict:
