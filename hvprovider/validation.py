@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from pulumi.dynamic import CheckFailure
@@ -388,7 +388,18 @@ def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, p
             if prop.convert is not None and prop.kind != "list":
                 value = prop.convert(value)
         out[prop.name] = value
+    _mask_secrets(spec, inputs, failures, prefix)
     return out
+
+
+def _mask_secrets(spec: tuple[Prop, ...], inputs: Mapping[str, Any], failures: list, prefix: str) -> None:
+    """A failure of a secret property must not repeat its value (e.g. "got number '1234'")."""
+    secrets = {f"{prefix}{p.name}": str(inputs.get(p.name)) for p in spec
+               if p.secret and inputs.get(p.name) not in (None, "") and not is_unknown(inputs.get(p.name))}
+    for i, failure in enumerate(failures):
+        secret = secrets.get(failure.property)
+        if secret and secret in failure.reason:
+            failures[i] = CheckFailure(failure.property, failure.reason.replace(secret, "********"))
 
 
 def validate(spec: Iterable[Prop], inputs: Mapping[str, Any], ignore: Iterable[str] = ()) -> tuple[dict, list]:

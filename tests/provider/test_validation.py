@@ -96,6 +96,18 @@ def test_connection_requires_password_and_sane_timeouts():
     assert "pw" not in repr(conn)
 
 
+def test_a_refused_secret_is_not_repeated_in_the_check_failure():
+    from hvprovider.failover_cluster import FailoverClusterProvider
+
+    res = FailoverClusterProvider().check({}, {
+        "connection": {**CONN, "password": 987654321}, "domain_username": "HYPER\\Administrator",
+        "domain_password": 123456789, "name": "CLUSTER1", "nodes": ["HV01"], "static_address": "192.168.10.20"})
+    f = failures_of(res)
+    assert f["connection.password"] == "must be a string, got number '********'"
+    assert f["domain_password"] == "must be a string, got number '********'"
+    assert "987654321" not in repr(res.failures) and "123456789" not in repr(res.failures)
+
+
 def test_target_diff_table():
     p = IscsiTargetProvider()
     old = p.check({}, {"connection": CONN, "target_name": "cluster",
