@@ -146,7 +146,3 @@ class ExitScript(FlowControl):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
-
-
-class StopPipeline(FlowControl):
-    """Select-Object -First has what it needs; upstream stops (internal)."""

@@ -232,8 +232,3 @@ def parse(text: str, name: str = "") -> Parsed:
                 return Parsed(source, retry, retry.root_node)
         raise _describe_error(source, bad)
     return Parsed(source, tree, tree.root_node)
-
-
-def parse_fragment(text: str) -> Parsed:
-    """Parse a small expression fragment (used for the grammar's `1..$n` command quirk)."""
-    return parse(text, "")

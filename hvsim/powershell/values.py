@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 PSCUSTOMOBJECT = "System.Management.Automation.PSCustomObject"
 
@@ -305,14 +305,6 @@ class Guid:
 def is_collection(value: Any) -> bool:
     """What PowerShell enumerates in a pipeline (arrays, lists); not strings, not hashtables."""
     return isinstance(value, (list, tuple, bytes, bytearray))
-
-
-def iterate(value: Any) -> Iterator[Any]:
-    """Enumerate like the pipeline does: collections element by element, anything else once."""
-    if is_collection(value):
-        yield from value
-    else:
-        yield value
 
 
 class DisplayDateTime(_dt.datetime):

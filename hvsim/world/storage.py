@@ -563,10 +563,6 @@ def vdisk_connected(world, target_host: str, vd: dict) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- initiator
-def initiator_service_running(world, host: str) -> bool:
-    return _service_running(_host(world, host), "MSiSCSI")
-
-
 def require_initiator(world, host: str) -> dict:
     h = _host(world, host)
     if not _service_running(h, "MSiSCSI"):
@@ -631,14 +627,6 @@ def refresh_portal(world, host: str, portal: dict) -> dict:
         raise iscsi_initiator_fault(0xEFFF0003, "Connection Failed.", "MSFT_iSCSITargetPortal")
     portal["discovered"] = _discover(world, _host(world, host)["name"], th)
     return portal
-
-
-def remove_portal(world, host: str, address: str, port: int | None = None) -> None:
-    ini = require_initiator(world, host)
-    portal = find_portal(ini, address, port)
-    if portal is None:
-        raise iscsi_initiator_fault(0xEFFF0044, "The specified portal was not found.", "MSFT_iSCSITargetPortal")
-    ini["portals"].remove(portal)
 
 
 def discovered_targets(world, host: str) -> list[dict]:
