@@ -316,14 +316,7 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
                 n_before = len(failures)
                 item = _coerce(prop, prop.item_kind, item, item_path, failures)
                 if len(failures) == n_before:
-                    for check in prop.items:
-                        reason = check(item)
-                        if reason:
-                            failures.append(CheckFailure(item_path, reason))
-                            break
-                    else:
-                        if prop.convert is not None:
-                            item = prop.convert(item)
+                    item = _apply_checks(item, prop.items, prop.convert, item_path, failures)
                 out.append(item)
             return out
         failures.append(CheckFailure(path, f"must be a list, got {_type_name(value)} '{value}'"))
@@ -334,6 +327,17 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
             return dict(value)
         failures.append(CheckFailure(path, f"must be an object, got {_type_name(value)}"))
     return value
+
+
+def _apply_checks(value: Any, checks: Iterable[Check], convert: Callable[[Any], Any] | None, path: str,
+                  failures: list) -> Any:
+    """The first check that refuses the value is its failure; a value all checks accept is converted."""
+    for check in checks:
+        reason = check(value)
+        if reason:
+            failures.append(CheckFailure(path, reason))
+            return value
+    return convert(value) if convert is not None else value
 
 
 def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, prefix: str = "",
@@ -379,14 +383,8 @@ def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, p
                 out[prop.name] = value
                 continue
             value = canon[key]
-        for check in prop.checks:
-            reason = check(value)
-            if reason:
-                failures.append(CheckFailure(path, reason))
-                break
-        else:
-            if prop.convert is not None and prop.kind != "list":
-                value = prop.convert(value)
+        # (a list's convert applies to its items, above)
+        value = _apply_checks(value, prop.checks, prop.convert if prop.kind != "list" else None, path, failures)
         out[prop.name] = value
     _mask_secrets(spec, inputs, failures, prefix)
     return out
