@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..world import storage as st
-from .registry import CmdletContext, cmdlet
+from .registry import CmdletContext, CmdletError, cmdlet
 from .storage import as_list, cim, cim_objects, fault_error, host_of, is_cim, not_found
 
 INITIATOR_INSTANCE = "ROOT\\ISCSIPRT\\0000_0"
@@ -164,6 +164,13 @@ def get_iscsi_target(ctx: CmdletContext, p) -> Iterable[Any]:
             elif is_cim(obj, "MSFT_iSCSISession"):
                 iqn = str(obj.get_prop("TargetNodeAddress")).lower()
                 targets = [t for t in targets if t["iqn"].lower() == iqn]
+            elif not is_cim(obj, "MSFT_InitiatorPort"):   # a host has one initiator port: it sees every target
+                # e.g. an MSFT_Disk (Windows' PSTypeName check refuses it); never "all targets" silently
+                raise CmdletError("The input object cannot be bound to any parameters for the command either because "
+                                  "the command does not take pipeline input or the input and its properties do not "
+                                  "match any of the parameters that take pipeline input.", "InputObjectNotBound",
+                                  category="InvalidArgument", target=obj,
+                                  exception_type="System.Management.Automation.ParameterBindingException")
         return [target_object(t) for t in targets]
 
 

@@ -265,8 +265,15 @@ def test_pipelines_between_iscsi_cmdlets(tmp_path):
     portal = run(world, "HV01", "New-IscsiTargetPortal", TargetPortalAddress="DC01")
     targets = run(world, "HV01", "Get-IscsiTarget", _pipeline=portal)
     assert [t.get_prop("NodeAddress") for t in targets] == [TARGET_IQN]
+    # Get-InitiatorPort | Get-IscsiTarget: the host's one port sees every target
+    assert [t.get_prop("NodeAddress") for t in run(world, "HV01", "Get-IscsiTarget",
+                                                   _pipeline=run(world, "HV01", "Get-InitiatorPort"))] == [TARGET_IQN]
     # Get-IscsiTarget | Connect-IscsiTarget -IsPersistent $true
     sessions = run(world, "HV01", "Connect-IscsiTarget", IsPersistent=True, _pipeline=targets)
+    # an object of another class (here an MSFT_Disk) is refused, not read as "every target"
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "Get-IscsiTarget", _pipeline=run(world, "HV01", "Get-Disk")[:1])
+    assert exc.value.error_id.startswith("InputObjectNotBound")
     assert sessions[0].get_prop("IsPersistent") is True
     # Get-IscsiSession | Unregister-IscsiSession: the login no longer survives a restart
     run(world, "HV01", "Unregister-IscsiSession", _pipeline=run(world, "HV01", "Get-IscsiSession"))
