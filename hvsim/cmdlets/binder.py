@@ -512,13 +512,17 @@ def bind_pipeline_record(info: "CmdletInfo", partial: Partial, record: Any) -> B
         return [s for s in specs.values() if not s.common and s.name not in bound
                 and any(c in s.sets and s.sets[c].get(flag) for c in candidates)]
 
+    def bind_by_value(spec: ParamSpec) -> None:
+        nonlocal candidates
+        bound[spec.name] = convert(info, spec, record)
+        bound.pipeline.append(spec.name)
+        candidates = [c for c in candidates if c in spec.sets and spec.sets[c].get("value_from_pipeline")]
+
     bound_any = False
     # 1. ByValue without coercion, 2. ByPropertyName, 3. ByValue with coercion.
     for spec in pipeline_params("value_from_pipeline"):
         if _natural(spec, record) or (spec.is_array and isinstance(record, list)):
-            bound[spec.name] = convert(info, spec, record)
-            bound.pipeline.append(spec.name)
-            candidates = [c for c in candidates if c in spec.sets and spec.sets[c].get("value_from_pipeline")]
+            bind_by_value(spec)
             bound_any = True
             break
     for spec in pipeline_params("value_from_pipeline_by_property_name"):
@@ -541,11 +545,9 @@ def bind_pipeline_record(info: "CmdletInfo", partial: Partial, record: Any) -> B
             if not _coercible(spec) or spec.name in bound:
                 continue
             try:
-                bound[spec.name] = convert(info, spec, record)
+                bind_by_value(spec)
             except _registry().ParameterBindingError:
                 continue
-            bound.pipeline.append(spec.name)
-            candidates = [c for c in candidates if c in spec.sets and spec.sets[c].get("value_from_pipeline")]
             bound_any = True
             break
     if not bound_any:
