@@ -41,7 +41,7 @@ from ..powershell.values import PSEnum, PSObject
 from ..world import cluster as wc
 from ..world import files as wf
 from ..world import hyperv as whv
-from .registry import CmdletContext, CmdletError, CommandNotFoundError, cmdlet
+from .registry import CmdletContext, CmdletError, cmdlet, require_feature
 
 NS = "Microsoft.FailoverClusters.PowerShell"
 
@@ -62,7 +62,7 @@ def cluster_cmdlet(name: str) -> Callable:
         @functools.wraps(fn)
         def impl(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             wc.install(ctx.world)   # failover/drain/rejoin hooks (idempotent); World does not know this module
-            require_module(ctx, name, "RSAT-Clustering-PowerShell")
+            require_feature(ctx, name, "RSAT-Clustering-PowerShell")
             try:
                 return list(fn(ctx, p) or [])
             except wc.ClusterError as e:
@@ -73,13 +73,6 @@ def cluster_cmdlet(name: str) -> Callable:
                                   terminating=False, exception_type=e.exception_type) from None
         return cmdlet(name)(impl)
     return wrap
-
-
-def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
-    """The FailoverClusters module exists only where its feature is installed (RSAT-Clustering-PowerShell, which
-    `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
-    if not ctx.world.feature_installed(ctx.session.host, feature):
-        raise CommandNotFoundError(name)
 
 
 def _enum(kind: str, table: dict, name: str) -> PSEnum:

@@ -30,7 +30,8 @@ from ..powershell.values import PSEnum, PSObject
 from ..world import cluster as wc
 from ..world import files as wf
 from ..world import hyperv as whv
-from .registry import CmdletContext, CmdletError, CommandNotFoundError, cmdlet
+from .registry import CmdletContext, CmdletError, cmdlet, require_feature
+from .storage import as_list
 
 NS = "Microsoft.HyperV.PowerShell"
 VM_STATES = {"Other": 1, "Running": 2, "Off": 3, "Stopping": 4, "Saved": 6, "Paused": 9, "Starting": 10,
@@ -47,7 +48,7 @@ def hv_cmdlet(name: str) -> Callable:
         @functools.wraps(fn)
         def impl(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             wc.install(ctx.world)   # failover/drain/rejoin hooks (idempotent); World does not know this module
-            require_module(ctx, name, "Hyper-V-PowerShell")
+            require_feature(ctx, name, "Hyper-V-PowerShell")
             try:
                 return list(fn(ctx, p) or [])
             except whv.HyperVError as e:
@@ -60,23 +61,10 @@ def hv_cmdlet(name: str) -> Callable:
     return wrap
 
 
-def require_module(ctx: CmdletContext, name: str, feature: str) -> None:
-    """The Hyper-V module exists only where its feature is installed (Hyper-V-PowerShell, which
-    `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere the cmdlet is unknown."""
-    if not ctx.world.feature_installed(ctx.session.host, feature):
-        raise CommandNotFoundError(name)
-
-
-def _list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def _targets(ctx: CmdletContext, p: Any) -> list[dict]:
     """The host records the cmdlet works on: -ComputerName (second hop rules) or the local host."""
     world = ctx.world
-    names = [str(x) for x in _list(p.get("ComputerName"))] or [ctx.session.host]
+    names = [str(x) for x in as_list(p.get("ComputerName"))] or [ctx.session.host]
     out = []
     for n in names:
         try:
@@ -201,7 +189,7 @@ def _vms(ctx: CmdletContext, p: Any, key: str = "Name") -> list[tuple[dict, dict
     """(host, vm) pairs from the VM-name parameter (`key`: Name or VMName) or piped VM objects."""
     world = ctx.world
     out: list[tuple[dict, dict]] = []
-    for obj in _list(p.get("VM")):
+    for obj in as_list(p.get("VM")):
         if isinstance(obj, PSObject):
             h = world.host(str(obj.get_prop("ComputerName") or ctx.session.host))
             whv.require_hyperv(world, h["name"])
@@ -209,7 +197,7 @@ def _vms(ctx: CmdletContext, p: Any, key: str = "Name") -> list[tuple[dict, dict
             if not found:
                 raise whv.vm_not_found(str(obj.get_prop("Name")))
             out.append((h, found[0]))
-    names = [str(n) for n in _list(p.get(key))]
+    names = [str(n) for n in as_list(p.get(key))]
     if names:
         hosts = _targets(ctx, p)
         for n in names:
@@ -237,7 +225,7 @@ def _vms_of_cluster_objects(ctx: CmdletContext, objs: Any) -> list[tuple[dict, d
     world = ctx.world
     c = wc.resolve_cluster(world, ctx.session.host)
     out = []
-    for obj in _list(objs):
+    for obj in as_list(objs):
         if not isinstance(obj, PSObject):
             continue
         vm_id = obj.get_prop("VMId") if obj.has_prop("VMId") else None
@@ -261,13 +249,13 @@ def _vms_of_cluster_objects(ctx: CmdletContext, objs: Any) -> list[tuple[dict, d
 def get_vm_switch(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     with ctx.world.transaction():
         out = []
-        stype = _list(p.get("SwitchType"))
+        stype = as_list(p.get("SwitchType"))
         for h in _targets(ctx, p):
             name = p.get("Name")
             found = whv.find_switches(h, name)
             if stype:
                 found = [s for s in found if s["switch_type"].lower() in {str(t).lower() for t in stype}]
-            for sid in _list(p.get("Id")):
+            for sid in as_list(p.get("Id")):
                 found = [s for s in whv.find_switches(h) if s["id"].lower() == str(sid).lower()]
             if name and not found and not any(ch in name for ch in "*?["):
                 raise whv.switch_not_found(name)
@@ -281,9 +269,9 @@ def new_vm_switch(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         h = _local(ctx, p)
         nic = None
         if p.get("NetAdapterName"):
-            nic = str(_list(p["NetAdapterName"])[0])
+            nic = str(as_list(p["NetAdapterName"])[0])
         elif p.get("NetAdapterInterfaceDescription"):
-            desc = str(_list(p["NetAdapterInterfaceDescription"])[0]).lower()
+            desc = str(as_list(p["NetAdapterInterfaceDescription"])[0]).lower()
             match = next((n for n in h.get("nics") or [] if str(n.get("description", "")).lower() == desc), None)
             if match is None:
                 raise whv.HyperVError(f"No MSFT_NetAdapter objects found with property 'InterfaceDescription' equal "
@@ -300,10 +288,10 @@ def remove_vm_switch(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     with ctx.world.transaction():
         h = _local(ctx, p)
         targets = []
-        for obj in _list(p.get("VMSwitch")):
+        for obj in as_list(p.get("VMSwitch")):
             if isinstance(obj, PSObject):
                 targets += [s for s in whv.find_switches(h) if s["id"] == obj.get_prop("Id")]
-        for n in _list(p.get("Name")):
+        for n in as_list(p.get("Name")):
             found = whv.find_switches(h, str(n))
             if not found:
                 raise whv.switch_not_found(str(n))
@@ -328,7 +316,7 @@ def get_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
                                       "InvalidParameter", category="InvalidArgument", target=str(p["Id"]))
         elif p.get("Name") is not None:
             out = []
-            for n in _list(p["Name"]):
+            for n in as_list(p["Name"]):
                 n = str(n.get_prop("Name")) if isinstance(n, PSObject) else str(n)
                 found = [(h, vm) for h in hosts for vm in whv.find_vms(h, n)]
                 if not found and not any(ch in n for ch in "*?["):
@@ -484,14 +472,14 @@ def connect_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         if switch is None and isinstance(p.get("VMSwitch"), PSObject):
             switch = str(p["VMSwitch"].get_prop("Name"))
         pairs: list[tuple[dict, dict, str | None]] = []
-        for obj in _list(p.get("VMNetworkAdapter")):
+        for obj in as_list(p.get("VMNetworkAdapter")):
             if isinstance(obj, PSObject):
                 h = world.host(str(obj.get_prop("ComputerName") or ctx.session.host))
                 found = whv.find_vms(h, vm_id=str(obj.get_prop("VMId")))
                 if found:
                     pairs.append((h, found[0], str(obj.get_prop("Name"))))
         if p.get("VMName") is not None:
-            names = _list(p.get("Name"))
+            names = as_list(p.get("Name"))
             for h, vm in _vms(ctx, p, "VMName"):
                 pairs += [(h, vm, str(n)) for n in names] if names else [(h, vm, None)]
         for h, vm, aname in pairs:
@@ -524,8 +512,8 @@ def get_vhd(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         h = _local(ctx, p)
         _sync(ctx)
         out = []
-        paths = [str(x) for x in _list(p.get("Path"))]
-        for vid in _list(p.get("VMId")):
+        paths = [str(x) for x in as_list(p.get("Path"))]
+        for vid in as_list(p.get("VMId")):
             for vm in whv.find_vms(h, vm_id=str(vid)):
                 paths += [d["path"] for d in vm["hard_drives"]]
         for path in paths:

@@ -75,6 +75,14 @@ class CommandNotFoundError(CmdletError):
         self.activity = ""
 
 
+def require_feature(ctx: "CmdletContext", name: str, feature: str) -> None:
+    """A module exists only where its Windows feature is installed (e.g. RSAT-Clustering-PowerShell or
+    Hyper-V-PowerShell, which `Install-WindowsFeature <role> -IncludeManagementTools` brings): elsewhere
+    the cmdlet `name` is unknown."""
+    if not ctx.world.feature_installed(ctx.session.host, feature):
+        raise CommandNotFoundError(name)
+
+
 @dataclass
 class CmdletContext:
     world: Any                     # hvsim.world.World
