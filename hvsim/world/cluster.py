@@ -1100,6 +1100,16 @@ def _vm_failover(world: Any, c: dict, g: dict, dead: str) -> None:
             state_before=was, state_after=vm["state"], boot_id_before=boot_before, boot_id_after=vm.get("boot_id", 0))
 
 
+def _hand_over_storage(world: Any, c: dict, dead: str) -> None:
+    """The CSVs the leaving node coordinated pass to another Up node; disk reservations follow their owners."""
+    for csv in c["csvs"].values():
+        if csv["owner"] == dead:
+            target = next((n for n in up_nodes(world, c) if n != dead), None)
+            if target:
+                csv["owner"] = target
+    _move_reservations(world, c)
+
+
 def on_power_off(world: Any, host_name: str) -> None:
     """A node lost power: it is Down; everything it owned fails over (preferred owners first)."""
     c = cluster_of(world, host_name)
@@ -1119,12 +1129,7 @@ def on_power_off(world: Any, host_name: str) -> None:
                 g["owner"] = target
             _record(world, c, kind="failover", group=g["name"], **{"from": dead}, to=target, type="Failover",
                     downtime_seconds=FAILOVER_DETECT_SECONDS)
-    for csv in c["csvs"].values():
-        if csv["owner"] == dead:
-            target = next((n for n in up_nodes(world, c) if n != dead), None)
-            if target:
-                csv["owner"] = target
-    _move_reservations(world, c)
+    _hand_over_storage(world, c, dead)
 
 
 def on_shutdown(world: Any, host_name: str) -> None:
@@ -1151,12 +1156,7 @@ def on_shutdown(world: Any, host_name: str) -> None:
             _move_group(world, c, g, target, "Live", "drain")
         except ClusterError:
             _vm_failover(world, c, g, dead)
-    for csv in c["csvs"].values():
-        if csv["owner"] == dead:
-            target = next((n for n in up_nodes(world, c) if n != dead), None)
-            if target:
-                csv["owner"] = target
-    _move_reservations(world, c)
+    _hand_over_storage(world, c, dead)
 
 
 def on_boot(world: Any, host_name: str) -> None:

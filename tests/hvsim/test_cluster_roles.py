@@ -288,3 +288,16 @@ def test_the_vm_resource_offline_action_is_save_and_stop_vm_takes_the_role_offli
     run(ha, "HV01", "Set-VMMemory", VMName="VM1", StartupBytes=4 * GB)   # allowed now: the VM is off
     run(ha, "HV02", "Start-ClusterGroup", Name="VM1")
     assert _vm_on(ha, "HV01")["state"] == "Running" and _vm_on(ha, "HV01")["memory_startup"] == 4 * GB
+
+
+@pytest.mark.parametrize("leave", ["power_off", "restart"])
+def test_the_csv_coordinator_moves_when_its_node_leaves(lab, leave):
+    build_csv(lab)
+
+    def csv_owner(host):
+        return to_string(run(lab, host, "Get-ClusterSharedVolume")[0].get_prop("OwnerNode"))
+
+    first = csv_owner("HV01")
+    other = "HV02" if first == "HV01" else "HV01"
+    getattr(lab, leave)(first)
+    assert csv_owner(other) == other
