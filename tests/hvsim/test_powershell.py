@@ -16,25 +16,6 @@ from hvsim.powershell.values import PSCredential, PSEnum, PSObject, SecureString
 
 REPO = Path(__file__).resolve().parents[2]
 BOOTSTRAP = REPO / "hvprovider" / "scripts" / "bootstrap.ps1"
-# DESIGN.md section 1's bootstrap, used when the provider's file is not there
-DESIGN_BOOTSTRAP = r"""
-$ErrorActionPreference = 'Stop'
-$payload = ($input | Out-String) | ConvertFrom-Json
-$splat = @{}
-foreach ($p in $payload.params.PSObject.Properties) { $splat[$p.Name] = $p.Value }
-try {
-    $block = [ScriptBlock]::Create($payload.script)
-    $out = @(& $block @splat)
-    '{"ok":true,"result":' + (ConvertTo-Json -InputObject $out -Depth 8 -Compress) + '}'
-} catch {
-    $e = $_
-    '{"ok":false,"error":' + (ConvertTo-Json -Compress -InputObject ([pscustomobject]@{
-        message = $e.Exception.Message; category = [string]$e.CategoryInfo.Category
-        errorId = $e.FullyQualifiedErrorId; line = $e.InvocationInfo.ScriptLineNumber
-        command = [string]$e.InvocationInfo.MyCommand })) + '}'
-    exit 1
-}
-"""
 
 
 class Stdin:
@@ -55,7 +36,8 @@ def run(script: str, ctx=None, stdin: str | None = None) -> ExecResult:
 
 
 def bootstrap_text() -> str:
-    return BOOTSTRAP.read_text(encoding="utf-8") if BOOTSTRAP.exists() else DESIGN_BOOTSTRAP
+    """The provider's own bootstrap.ps1 (DESIGN.md section 1): hvsim must run whatever it says."""
+    return BOOTSTRAP.read_text(encoding="utf-8")
 
 
 def run_payload(script: str, params: dict, ctx=None) -> tuple[ExecResult, dict]:
