@@ -47,7 +47,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult,
                             ResourceProvider, UpdateResult)
 
 from .connection import ConnectionArgs
-from .errors import HvProviderError
+from .errors import ConnectionFailedError, HvProviderError
 from .validation import Prop, contains_unknown, is_unknown, validate
 
 PROVIDER_KEY = "__provider"
@@ -170,11 +170,13 @@ class HvProvider(ResourceProvider):
         raise NotImplementedError
 
     def run_mode(self, props: Mapping[str, Any], mode: str) -> dict:
-        """Run SCRIPT with ``script_params(props, mode)`` on the host of ``props['connection']``;
-        returns the state record it emitted."""
+        """Run SCRIPT with ``script_params(props, mode)`` on the host of ``props['connection']`` (or,
+        when it does not answer, of the first ``alternate_connections`` entry that does); returns the
+        state record it emitted."""
         from . import transport  # imported late: check and diff never need WinRM
 
-        return transport.run_script(props["connection"], self.SCRIPT, self.script_params(props, mode))
+        connections = [props["connection"], *(props.get("alternate_connections") or [])]
+        return transport.run_script_any(connections, self.SCRIPT, self.script_params(props, mode))
 
     # -- helpers ---------------------------------------------------------------------------
     @classmethod
@@ -245,7 +247,14 @@ class HvProvider(ResourceProvider):
         return UpdateResult(self.outputs(inputs, computed))
 
     def read(self, id: str, props: dict) -> ReadResult:
-        observed = self.observe(id, props)
+        try:
+            observed = self.observe(id, props)
+        except ConnectionFailedError:
+            # A host that does not answer (powered off, restarting, cut off) is no evidence that its
+            # objects changed or are gone: keep what the state knows, so that a refresh still shows
+            # everything the reachable hosts report (e.g. the VM that failed over). The next refresh
+            # after the host answers again reads it for real; an up or a delete still needs it.
+            observed = {}
         if observed is None:
             return ReadResult("", {})  # gone: the engine drops it from the state
         outs = self.outputs(self.inputs_of(props), {k: v for k, v in props.items() if k in self.OUTPUTS})
@@ -271,6 +280,8 @@ class HvResource(Resource):
             value = inputs.get(prop.name)
             if isinstance(value, ConnectionArgs):
                 value = value.to_inputs()
+            elif isinstance(value, (list, tuple)):
+                value = [v.to_inputs() if isinstance(v, ConnectionArgs) else v for v in value]
             if value is not None and prop.secret:
                 value = pulumi.Output.secret(value)
             props[prop.name] = value

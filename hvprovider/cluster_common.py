@@ -6,11 +6,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Sequence
 
-from .connection import CONNECTION_PROP
+from .connection import CONNECTION_FIELDS, CONNECTION_PROP, connection_check
 from .validation import Prop, dns_name, netbios_name, nonempty
 
 #: Any node of the cluster serves: changing the connection (even its host) updates in place.
 CLUSTER_CONNECTION_PROP = dataclasses.replace(CONNECTION_PROP, replace_fields=())
+
+#: Other nodes of the same cluster, tried in order when ``connection``'s host does not answer (it lost
+#: power, it is restarting): a cluster outlives any one node, so its resources must stay readable and
+#: manageable through the survivors - above all when the node that lost power is the one we talk to.
+ALTERNATE_CONNECTIONS_PROP = Prop(
+    "alternate_connections", "list", item_kind="dict", fields=CONNECTION_FIELDS, items=(connection_check,),
+    secret=True, doc="WinRM connections of other nodes, used in order when the connection's host does not answer")
 
 DOMAIN_CREDENTIAL_PROPS: tuple[Prop, ...] = (
     Prop("domain_username", "str", required=True, checks=(nonempty,),

@@ -31,7 +31,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
 from .base import HvProvider, HvResource
-from .cluster_common import (CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
+from .cluster_common import (ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
                              same_names, short_name)
 from .connection import ConnectionArgs
 from .validation import Prop, ipv4, is_unknown, netbios_name, number_between, require_unique
@@ -43,6 +43,7 @@ SCRIPT = "failover_cluster.ps1"
 
 SPEC: tuple[Prop, ...] = (
     CLUSTER_CONNECTION_PROP,
+    ALTERNATE_CONNECTIONS_PROP,
     *DOMAIN_CREDENTIAL_PROPS,
     Prop("name", "str", required=True, checks=(netbios_name,), on_change="replace", case_insensitive=True,
          doc="cluster name (NetBIOS, at most 15 characters): the cluster's computer object in AD"),
@@ -76,6 +77,7 @@ class FailoverClusterArgs:
         witness_disk_serial: Optional[pulumi.Input[str]] = None,
         skip_validation: bool = False,
         disk_wait_seconds: int = 300,
+        alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
     ) -> None:
         self.connection = connection
         self.domain_username = domain_username
@@ -86,6 +88,7 @@ class FailoverClusterArgs:
         self.witness_disk_serial = witness_disk_serial
         self.skip_validation = skip_validation
         self.disk_wait_seconds = disk_wait_seconds
+        self.alternate_connections = alternate_connections
 
     def to_inputs(self) -> dict[str, Any]:
         return {
@@ -98,6 +101,7 @@ class FailoverClusterArgs:
             "witness_disk_serial": self.witness_disk_serial,
             "skip_validation": self.skip_validation,
             "disk_wait_seconds": self.disk_wait_seconds,
+            "alternate_connections": self.alternate_connections,
         }
 
 

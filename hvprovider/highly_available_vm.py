@@ -33,7 +33,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
 from .base import HvProvider, HvResource
-from .cluster_common import CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
+from .cluster_common import ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
 from .connection import ConnectionArgs
 from .validation import Prop, contains_unknown, is_unknown, number_between, require_unique, size_between, windows_path
 
@@ -59,6 +59,7 @@ def folder_path(value: str) -> str | None:
 
 SPEC: tuple[Prop, ...] = (
     CLUSTER_CONNECTION_PROP,
+    ALTERNATE_CONNECTIONS_PROP,
     *DOMAIN_CREDENTIAL_PROPS,
     Prop("name", "str", required=True, checks=(vm_name,), on_change="replace",
          doc="VM name (also the cluster role's name)"),
@@ -108,6 +109,7 @@ class HighlyAvailableVMArgs:
         state: pulumi.Input[str] = "Running",
         migration_type: pulumi.Input[str] = "Live",
         allow_restart_for_changes: bool = False,
+        alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
     ) -> None:
         self.connection = connection
         self.domain_username = domain_username
@@ -124,6 +126,7 @@ class HighlyAvailableVMArgs:
         self.state = state
         self.migration_type = migration_type
         self.allow_restart_for_changes = allow_restart_for_changes
+        self.alternate_connections = alternate_connections
 
     def to_inputs(self) -> dict[str, Any]:
         inputs = {k: v for k, v in vars(self).items()}

@@ -185,6 +185,8 @@ class ClusterLab(pulumi.ComponentResource):
         domain = config.domain_fqdn.lower()
         node_names = [n.name for n in config.nodes]
         first = config.nodes[0]
+        # the cluster resources talk to the first node, and to the others when it does not answer
+        others = [n.connection for n in config.nodes[1:]]
 
         self.target = IscsiTarget(f"{name}-target", IscsiTargetArgs(
             connection=config.storage_host.connection,
@@ -222,14 +224,16 @@ class ClusterLab(pulumi.ComponentResource):
             nodes=node_names,
             static_address=config.cluster_address,
             witness_disk_serial=self.quorum_volume.serial_number,
-            skip_validation=config.skip_validation),
+            skip_validation=config.skip_validation,
+            alternate_connections=others),
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.nodes))
 
         self.shared_volume = SharedVolume(f"{name}-csv", SharedVolumeArgs(
             connection=first.connection,
             cluster_name=self.cluster.name,
             disk_serial=self.storage_volume.serial_number,
-            label=config.csv_label), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
+            label=config.csv_label,
+            alternate_connections=others), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
 
         vm = config.vm
         self.vm = HighlyAvailableVM(f"{name}-vm-{vm.name.lower()}", HighlyAvailableVMArgs(
@@ -247,7 +251,8 @@ class ClusterLab(pulumi.ComponentResource):
             owner_node=vm.owner_node,
             state=vm.state,
             migration_type=vm.migration_type,
-            allow_restart_for_changes=vm.allow_restart_for_changes),
+            allow_restart_for_changes=vm.allow_restart_for_changes,
+            alternate_connections=others),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.shared_volume, *self.nodes]))
 
         self.cluster_fqdn = self.cluster.fqdn

@@ -20,13 +20,13 @@ What it does (script ``scripts/shared_volume.ps1``, run on the connected node):
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
 from .base import HvProvider, HvResource
-from .cluster_common import CLUSTER_CONNECTION_PROP
+from .cluster_common import ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP
 from .connection import ConnectionArgs
 from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between
 
@@ -34,6 +34,7 @@ SCRIPT = "shared_volume.ps1"
 
 SPEC: tuple[Prop, ...] = (
     CLUSTER_CONNECTION_PROP,
+    ALTERNATE_CONNECTIONS_PROP,
     Prop("cluster_name", "str", required=True, checks=(netbios_name,), on_change="replace", case_insensitive=True,
          doc="the cluster (FailoverCluster.name) the connected node belongs to"),
     Prop("disk_serial", "str", required=True, checks=(nonempty,), on_change="replace",
@@ -57,12 +58,14 @@ class SharedVolumeArgs:
         disk_serial: pulumi.Input[str],
         label: pulumi.Input[str] = "CSV",
         disk_wait_seconds: int = 300,
+        alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
     ) -> None:
         self.connection = connection
         self.cluster_name = cluster_name
         self.disk_serial = disk_serial
         self.label = label
         self.disk_wait_seconds = disk_wait_seconds
+        self.alternate_connections = alternate_connections
 
     def to_inputs(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class SharedVolumeArgs:
             "disk_serial": self.disk_serial,
             "label": self.label,
             "disk_wait_seconds": self.disk_wait_seconds,
+            "alternate_connections": self.alternate_connections,
         }
 
 

@@ -10,6 +10,9 @@ API (everything a provider needs):
         message, category, error_id, line), InvalidCredentialsError, ConnectionFailedError (after
         ``retries`` attempts with backoff; default connection.connect_retries), TlsError,
         WinRMFaultError, ScriptTimeoutError, ScriptOutputError.
+    run_script_any([connection, ...], script, params) -> dict
+        run_script on the first connection whose host answers (nodes of one cluster); a host that
+        did not answer recently is tried last.
     boot_time(connection) -> str                      LastBootUpTime of the host (ISO 8601, UTC)
     wait_for_restart(connection, previous_boot_time, timeout=600) -> str
         Polls until the host answers with a boot time different from ``previous_boot_time``;
@@ -290,6 +293,38 @@ def _short(text: str) -> str:
     m = re.search(r"(\[Errno [^\]]+\][^')\"]*|Connection refused|Connection reset by peer|Read timed out|"
                   r"timed out|RemoteDisconnected[^')\"]*|certificate verify failed[^')\"]*)", text)
     return m.group(1).strip() if m else text[:200]
+
+
+# Endpoints that did not answer recently, with when: tried last for a while, so that the resources of a
+# cluster whose node lost power do not each wait out that node's retries first.
+UNANSWERED_SECONDS = 120.0
+_unanswered: dict[str, float] = {}
+_UNANSWERED_LOCK = threading.Lock()
+
+
+def run_script_any(connections: list, script: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> dict:
+    """``run_script`` on the first of ``connections`` whose host answers (nodes of one cluster: any
+    serves). A host that does not answer (ConnectionFailedError) is skipped for the next one; one
+    that did not answer within the last UNANSWERED_SECONDS is tried last. Every other error is final."""
+    conns = [_as_connection(c) for c in connections]
+    now = time.monotonic()
+    with _UNANSWERED_LOCK:
+        recent = {c.endpoint for c in conns if now - _unanswered.get(c.endpoint, -UNANSWERED_SECONDS) < UNANSWERED_SECONDS}
+    ordered = [c for c in conns if c.endpoint not in recent] + [c for c in conns if c.endpoint in recent]
+    failure: errors.ConnectionFailedError | None = None
+    for conn in ordered:
+        try:
+            result = run_script(conn, script, params, **kwargs)
+        except errors.ConnectionFailedError as exc:
+            with _UNANSWERED_LOCK:
+                _unanswered[conn.endpoint] = time.monotonic()
+            failure = failure or exc
+            continue
+        with _UNANSWERED_LOCK:
+            _unanswered.pop(conn.endpoint, None)
+        return result
+    assert failure is not None
+    raise failure
 
 
 def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = None, *,

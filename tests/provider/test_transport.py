@@ -251,3 +251,27 @@ def test_a_password_quoted_by_a_failing_script_is_masked_in_the_error(hvsim_lab_
     with pytest.raises(errors.RemoteScriptError) as info:
         transport.parse_result("h", "s.ps1", b"", crash.encode(), 1, secrets=("Pa55-w0rd!",))
     assert info.value.message == 'cannot convert "********"'
+
+
+def test_run_script_any_goes_on_to_a_node_that_answers(hvsim_lab_module):
+    """Nodes of one cluster: when the first does not answer, the next serves, and the dark one is
+    tried last afterwards (no waiting out its retries again)."""
+    lab = hvsim_lab_module
+    hv01, hv02 = conn_for(lab, "HV01", connect_retries=0), conn_for(lab, "HV02")
+    lab.control("power-off", host="HV01")
+    try:
+        assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
+        commands = len(commands_on(lab, "HV02"))
+        before = transport.STATS["shell_create"]   # counts every attempt to open a shell
+        assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
+        assert len(commands_on(lab, "HV02")) == commands + 1
+        assert transport.STATS["shell_create"] == before   # HV01 was not tried first this time (HV02 reuses its shell)
+        with pytest.raises(errors.ConnectionFailedError):           # nobody answers: the first failure
+            transport.run_script_any([hv01], "host_boot_time.ps1")
+    finally:
+        lab.control("power-on", host="HV01")
+        lab.wait_reachable("HV01")
+    # back: still tried last for a while; once it has answered again it comes first again
+    assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
+    assert transport.run_script_any([hv01], "host_boot_time.ps1")["ComputerName"] == "HV01"
+    assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV01"
