@@ -750,7 +750,10 @@ def move_cluster_group(ctx: CmdletContext, p: Any) -> Iterable[Any]:
 def move_cluster_virtual_machine_role(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     migration = str(p.get("MigrationType") or "Live")
     if migration.lower() not in ("live", "quick"):
-        migration = "Quick"           # Shutdown / TurnOff moves: the VM is offline while it moves
+        # Shutdown / ShutdownForce / TurnOff restart the guest on the new node: not emulated (never a quiet Quick)
+        raise CmdletError(f"hvsim emulates Move-ClusterVirtualMachineRole -MigrationType Live and Quick only, "
+                          f"not {migration}.", "NotImplemented", category="NotImplemented", target=migration,
+                          terminating=True)
     return _move(ctx, p, migration.capitalize())
 
 

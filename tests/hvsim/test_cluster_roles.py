@@ -89,6 +89,9 @@ def test_live_migration_keeps_the_vm_running(ha):
 
 def test_quick_migration_saves_moves_and_restores(ha):
     boot = _vm_on(ha, "HV01")["boot_id"]
+    with pytest.raises(CmdletError) as exc:           # not emulated: refused, never done as another kind of move
+        run(ha, "HV02", "Move-ClusterVirtualMachineRole", Name="VM1", Node="HV02", MigrationType="Shutdown")
+    assert exc.value.category == "NotImplemented"
     run(ha, "HV02", "Move-ClusterVirtualMachineRole", Name="VM1", Node="HV02", MigrationType="Quick")
     vm = _vm_on(ha, "HV02")
     assert vm["state"] == "Running" and vm["boot_id"] == boot   # restored from saved state, not rebooted
