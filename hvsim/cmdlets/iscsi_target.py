@@ -15,7 +15,8 @@ Windows' style (see the world module), the error ids and exception types are Win
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import functools
+from typing import Any, Callable, Iterable
 
 from ..powershell.values import PSEnum, PSObject
 from ..world import storage as st
@@ -31,11 +32,21 @@ def _impl(verb_noun: str) -> str:
     return f"{NS}.{verb_noun.replace('-', '')}Command"
 
 
-def _run(fn, command: str):
-    try:
-        return fn()
-    except st.StorageFault as f:
-        raise fault_error(f, _impl(command)) from None
+def target_server_cmdlet(name: str) -> Callable:
+    """@cmdlet for the IscsiTarget module: the implementation gets the target server (-ComputerName or this
+    host), which must have the role service (else the command is not recognized); faults of the world's
+    storage functions become this cmdlet's IscsiCmdException records."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def impl(ctx: CmdletContext, p: Any) -> list:
+            host = server(ctx, p)
+            require_module(ctx, host, name)
+            try:
+                return list(fn(ctx, p, host) or [])
+            except st.StorageFault as f:
+                raise fault_error(f, _impl(name)) from None
+        return cmdlet(name)(impl)
+    return wrap
 
 
 def server(ctx: CmdletContext, p) -> str:
@@ -145,12 +156,10 @@ def _vdisk_path(p) -> str:
     return str(p["Path"])
 
 
-@cmdlet("Get-IscsiServerTarget")
-def get_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Get-IscsiServerTarget")
+@target_server_cmdlet("Get-IscsiServerTarget")
+def get_iscsi_server_target(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        tgs = _run(lambda: st.require_target_server(ctx.world, host), "Get-IscsiServerTarget")
+        tgs = st.require_target_server(ctx.world, host)
         targets = sorted(tgs["targets"].values(), key=lambda t: t["created"])
         if p.get("TargetName") is not None:
             name = str(p["TargetName"])
@@ -166,44 +175,34 @@ def get_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
         return [target_object(ctx, host, t) for t in targets]
 
 
-@cmdlet("New-IscsiServerTarget")
-def new_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "New-IscsiServerTarget")
+@target_server_cmdlet("New-IscsiServerTarget")
+def new_iscsi_server_target(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     ids = _initiator_ids(p, "New-IscsiServerTarget")
     with ctx.world.transaction():
-        target = _run(lambda: st.create_target(ctx.world, host, str(p["TargetName"]), ids),
-                      "New-IscsiServerTarget")
+        target = st.create_target(ctx.world, host, str(p["TargetName"]), ids)
         return [target_object(ctx, host, target)]
 
 
-@cmdlet("Set-IscsiServerTarget")
-def set_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Set-IscsiServerTarget")
+@target_server_cmdlet("Set-IscsiServerTarget")
+def set_iscsi_server_target(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     ids = _initiator_ids(p, "Set-IscsiServerTarget")
     with ctx.world.transaction():
-        target = _run(lambda: st.set_target(ctx.world, host, _target_name(p), initiator_ids=ids,
-                                            description=p.get("Description"), enable=p.get("Enable")),
-                      "Set-IscsiServerTarget")
+        target = st.set_target(ctx.world, host, _target_name(p), initiator_ids=ids,
+                               description=p.get("Description"), enable=p.get("Enable"))
         return [target_object(ctx, host, target)] if p.switch("PassThru") else []
 
 
-@cmdlet("Remove-IscsiServerTarget")
-def remove_iscsi_server_target(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Remove-IscsiServerTarget")
+@target_server_cmdlet("Remove-IscsiServerTarget")
+def remove_iscsi_server_target(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        _run(lambda: st.remove_target(ctx.world, host, _target_name(p)), "Remove-IscsiServerTarget")
+        st.remove_target(ctx.world, host, _target_name(p))
     return []
 
 
-@cmdlet("Get-IscsiVirtualDisk")
-def get_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Get-IscsiVirtualDisk")
+@target_server_cmdlet("Get-IscsiVirtualDisk")
+def get_iscsi_virtual_disk(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        tgs = _run(lambda: st.require_target_server(ctx.world, host), "Get-IscsiVirtualDisk")
+        tgs = st.require_target_server(ctx.world, host)
         disks = sorted(tgs["virtual_disks"].values(), key=lambda v: v["index"])
         if p.get("Path") is not None:
             key = st.vdisk_key(str(p["Path"]))
@@ -224,10 +223,8 @@ def get_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
         return [vdisk_object(ctx, host, v) for v in disks]
 
 
-@cmdlet("New-IscsiVirtualDisk")
-def new_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "New-IscsiVirtualDisk")
+@target_server_cmdlet("New-IscsiVirtualDisk")
+def new_iscsi_virtual_disk(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     if p.get("ParentPath") is not None:
         disk_type = "Differencing"
     elif p.switch("UseFixed"):
@@ -235,63 +232,49 @@ def new_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
     else:
         disk_type = "Dynamic"
     with ctx.world.transaction():
-        vd = _run(lambda: st.create_virtual_disk(ctx.world, host, str(p["Path"]), p.get("SizeBytes"),
-                                                 disk_type=disk_type, description=str(p.get("Description") or ""),
-                                                 parent_path=p.get("ParentPath")), "New-IscsiVirtualDisk")
+        vd = st.create_virtual_disk(ctx.world, host, str(p["Path"]), p.get("SizeBytes"),
+                                    disk_type=disk_type, description=str(p.get("Description") or ""),
+                                    parent_path=p.get("ParentPath"))
         result = vdisk_object(ctx, host, vd)
     ctx.sleep(st.creation_seconds(vd["size"], disk_type))
     return [result]
 
 
-@cmdlet("Import-IscsiVirtualDisk")
-def import_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Import-IscsiVirtualDisk")
+@target_server_cmdlet("Import-IscsiVirtualDisk")
+def import_iscsi_virtual_disk(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        vd = _run(lambda: st.import_virtual_disk(ctx.world, host, str(p["Path"]),
-                                                 description=str(p.get("Description") or "")),
-                  "Import-IscsiVirtualDisk")
+        vd = st.import_virtual_disk(ctx.world, host, str(p["Path"]),
+                                    description=str(p.get("Description") or ""))
         return [vdisk_object(ctx, host, vd)] if p.switch("PassThru") else []
 
 
-@cmdlet("Resize-IscsiVirtualDisk")
-def resize_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Resize-IscsiVirtualDisk")
+@target_server_cmdlet("Resize-IscsiVirtualDisk")
+def resize_iscsi_virtual_disk(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        before = _run(lambda: st.get_virtual_disk(ctx.world, host, _vdisk_path(p)), "Resize-IscsiVirtualDisk")
+        before = st.get_virtual_disk(ctx.world, host, _vdisk_path(p))
         old_size = before["size"] if before else 0
-        vd = _run(lambda: st.resize_virtual_disk(ctx.world, host, _vdisk_path(p), int(p["SizeBytes"])),
-                  "Resize-IscsiVirtualDisk")
+        vd = st.resize_virtual_disk(ctx.world, host, _vdisk_path(p), int(p["SizeBytes"]))
         result = vdisk_object(ctx, host, vd)
     ctx.sleep(st.creation_seconds(max(0, vd["size"] - old_size), vd["disk_type"]))
     return [result] if p.switch("PassThru") else []
 
 
-@cmdlet("Remove-IscsiVirtualDisk")
-def remove_iscsi_virtual_disk(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Remove-IscsiVirtualDisk")
+@target_server_cmdlet("Remove-IscsiVirtualDisk")
+def remove_iscsi_virtual_disk(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        _run(lambda: st.remove_virtual_disk(ctx.world, host, _vdisk_path(p)), "Remove-IscsiVirtualDisk")
+        st.remove_virtual_disk(ctx.world, host, _vdisk_path(p))
     return []
 
 
-@cmdlet("Add-IscsiVirtualDiskTargetMapping")
-def add_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Add-IscsiVirtualDiskTargetMapping")
+@target_server_cmdlet("Add-IscsiVirtualDiskTargetMapping")
+def add_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        _run(lambda: st.add_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"]), p.get("Lun")),
-             "Add-IscsiVirtualDiskTargetMapping")
+        st.add_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"]), p.get("Lun"))
     return []
 
 
-@cmdlet("Remove-IscsiVirtualDiskTargetMapping")
-def remove_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p) -> Iterable[Any]:
-    host = server(ctx, p)
-    require_module(ctx, host, "Remove-IscsiVirtualDiskTargetMapping")
+@target_server_cmdlet("Remove-IscsiVirtualDiskTargetMapping")
+def remove_iscsi_virtual_disk_target_mapping(ctx: CmdletContext, p, host: str) -> Iterable[Any]:
     with ctx.world.transaction():
-        _run(lambda: st.remove_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"])),
-             "Remove-IscsiVirtualDiskTargetMapping")
+        st.remove_mapping(ctx.world, host, str(p["TargetName"]), str(p["Path"]))
     return []

@@ -204,6 +204,7 @@ def test_virtual_disk_files_folder_fixed_remove_and_resize(tmp_path):
     with pytest.raises(CmdletError) as exc:
         run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=1 << 30)
     assert exc.value.exception_type == "Microsoft.Iscsi.Target.Commands.IscsiCmdException"
+    assert exc.value.error_id == "IscsiCmdException,Microsoft.Iscsi.Target.Commands.ResizeIscsiVirtualDiskCommand"
     out = run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\f.vhdx", SizeBytes=3 << 30,
               PassThru=SWITCH)
     assert out[0].get_prop("Size") == 3 << 30 and out[0].get_prop("SerialNumber") == serial
