@@ -89,7 +89,7 @@ if ($Mode -eq 'Set') {
 }
 elseif ($Mode -eq 'Remove') {
     if ($state.Placement -eq 'ClusterSharedVolume') {
-        Remove-ClusterSharedVolume -Name $state.ClusterDiskName | Out-Null
+        Remove-ClusterSharedVolume -Name $state.ClusterDiskName -Confirm:$false | Out-Null
     }
     if (@('ClusterDisk', 'ClusterSharedVolume') -contains $state.Placement) {
         Remove-ClusterResource -Name $state.ClusterDiskName -Force
