@@ -61,7 +61,6 @@ def cluster_cmdlet(name: str) -> Callable:
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def impl(ctx: CmdletContext, p: Any) -> Iterable[Any]:
-            wc.install(ctx.world)   # failover/drain/rejoin hooks (idempotent); World does not know this module
             require_feature(ctx, name, "RSAT-Clustering-PowerShell")
             try:
                 return list(fn(ctx, p) or [])

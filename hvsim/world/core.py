@@ -76,18 +76,10 @@ class World:
     def _install_domain_hooks(self) -> None:
         """Let the storage / cluster / Hyper-V parts of the world register their boot and power hooks,
         so that a reboot reacts the same before and after any of their cmdlets ran in this process."""
-        import importlib
+        from . import cluster, storage  # imported here: they import this module (Hyper-V reacts through cluster's hooks)
 
-        for mod in ("storage", "cluster", "hyperv"):
-            try:
-                module = importlib.import_module(f"{__package__}.{mod}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{__package__}.{mod}":
-                    raise
-                continue
-            install = getattr(module, "install", None)
-            if callable(install):
-                install(self)
+        for module in (storage, cluster):
+            module.install(self)
 
     # ----------------------------------------------------------------- persistence and locking
     @contextlib.contextmanager
