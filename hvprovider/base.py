@@ -30,8 +30,18 @@ replace_when_known=...)`` (node names compared by short name, replacements decid
 from another resource is known). ``describe_diff(spec, olds, news)`` returns the same decision as data
 (tests and docs use it).
 
-``read`` returns the old outputs overlaid with what ``observe`` found, so a property that drifted on
-the host (e.g. a disconnected iSCSI target) shows in ``pulumi refresh`` and the next ``up`` repairs it.
+``read`` returns the old outputs overlaid with what ``observe`` found, and the same values as the
+resource's inputs (``ReadResult.inputs``): the engine stores them, so a property that drifted on the
+host (a disconnected iSCSI target, a VM that failed over) shows in ``pulumi refresh`` and in the next
+``pulumi preview --diff`` as that property's change (``owner_node: "HV01" => "HV02"``), and the next
+``up`` repairs it.
+
+What a preview knows: the Python dynamic provider does not support provider previews, so for an update
+the engine hands the program the resource's *checked inputs* as its outputs; every other output is
+unknown until the update ran. ``check`` therefore also returns, as inputs, the values a preview may
+rely on: ``derived_inputs`` (computed from the inputs alone, e.g. ClusterNode.delete_policy) and the
+``KEPT_OUTPUTS`` (outputs that only a change of the named inputs can change, e.g. a target's IQN), taken
+from the old outputs the engine sends with Check. docs/provider.md, "Outputs, refresh and preview".
 Providers hold no sessions, sockets, locks or secrets as attributes: they are pickled into the state.
 """
 from __future__ import annotations
@@ -147,6 +157,9 @@ class HvProvider(ResourceProvider):
     OUTPUTS: ClassVar[tuple[str, ...]] = ()
     DELETE_BEFORE_REPLACE: ClassVar[bool] = False
     SCRIPT: ClassVar[str] = ""  # the resource's scripts/<SCRIPT>, run with -Mode Get | Set | Remove
+    # output -> the inputs whose change alone can change it; check carries the old value forward while
+    # they are unchanged, so a preview of an update still knows it (e.g. {"target_iqn": ("connection", "target_name")})
+    KEPT_OUTPUTS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     # -- hooks -----------------------------------------------------------------------------
     def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:
@@ -164,6 +177,11 @@ class HvProvider(ResourceProvider):
     def remove(self, id: str, outputs: dict) -> None:
         """Default: SCRIPT with -Mode Remove (idempotent: a missing object is success)."""
         self.run_mode(outputs, "Remove")
+
+    def derived_inputs(self, inputs: dict) -> dict:
+        """Outputs computed from the (fully known) inputs alone; check returns them with the inputs so
+        that a preview shows them (default: none)."""
+        return {}
 
     def script_params(self, props: Mapping[str, Any], mode: str) -> dict:
         """SCRIPT's parameters for ``mode`` from inputs (create/update) or outputs (read/delete)."""
@@ -205,7 +223,32 @@ class HvProvider(ResourceProvider):
         # computed outputs are never inputs: drop their placeholders
         for name in self.OUTPUTS:
             inputs.pop(name, None)
+        if not failures:
+            # old inputs stand in where the engine sent no old outputs (they carry what an earlier check kept)
+            old_outputs = _engine_request_properties("old_outputs") or _olds or {}
+            inputs.update(self.known_outputs(inputs, _olds or {}, old_outputs))
         return CheckResult(inputs, failures)
+
+    def known_outputs(self, inputs: Mapping[str, Any], olds: Mapping[str, Any], old_outputs: Mapping[str, Any]) -> dict:
+        """The outputs that ``inputs`` already decide: ``derived_inputs`` once every input is known, and
+        each ``KEPT_OUTPUTS`` value of the old outputs while the inputs it depends on are unchanged."""
+        known = {} if contains_unknown(inputs) else dict(self.derived_inputs(dict(inputs)))
+        props = {p.name: p for p in self.SPEC}
+        for name, deps in self.KEPT_OUTPUTS.items():
+            value = old_outputs.get(name)
+            if value is None or contains_unknown(value) or not olds:
+                continue
+            if all(not contains_unknown(inputs.get(d))
+                   and normalize(props.get(d), olds.get(d)) == normalize(props.get(d), inputs.get(d)) for d in deps):
+                known[name] = value
+        return known
+
+    def read_inputs(self, outs: Mapping[str, Any]) -> dict:
+        """The inputs as the host fulfils them (what ``read`` returns as ``ReadResult.inputs``): every
+        declared input from the refreshed outputs, plus what ``check`` would add for them."""
+        inputs = {p.name: outs[p.name] for p in self.SPEC if p.name in outs}
+        inputs.update(self.known_outputs(inputs, inputs, outs))
+        return inputs
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         return self.diff_with(olds, news)
@@ -259,10 +302,43 @@ class HvProvider(ResourceProvider):
             return ReadResult("", {})  # gone: the engine drops it from the state
         outs = self.outputs(self.inputs_of(props), {k: v for k, v in props.items() if k in self.OUTPUTS})
         outs.update(observed)
-        return ReadResult(id, outs)
+        # the observed values become the inputs the next diff starts from (and shows)
+        return ReadResult(id, outs, self.read_inputs(outs))
 
     def delete(self, id: str, props: dict) -> None:
         self.remove(id, props)
+
+
+_ENGINE_METHODS = frozenset({"Check", "Diff", "Create", "Read", "Update", "Delete"})
+
+
+def _engine_request() -> Any:
+    """The gRPC request the dynamic-provider host is serving in this thread, or None.
+
+    The SDK's host (``pulumi.dynamic.__main__``) passes the provider only the deserialized properties;
+    fields it does not forward (Check's ``old_outputs``, the request's ``urn``) are only reachable from
+    its frame. Read-only; when the SDK changes shape this returns None and callers fall back.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        spec = frame.f_globals.get("__spec__")
+        if frame.f_code.co_name in _ENGINE_METHODS and getattr(spec, "name", None) == "pulumi.dynamic.__main__":
+            return frame.f_locals.get("request")
+        frame = frame.f_back
+    return None
+
+
+def _engine_request_properties(field: str) -> dict | None:
+    """A property-map field of the current engine request (e.g. Check's ``old_outputs``), or None."""
+    request = _engine_request()
+    try:
+        if request is None or not request.HasField(field):
+            return None
+        from pulumi.runtime import rpc
+
+        return rpc.deserialize_properties(getattr(request, field), True) or None
+    except Exception:  # noqa: BLE001 - an SDK/engine without the field: callers fall back
+        return None
 
 
 class HvResource(Resource):

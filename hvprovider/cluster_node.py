@@ -35,12 +35,12 @@ import re
 from typing import Any, Optional, Sequence
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult
+from pulumi.dynamic import CheckFailure
 
 from . import errors, transport
 from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
-from .validation import Prop, dns_name, host_address, iqn, is_unknown, nonempty, number_between, require_unique
+from .validation import Prop, dns_name, host_address, iqn, nonempty, number_between, require_unique
 
 SCRIPT = "cluster_node.ps1"
 PREPARE_SCRIPT = "cluster_node_prepare.ps1"
@@ -146,11 +146,13 @@ class ClusterNodeProvider(HvProvider):
     OUTPUTS = ("computer_name", "fqdn", "domain", "initiator_iqn", "connected_targets", "disks",
                "last_boot_time", "restarts", "last_changes", "delete_policy")
 
-    def check(self, olds: dict, news: dict) -> CheckResult:
-        result = super().check(olds, news)
-        if not any(is_unknown(v) for v in result.inputs.values()):
-            result.inputs["delete_policy"] = delete_policy(result.inputs)
-        return result
+    # facts of the host that only another host (connection) or a domain join can change
+    KEPT_OUTPUTS = {"computer_name": ("connection",), "fqdn": ("connection", "domain_name"),
+                    "initiator_iqn": ("connection", "domain_name")}
+
+    def derived_inputs(self, inputs: dict) -> dict:
+        # known at check, so that preview (and preview --diff) shows what a delete would undo
+        return {"delete_policy": delete_policy(inputs)}
 
     def check_more(self, olds: dict, news: dict) -> list:
         failures = []

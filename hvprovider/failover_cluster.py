@@ -131,6 +131,9 @@ class FailoverClusterProvider(HvProvider):
     SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
+    # decided when the cluster is created: only a new cluster (name, address) changes them
+    KEPT_OUTPUTS = {k: ("name", "static_address") for k in (
+        "fqdn", "cluster_id", "validation_report", "validation_summary", "validation_outcome")}
     DELETE_BEFORE_REPLACE = True  # the nodes can belong to one cluster at a time
 
     def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:

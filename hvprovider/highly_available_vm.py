@@ -150,6 +150,9 @@ class HighlyAvailableVMProvider(HvProvider):
     SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
+    # the VM's identity and files: only a new VM (a replacement) changes them
+    KEPT_OUTPUTS = {k: ("name", "path", "generation", "disk_size_bytes") for k in (
+        "vm_id", "group_name", "vhd_path", "config_path")}
     DELETE_BEFORE_REPLACE = True  # the replacement reuses the VM and role name
 
     def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:
@@ -165,7 +168,7 @@ class HighlyAvailableVMProvider(HvProvider):
                 old, new = olds.get(prop), news.get(prop)
                 if old is not None and not contains_unknown(new) and _normalized(old) != new:
                     failures.append(CheckFailure(prop, (
-                        f"changing {prop} from {old} to {new} needs VM {news.get('name')!r} turned off, and it is "
+                        f"changing {prop} from {old} to {new} needs {_vm_text(news.get('name'))} turned off, and it is "
                         f"running: set allow_restart_for_changes=True to let the provider stop and restart it, "
                         f"or set state=\"Off\"")))
         return failures
@@ -230,6 +233,11 @@ def computed_outputs(state: Mapping[str, Any]) -> dict:
         "config_path": state.get("Path") or "",
         "actual_preferred_owners": list(state.get("PreferredOwners") or []),
     }
+
+
+def _vm_text(name: Any) -> str:
+    # a name taken from another resource's output may still be unknown at preview: never print its repr
+    return "the VM" if contains_unknown(name) else f"VM {name!r}"
 
 
 def _normalized(value: Any) -> Any:

@@ -7,11 +7,11 @@ Inputs (``IscsiTargetArgs``)           diff
     description     str = ""             update
 Outputs: every input, plus
     target_iqn      the IQN initiators connect to (iqn.1991-05.com.microsoft:<host>-<name>-target)
-    status          Connected / NotConnected
-    lun_mappings    [{path, lun}] of the virtual disks mapped to it
     adopted         True when a target of that name already existed and was brought under management
 Create installs FS-iSCSITarget-Server when missing. Delete removes the target (its LUN mappings go
 with it); the virtual disks are IscsiVolume's. Script: scripts/iscsi_target.ps1.
+The target's connection status and LUN mappings are not outputs: other resources change them (nodes
+connect, volumes map), so they would be stale right after the first up (docs/provider.md).
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class IscsiTargetProvider(HvProvider):
              unordered=True, case_insensitive=True, doc="initiators allowed to connect"),
         Prop("description", "str", default="", checks=(length_at_most(1024),)),
     )
-    OUTPUTS = ("target_iqn", "status", "lun_mappings", "adopted")
+    OUTPUTS = ("target_iqn", "adopted")
+    KEPT_OUTPUTS = {"target_iqn": ("connection", "target_name")}  # the IQN names the host and the target
 
     def check_more(self, olds: dict, news: dict) -> list:
         ids = news.get("initiator_ids")
@@ -76,11 +77,7 @@ class IscsiTargetProvider(HvProvider):
 
     @staticmethod
     def _facts(state: dict) -> dict:
-        return {
-            "target_iqn": state.get("TargetIqn"),
-            "status": state.get("Status"),
-            "lun_mappings": [{"path": m.get("Path"), "lun": m.get("Lun")} for m in state.get("LunMappings") or []],
-        }
+        return {"target_iqn": state.get("TargetIqn")}
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
         state = self.run_mode(inputs, "Set")
@@ -106,8 +103,6 @@ class IscsiTarget(HvResource):
     initiator_ids: pulumi.Output[list]
     description: pulumi.Output[str]
     target_iqn: pulumi.Output[str]
-    status: pulumi.Output[str]
-    lun_mappings: pulumi.Output[list]
     adopted: pulumi.Output[bool]
 
     def __init__(self, resource_name: str, args: IscsiTargetArgs | None = None,

@@ -11,7 +11,6 @@ Inputs (``IscsiVolumeArgs``)           diff
 Outputs: every input, plus
     serial_number   how every initiator identifies the LUN (ClusterNode.disk_serial_numbers)
     mapped_lun      the LUN number on the target
-    status          the disk's status on the target server
     adopted         True when a disk already registered at that path (or a leftover file) was taken over
 Replacement deletes the old disk first (the new one usually reuses the path). Delete removes every
 mapping, the disk, and the .vhdx file unless keep_file. Script: scripts/iscsi_volume.ps1.
@@ -73,7 +72,11 @@ class IscsiVolumeProvider(HvProvider):
         Prop("lun", "int", default=-1, checks=(number_between(-1, 254),)),
         Prop("keep_file", "bool", default=False),
     )
-    OUTPUTS = ("serial_number", "mapped_lun", "status", "adopted")
+    OUTPUTS = ("serial_number", "mapped_lun", "adopted")
+    # the serial is the disk's identity (a new disk gets a new one); the LUN changes only when re-mapped.
+    # The disk's connection status is no output: nodes connecting change it (docs/provider.md).
+    KEPT_OUTPUTS = {"serial_number": ("connection", "path", "disk_type"),
+                    "mapped_lun": ("connection", "path", "disk_type", "target_name", "lun")}
     DELETE_BEFORE_REPLACE = True
 
     def check_more(self, olds: dict, news: dict) -> list:
@@ -101,8 +104,7 @@ class IscsiVolumeProvider(HvProvider):
 
     @staticmethod
     def _facts(state: dict) -> dict:
-        return {"serial_number": state.get("SerialNumber"), "mapped_lun": state.get("Lun"),
-                "status": state.get("Status")}
+        return {"serial_number": state.get("SerialNumber"), "mapped_lun": state.get("Lun")}
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
         state = self.run_mode(inputs, "Set")
@@ -136,7 +138,6 @@ class IscsiVolume(HvResource):
     keep_file: pulumi.Output[bool]
     serial_number: pulumi.Output[str]
     mapped_lun: pulumi.Output[int]
-    status: pulumi.Output[str]
     adopted: pulumi.Output[bool]
 
     def __init__(self, resource_name: str, args: IscsiVolumeArgs | None = None,

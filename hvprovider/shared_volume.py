@@ -45,7 +45,8 @@ SPEC: tuple[Prop, ...] = (
          doc="how long to wait for the LUN to be visible on every node"),
 )
 
-OUTPUTS = ("path", "cluster_disk_name", "size_bytes", "free_bytes", "owner_node", "volume_label")
+# (no free space output: the VMs on the volume change it, so it would be stale right after the up that made them)
+OUTPUTS = ("path", "cluster_disk_name", "size_bytes", "owner_node", "volume_label")
 
 
 class SharedVolumeArgs:
@@ -128,7 +129,6 @@ def computed_outputs(state: Mapping[str, Any]) -> dict:
         "path": state.get("Path") or "",
         "cluster_disk_name": state.get("ClusterDiskName") or "",
         "size_bytes": int(state.get("SizeBytes") or 0),
-        "free_bytes": int(state.get("FreeBytes") or 0),
         "owner_node": state.get("OwnerNode") or "",
         "volume_label": state.get("Label") or "",
     }
@@ -140,7 +140,6 @@ class SharedVolume(HvResource):
     path: pulumi.Output[str]
     cluster_disk_name: pulumi.Output[str]
     size_bytes: pulumi.Output[int]
-    free_bytes: pulumi.Output[int]
     owner_node: pulumi.Output[str]
     volume_label: pulumi.Output[str]
     cluster_name: pulumi.Output[str]

@@ -2,11 +2,13 @@
 pywinrm and hvsim. One scenario test keeps the number of engine runs small; each step asserts on
 hvsim's world (state.json), its audit log and the Pulumi state.
 
-Steps: up (the full lab) -> what hvsim shows -> a second up is a no-op -> the naive double hop fails
+Steps: preview (no repr) -> up (the full lab) -> what hvsim shows -> a grow previews only the volume
+-> refresh --expect-no-changes leaves every output as it was -> a second up is a no-op -> the naive double hop fails
 -> owner change = live migration (VM never stops) -> quick migration (saved and restored) -> power loss
-of the owner (failover, refresh shows the survivor, an unpinned program accepts it, a pinned one moves
-the VM back) -> destroy (hvsim back to its start apart from the delete policy).
+of the owner (failover, refresh shows the survivor, an unpinned program accepts it, a pinned one's
+preview --diff names the move and up moves the VM back) -> destroy (hvsim back to its start apart from the delete policy).
 """
+import json
 import re
 import shutil
 from pathlib import Path
@@ -19,7 +21,8 @@ CLUSTER = "CLUSTER1"
 VM = "TestVM"
 
 
-def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restart=False, first="HV01"):
+def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restart=False, first="HV01",
+              storage="4GB"):
     def conn(host):
         ep = lab.host_endpoint(host)
         return {"host": ep["address"], "port": ep["http_port"], "username": lab.credentials(host)[0]}
@@ -31,7 +34,7 @@ def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restar
                   for n in sorted(("HV01", "HV02"), key=lambda n: n != first)],
         "domain": {"fqdn": "hyper.local", "username": lab.credentials("HV01", domain=True)[0]},
         "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
-        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": "4GB"},
+        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": storage},
         "switchName": "VMNet",
         "vm": {"name": VM, "memoryStartupBytes": memory, "diskSizeBytes": "10GB", "ownerNode": owner,
                "preferredOwners": ["HV01", "HV02"], "migrationType": migration,
@@ -102,6 +105,28 @@ def plain_outputs(res):
     return {k: v for k, v in res["outputs"].items() if not (isinstance(v, dict) and "ciphertext" in v)}
 
 
+def all_plain_outputs(project):
+    return {r["urn"]: plain_outputs(r) for r in project.resources() if r["type"].startswith("pulumi-python")}
+
+
+def preview_steps(preview):
+    """{resource name: op} of a `pulumi preview --json` (the harness's preview)."""
+    return {s["urn"].rsplit("::", 1)[1]: s["op"] for s in json.loads(preview.stdout)["steps"]}
+
+
+REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+def password_free(project, lab, secrets):
+    """No password in the state (inputs and outputs) nor in what the hosts logged."""
+    exported = project.export_text()
+    audit_text = (lab.state_dir / "audit.jsonl").read_text(encoding="utf-8")
+    for password in (secrets["domainPassword"], *secrets["hostPasswords"].values()):
+        assert password not in exported
+        assert password not in audit_text
+    return True
+
+
 @pytest.fixture
 def seed_program(tmp_path):
     program = tmp_path / "seed-program"
@@ -115,6 +140,11 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     secrets = secrets_of(lab)
     project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets)
     before = lab.world()
+
+    # -- preview of the whole lab: values other resources will compute are unknown, never a Python repr
+    first_preview = project.preview()
+    assert set(first_preview.change_summary) == {"create"}, first_preview.change_summary
+    assert not REPR.search(first_preview.output), REPR.search(first_preview.output)
 
     # -- up: the whole lab ------------------------------------------------------------------------
     project.up()
@@ -148,21 +178,28 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     for word in (CLUSTER, witness, "C:\\ClusterStorage\\Volume1", VM):
         assert word in status, word
     # secrets: not in the state, not on a command line, nowhere in what the hosts logged
-    exported = project.export_text()
-    audit_text = (lab.state_dir / "audit.jsonl").read_text(encoding="utf-8")
-    for password in (secrets["domainPassword"], *secrets["hostPasswords"].values()):
-        assert password not in exported
-        assert password not in audit_text
+    assert password_free(project, lab, secrets)
+
+    # -- a preview of growing one volume: that volume is the only update. What the nodes take from it
+    # (its serial number) and from the target (its IQN) stays known at preview, as it cannot change.
+    project.set_config("lab", lab_shape(lab, storage="5GB"))
+    grow = project.preview()
+    steps = preview_steps(grow)
+    assert {n: op for n, op in steps.items() if op != "same"} == {"seed-storage": "update"}, steps
+    project.set_config("lab", lab_shape(lab))
+
+    # -- refresh right after the first up: every output is what the hosts report --------------------
+    created = all_plain_outputs(project)
+    assert "lun_mappings" not in created[resource(project, "seed-target")["urn"]]   # other resources change them
+    project.refresh("--expect-no-changes")
+    assert all_plain_outputs(project) == created
+    assert password_free(project, lab, secrets)
 
     # -- a second up: nothing to do, no mutating cmdlet on any host -------------------------------
     n = len(lab.audit())
     second = project.up()
     assert set(second.change_summary) == {"same"}, second.change_summary
     assert mutating(lab.audit()[n:]) == []
-
-    # -- refresh reads every resource back: no drift, nothing to do afterwards ------------------------
-    refreshed = project.refresh()
-    assert "update" not in refreshed.change_summary, refreshed.output
     assert set(project.preview().change_summary) == {"same"}
 
     # -- the double hop: New-Cluster straight in a WinRM session fails as on Windows -----------------
@@ -220,8 +257,10 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     [failover] = events(world, "failover")
     assert (failover["from"], failover["to"]) == ("HV02", "HV01")
     assert the_vm(world)[0] == "HV01" and the_vm(world)[1]["state"] == "Running"
-    project.refresh()  # the whole stack, with HV02 dark
+    refreshed = project.refresh("--diff")  # the whole stack, with HV02 dark
+    assert re.search(r'~ owner_node\s*: "HV02" => "HV01"', refreshed.stdout), refreshed.stdout
     assert resource(project, "seed-vm-testvm")["outputs"]["owner_node"] == "HV01"
+    assert resource(project, "seed-vm-testvm")["inputs"]["owner_node"] == "HV01"   # what the next diff starts from
     assert resource(project, "seed-cluster")["outputs"]["fqdn"] == "cluster1.hyper.local"
     # HV02's own resources keep what the state knew: a dark host is no evidence that they are gone
     assert plain_outputs(resource(project, "seed-hv02")) == node_before
@@ -234,6 +273,9 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     lab.control("power-on", host="HV02")
     lab.wait_reachable("HV02")
     project.set_config("lab", lab_shape(lab, owner="HV02", memory="2GB", first="HV02"))
+    # the plan names the move it will make
+    plan = project.run("preview", "--diff")
+    assert re.search(r'~ owner_node\s*: "HV01" => "HV02"', plan.stdout), plan.stdout
     project.up()
     world = lab.world()
     back = events(world, "live_migration", "Live")[-1]
