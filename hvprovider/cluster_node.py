@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure
 
-from . import errors, transport
+from . import errors, progress, transport
 from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .validation import Prop, dns_name, host_address, iqn, nonempty, number_between, require_unique
@@ -246,7 +246,9 @@ class ClusterNodeProvider(HvProvider):
             raise errors.InputError(self.RESOURCE, "allow_restart",
                                     f"{inputs['connection']['host']} needs a restart ({why}) and allow_restart is "
                                     f"false: restart it yourself, then run pulumi up again")
-        transport.restart_and_wait(inputs["connection"], float(inputs.get("restart_timeout") or 900))
+        timeout = float(inputs.get("restart_timeout") or 900)
+        progress.status(f"restarting {inputs['connection']['host']} ({why}); waiting up to {timeout:.0f} s for it")
+        transport.restart_and_wait(inputs["connection"], timeout)
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
         conn = inputs["connection"]

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
+from . import progress
 from .base import HvProvider, HvResource
 from .cluster_common import (ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
                              same_names, short_name)
@@ -164,6 +165,9 @@ class FailoverClusterProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        if olds is None:
+            progress.status(f"validating {', '.join(inputs['nodes'])} (Test-Cluster), then creating cluster "
+                            f"{inputs['name']}" + (" (validation skipped)" if inputs.get("skip_validation") else ""))
         result = self.run_mode(inputs, "Set")
         return computed_outputs(result, olds)
 

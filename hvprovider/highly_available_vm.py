@@ -32,6 +32,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
+from . import progress
 from .base import HvProvider, HvResource
 from .cluster_common import ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
 from .connection import ConnectionArgs
@@ -200,6 +201,10 @@ class HighlyAvailableVMProvider(HvProvider):
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        target, now = inputs.get("owner_node"), (olds or {}).get("owner_node")
+        if target and now and not _same_owner(now, target):
+            progress.status(f"{str(inputs.get('migration_type') or 'Live').lower()} migration of {inputs['name']} "
+                            f"from {short_name(now)} to {short_name(target)}")
         state = self.run_mode(inputs, "Set")
         computed = computed_outputs(state)
         # owner_node is an input and an output: after create/update it names where the VM runs.

@@ -147,7 +147,7 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     assert not REPR.search(first_preview.output), REPR.search(first_preview.output)
 
     # -- up: the whole lab ------------------------------------------------------------------------
-    project.up()
+    first_up = project.up()
     world = lab.world()
     out = project.outputs()
     cluster = world["clusters"][CLUSTER]
@@ -157,6 +157,9 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     assert sorted(cluster["nodes"]) == ["HV01", "HV02"]
     assert cluster["static_address"] == ["192.168.10.20"]
     assert out["validation_summary"].startswith("passed"), out["validation_summary"]
+    # the long steps reported progress on their resource's row (the engine's Log RPC, ephemeral)
+    assert "validating HV01, HV02 (Test-Cluster), then creating cluster CLUSTER1" in first_up.stdout
+    assert re.search(r"restarting \S+ \(.+\); waiting up to 900 s for it", first_up.stdout), first_up.stdout
     assert world["domain"]["cluster_objects"][CLUSTER]["enabled"]
     # the witness is the quorum LUN, found by serial number
     quorum_serial = resource(project, "seed-quorum")["outputs"]["serial_number"]
@@ -227,9 +230,10 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     project.set_config("lab", lab_shape(lab, owner="HV01", memory="2GB"))
     preview = project.preview()
     assert preview.change_summary.get("update") == 1 and "replace" not in preview.change_summary
-    project.up()
+    moved = project.up()
     world = lab.world()
     [live] = events(world, "live_migration", "Live")
+    assert "live migration of TestVM from HV02 to HV01" in moved.stdout, moved.stdout
     assert (live["from"], live["to"], live["type"]) == ("HV02", "HV01", "Live")
     assert live["state_before"] == live["state_after"] == "Running"
     assert live["boot_id_before"] == live["boot_id_after"] and live["downtime_seconds"] < 1  # never restarted
