@@ -19,7 +19,7 @@ Inputs (``ClusterNodeArgs``)                 diff
     remove_features_on_delete bool = False     update (delete also uninstalls ``features``, restarting)
     leave_domain_on_delete  bool = False       update (delete also leaves the domain, restarting)
 Outputs: every input, plus computer_name, fqdn, domain, initiator_iqn, connected_targets,
-disks ([{serial_number, unique_id, number, size}]), last_boot_time, restarts (restarts done by the last
+disks ([{serial_number, unique_id, number}]), last_boot_time, restarts (restarts done by the last
 create/update), last_changes, and delete_policy (computed at check, so ``pulumi preview --diff``
 shows what a delete will undo).
 
@@ -210,8 +210,9 @@ class ClusterNodeProvider(HvProvider):
             "domain": state.get("Domain"),
             "initiator_iqn": state.get("InitiatorIqn"),
             "connected_targets": sorted({s["TargetNodeAddress"] for s in sessions if s.get("IsConnected")}),
+            # no size: growing the IscsiVolume (another resource) changes it (docs/provider.md)
             "disks": [{"serial_number": d.get("SerialNumber"), "unique_id": d.get("UniqueId"),
-                       "number": d.get("Number"), "size": d.get("Size")} for d in state.get("Disks") or []],
+                       "number": d.get("Number")} for d in state.get("Disks") or []],
             "last_boot_time": state.get("LastBootUpTime"),
         }
 
