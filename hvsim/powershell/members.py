@@ -781,6 +781,16 @@ def call_static(type_ref: TypeRef, name: str, args: list, interp: "Interpreter")
             if n == "replace":
                 from .operators import replacement
                 return compile_regex(args[1], True).sub(replacement(to_string(args[2])), to_string(args[0]))
+        if t == "environment" and n in ("getenvironmentvariable", "setenvironmentvariable"):
+            # the process block of variables only ($env:): the User/Machine ones live in the registry
+            at = 2 if n == "setenvironmentvariable" else 1  # the optional EnvironmentVariableTarget
+            target = to_string(args[at]) if len(args) > at else "Process"
+            if target.lower() != "process":
+                raise not_supported(f"[Environment]::{name}() with the target '{target}' (only Process)")
+            if n == "getenvironmentvariable":
+                return interp.env_value(to_string(args[0]))
+            interp.set_var(to_string(args[0]), args[1], prefix="env")  # $null or '' removes it, as on Windows
+            return None
         if t in ("management.automation.pscredential", "pscredential") and n == "new":
             return PSCredential(to_string(args[0]), args[1])
         if (t in ("collections.arraylist",) or t.startswith("collections.generic.list")) and n == "new":
