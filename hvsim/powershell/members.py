@@ -294,12 +294,10 @@ def _str_method(s: str, n: str, args: list) -> Any:
         return s.lower()
     if n == "toupper" or n == "toupperinvariant":
         return s.upper()
-    if n == "trim":
-        return s.strip(to_string(args[0]) if args else None)
-    if n == "trimstart":
-        return s.lstrip(to_string(args[0]) if args else None)
-    if n == "trimend":
-        return s.rstrip(to_string(args[0]) if args else None)
+    if n in ("trim", "trimstart", "trimend"):
+        # Trim(params char[]): every argument is a character (or an array of them) to remove
+        chars = "".join(to_string(c) for a in args for c in (a if is_collection(a) else [a])) if args else None
+        return {"trim": s.strip, "trimstart": s.lstrip, "trimend": s.rstrip}[n](chars)
     if n == "split":
         if not args:
             return re.split(r"\s", s)
