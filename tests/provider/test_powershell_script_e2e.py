@@ -119,16 +119,14 @@ def test_powershell_script_lifecycle(hvsim_lab, pulumi_project):
     # -- a changed parameter runs the update script, which sees the last output ------------------------
     project.set_config("step", step(count=2, update=UPDATE))
     n = len(lab.audit())
-    assert project.preview().change_summary.get("update") == 1
-    project.up()
+    assert project.up().change_summary.get("update") == 1
     assert [r["cmdlet"] for r in cmdlets(lab.audit()[n:]) if r["mutating"]] == ["New-Item"]
     assert project.outputs(show_secrets=True)["stdout"].splitlines() == ["updated: count 2", "before: count: 1"]
 
     # -- a trigger without an update script replaces: the new one is created, then the old deleted ----
     project.set_config("step", step(count=2, triggers=["v2"]))
-    assert project.preview().change_summary.get("replace") == 1
     n = len(lab.audit())
-    project.up()
+    assert project.up().change_summary.get("replace") == 1
     assert [r["cmdlet"] for r in cmdlets(lab.audit()[n:]) if r["mutating"]] == ["New-Item", "Remove-Item"]
     assert project.resources()[-1]["id"] != first_id
     assert PATH.lower() not in lab.world()["hosts"]["HV01"]["files"]  # the old one's delete ran last
