@@ -40,7 +40,7 @@ from pulumi.dynamic import CheckFailure, DiffResult
 
 from .base import HvProvider, HvResource, describe_diff
 from .connection import CONNECTION_PROP, ConnectionArgs, connection_from_inputs
-from .errors import RemoteScriptError
+from .errors import RemoteScriptError, ScriptOutputError
 from .validation import Prop, is_unknown, length_at_most
 
 SCRIPT = "powershell_script.ps1"
@@ -56,8 +56,6 @@ PREVIOUS_STDERR = "PULUMI_COMMAND_STDERR"
 def script_text(v: str) -> str | None:
     if not v.strip():
         return "must not be empty: give the PowerShell script to run (or leave the property out)"
-    if not v.isascii():
-        return "must be ASCII (PowerShell 5.1 reads scripts in the system code page)"
     return length_at_most(SCRIPT_LIMIT)(v)
 
 
@@ -154,25 +152,34 @@ class PowerShellScriptProvider(HvProvider):
             record = self.run_mode(props, mode)
         except RemoteScriptError as exc:
             raise self._masked(exc, props) from None
+        except ScriptOutputError as exc:
+            raise ScriptOutputError(exc.host, exc.script, self._mask(exc.detail, props)) from None
         if record.get("Failed"):
             label = connection_from_inputs(props["connection"]).label
+            message = str(record.get("Message") or "unknown error")
+            stage = record.get("Stage")
+            if stage == "parse":
+                message = f"the script does not parse: {message}"
+            elif stage == "bind":
+                message = f"its parameters do not bind to the script's param() block: {message}"
             raise self._masked(RemoteScriptError(
-                label, f"the {mode} script of a PowerShellScript", str(record.get("Message") or "unknown error"),
+                label, f"the {mode} script of a PowerShellScript", message,
                 str(record.get("Category") or ""), str(record.get("ErrorId") or ""),
                 record.get("Line") or None, str(record.get("Command") or "")), props)
         return {"stdout": _text(record.get("Stdout")), "stderr": _text(record.get("Stderr"))}
 
     @staticmethod
-    def _masked(exc: RemoteScriptError, props: Mapping[str, Any]) -> RemoteScriptError:
+    def _mask(text: str, props: Mapping[str, Any]) -> str:
         """The environment is secret: none of its values may reach an error message."""
         secrets = [v for v in (props.get("environment") or {}).values() if isinstance(v, str) and len(v) >= 3]
-        if not secrets:
-            return exc
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "********")
+        return text
 
+    @classmethod
+    def _masked(cls, exc: RemoteScriptError, props: Mapping[str, Any]) -> RemoteScriptError:
         def mask(text: str) -> str:
-            for secret in sorted(secrets, key=len, reverse=True):
-                text = text.replace(secret, "********")
-            return text
+            return cls._mask(text, props)
         return RemoteScriptError(exc.host, mask(exc.script), mask(exc.message), exc.category, mask(exc.error_id),
                                  exc.line, mask(exc.command), exc.exit_code)
 

@@ -9,7 +9,8 @@
 # The user's script inherits $ErrorActionPreference = 'Stop': an error ends it, unless the script
 # says otherwise (-ErrorAction Continue writes the error to Stderr and goes on).
 # Returns one record: Stdout (the output as text), Stderr (the errors that did not stop it), Failed,
-# and when it failed the error's Message, Line (in the user's script), Command, Category and ErrorId.
+# and when it failed: Stage (parse: a syntax error; bind: its parameters did not bind; run) and the
+# error's Message, Line (in the user's script, for the run stage), Command, Category and ErrorId.
 param(
     [string]$Script,
     [object]$Parameters = $null,
@@ -28,13 +29,19 @@ if ($null -ne $Environment) {
 
 $records = @()
 $failure = $null
+$stage = 'parse'
 try {
     $block = [ScriptBlock]::Create($Script)
-    # 2>&1: the errors the script writes without stopping join its output; they are told apart below
-    $records = @(& $block @splat 2>&1)
+    $stage = 'run'
+    # 2>&1: the errors the script writes without stopping join its output; told apart below
+    $records = @(& $block @splat 2>&1)   # CALL-OF-THE-USER-SCRIPT
 }
 catch {
     $failure = $_
+    # an error of the call itself (a parameter an advanced script refuses) is not in the user's script
+    if ($stage -eq 'run' -and [string]$failure.InvocationInfo.Line -like '*# CALL-OF-THE-USER-SCRIPT*') {
+        $stage = 'bind'
+    }
 }
 
 $output = @($records | Where-Object { -not ($_ -is [System.Management.Automation.ErrorRecord]) })
@@ -51,9 +58,10 @@ else {
         Stdout   = $stdout
         Stderr   = $stderr
         Failed   = $true
+        Stage    = $stage
         Message  = [string]$failure.Exception.Message
-        Line     = [int]$failure.InvocationInfo.ScriptLineNumber
-        Command  = [string]$failure.InvocationInfo.MyCommand
+        Line     = $(if ($stage -eq 'run') { [int]$failure.InvocationInfo.ScriptLineNumber } else { 0 })
+        Command  = $(if ($stage -eq 'run') { [string]$failure.InvocationInfo.MyCommand } else { '' })
         Category = [string]$failure.CategoryInfo.Category
         ErrorId  = [string]$failure.FullyQualifiedErrorId
     }
