@@ -10,6 +10,7 @@ over WinRM. Resources, in the order a lab builds them:
 - ``SharedVolume``       an iSCSI disk as a Cluster Shared Volume
 - ``HighlyAvailableVM``  a clustered VM on a CSV
 - ``ClusterLab``         a component that declares the seed's whole lab from one typed config
+- ``PowerShellScript``   a script of your own run over WinRM (pulumi-command's remote.Command model)
 
 See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete policies.
 """
@@ -21,11 +22,12 @@ from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
 from .iscsi_target import IscsiTarget, IscsiTargetArgs
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
 from .lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
+from .powershell_script import PowerShellScript, PowerShellScriptArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs
 
 __all__ = [
     "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
     "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
     "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabHost", "LabNode", "LabVM", "SharedVolume", "SharedVolumeArgs",
+    "LabHost", "LabNode", "LabVM", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
 ]

@@ -18,7 +18,7 @@ Fixtures
 ``pulumi_project`` (function) -> a factory::
 
         project = pulumi_project(program, config=None, secrets=None, stack="test",
-                                 name="hvtest", pythonpath=(), env=None)
+                                 name="hvtest", pythonpath=(), env=None, command_plugin=False)
 
     ``program`` is either the source text of ``__main__.py`` (a ``str``) or a ``pathlib.Path`` to a
     project directory, copied as is (a ``Pulumi.yaml`` is written if it has none; with
@@ -28,6 +28,10 @@ Fixtures
     set with ``pulumi config set`` (``secrets`` with ``--secret``); keys without a namespace get the
     project's. ``pythonpath`` adds directories to PYTHONPATH (for modules that hold dynamic
     providers: they are pickled by reference, so the provider process must import them too).
+    ``command_plugin=True`` installs the Pulumi Command provider plugin (``PULUMI_COMMAND_PLUGIN_BIN``
+    from ``.venv/hvprovider.env``, built by ``tools/build-command-plugin.sh``) into the test's private
+    ``PULUMI_HOME`` with ``pulumi plugin install resource command <version> --file``, for programs
+    that use ``pulumi_command``; the test FAILS when setup has not built it.
     Returns a ``PulumiProject`` whose stack is already created.
 
 ``PulumiProject(work_dir, stack, env)``
@@ -69,6 +73,7 @@ __all__ = [
     "PulumiError",
     "PulumiProject",
     "find_engine",
+    "install_command_plugin",
     "engine_environment",
     "pulumi_engine",
     "pulumi_env",
@@ -141,6 +146,27 @@ def engine_environment(engine_bin: Path, state_dir: Path, extra_pythonpath: Iter
         NO_COLOR="1",
     )
     return env
+
+
+def install_command_plugin(env: Mapping[str, str]) -> None:
+    """Install the Pulumi Command provider plugin that tools/setup.sh built into ``env``'s PULUMI_HOME."""
+    settings = _read_env_file(ENGINE_ENV_FILE)
+    plugin_dir = os.environ.get("HVPROVIDER_COMMAND_PLUGIN_BIN") or settings.get("PULUMI_COMMAND_PLUGIN_BIN")
+    version = settings.get("PULUMI_COMMAND_PLUGIN_VERSION") or "1.2.1"
+    binary = Path(plugin_dir or "/nonexistent") / "pulumi-resource-command"
+    if not binary.is_file():
+        pytest.fail(
+            "The Pulumi Command provider plugin (pulumi-resource-command) was not found: no "
+            "PULUMI_COMMAND_PLUGIN_BIN in .venv/hvprovider.env. Run `make setup` (tools/setup.sh builds it "
+            "with tools/build-command-plugin.sh from ../shared/vendor), or `make test`.",
+            pytrace=False,
+        )
+    pulumi = shutil.which("pulumi", path=env.get("PATH")) or "pulumi"  # the engine the env puts first
+    done = subprocess.run([pulumi, "plugin", "install", "resource", "command", version, "--file", str(binary)],
+                          env=dict(env), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise PulumiError(f"pulumi plugin install resource command {version} --file {binary} failed:\n"
+                          f"{done.stdout}{done.stderr}")
 
 
 class PulumiError(AssertionError):
@@ -297,7 +323,8 @@ def pulumi_project(pulumi_env: dict[str, str], tmp_path: Path) -> Callable[..., 
 
     def make(program: str | Path, config: Mapping[str, Any] | None = None,
              secrets: Mapping[str, Any] | None = None, stack: str = "test", name: str = "hvtest",
-             pythonpath: Iterable[Path | str] = (), env: Mapping[str, str] | None = None) -> PulumiProject:
+             pythonpath: Iterable[Path | str] = (), env: Mapping[str, str] | None = None,
+             command_plugin: bool = False) -> PulumiProject:
         nonlocal created
         created += 1
         work_dir = tmp_path / f"project-{created}"
@@ -314,6 +341,8 @@ def pulumi_project(pulumi_env: dict[str, str], tmp_path: Path) -> Callable[..., 
             project_env["PYTHONPATH"] = os.pathsep.join(extra + [project_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         if env:
             project_env.update(env)
+        if command_plugin:
+            install_command_plugin(project_env)
         project = PulumiProject(work_dir, stack, project_env)
         project.init_stack()
         for key, value in (config or {}).items():

@@ -6,8 +6,12 @@
 #  3. the Pulumi engine: a `pulumi` on PATH at or above $PULUMI_MIN_VERSION (with its Python language
 #     host beside it or on PATH), else the cached build, else a build from Go modules
 #     (tools/build-engine.sh, into ${HVPROVIDER_CACHE:-~/.cache/hvprovider}, outside the repo)
-#  4. .venv/hvprovider.env: KEY=value lines (PULUMI_ENGINE_BIN, ...) that the Makefile and the tests
-#     read to put the engine first on PATH
+#  4. the Pulumi Command provider plugin (pulumi_command's pulumi-resource-command, $COMMAND_PLUGIN_VERSION):
+#     the cached build, else a build from ../shared/vendor's source archive (tools/build-command-plugin.sh,
+#     into the same cache), installed into the project's PULUMI_HOME (.pulumi-state/home, as tools/lab.sh
+#     uses it); with neither Go nor the archive, `pulumi` downloads the plugin itself where it can
+#  5. .venv/hvprovider.env: KEY=value lines (PULUMI_ENGINE_BIN, PULUMI_COMMAND_PLUGIN_BIN, ...) that the
+#     Makefile and the tests read to put the engine first on PATH and to install the plugin
 #
 # Environment: HVPROVIDER_CACHE (cache root), PULUMI_ENGINE_VERSION (release to build),
 # HVPROVIDER_USE_PATH_PULUMI=0 (ignore a pulumi on PATH, always use the pinned build).
@@ -87,11 +91,33 @@ if [ -z "$ENGINE_BIN" ]; then
 fi
 [ -x "$ENGINE_BIN/pulumi" ] || die "engine directory $ENGINE_BIN has no pulumi binary"
 
-# 4. the env file the Makefile and the tests read
+# 4. the Pulumi Command provider plugin (same version as pulumi_command in pyproject.toml)
+COMMAND_PLUGIN_VERSION="${COMMAND_PLUGIN_VERSION:-1.2.1}"
+grep -q "\"pulumi_command==$COMMAND_PLUGIN_VERSION\"" pyproject.toml \
+    || die "pyproject.toml does not pin pulumi_command==$COMMAND_PLUGIN_VERSION: keep the two versions together"
+COMMAND_BIN=""
+if COMMAND_BIN="$(HVPROVIDER_CACHE="$CACHE" COMMAND_PLUGIN_VERSION="$COMMAND_PLUGIN_VERSION" \
+        bash "$ROOT/tools/build-command-plugin.sh" | tail -n1)" && [ -x "$COMMAND_BIN/pulumi-resource-command" ]; then
+    PROJECT_PULUMI_HOME="$ROOT/.pulumi-state/home"
+    if [ ! -x "$PROJECT_PULUMI_HOME/plugins/resource-command-v$COMMAND_PLUGIN_VERSION/pulumi-resource-command" ]; then
+        mkdir -p "$PROJECT_PULUMI_HOME"
+        PULUMI_HOME="$PROJECT_PULUMI_HOME" PULUMI_SKIP_UPDATE_CHECK=true "$ENGINE_BIN/pulumi" plugin install \
+            resource command "$COMMAND_PLUGIN_VERSION" --file "$COMMAND_BIN/pulumi-resource-command" >/dev/null 2>&1 \
+            || die "pulumi plugin install resource command $COMMAND_PLUGIN_VERSION --file $COMMAND_BIN/pulumi-resource-command failed"
+    fi
+    say "command plugin: $COMMAND_BIN/pulumi-resource-command ($COMMAND_PLUGIN_VERSION; installed in .pulumi-state/home)"
+else
+    COMMAND_BIN=""
+    say "command plugin: not built here (see above); pulumi downloads resource command $COMMAND_PLUGIN_VERSION where it can, or run: pulumi plugin install resource command $COMMAND_PLUGIN_VERSION"
+fi
+
+# 5. the env file the Makefile and the tests read
 tmp="$ENV_FILE.tmp.$$"
 {
     echo "# Written by tools/setup.sh; sourced by the Makefile, read by tests/engine_harness.py."
     echo "PULUMI_ENGINE_BIN=$ENGINE_BIN"
+    echo "PULUMI_COMMAND_PLUGIN_BIN=$COMMAND_BIN"
+    echo "PULUMI_COMMAND_PLUGIN_VERSION=$COMMAND_PLUGIN_VERSION"
     echo "PULUMI_ENGINE_VERSION=$("$ENGINE_BIN/pulumi" version)"
     echo "PULUMI_SKIP_UPDATE_CHECK=true"
 } >"$tmp"

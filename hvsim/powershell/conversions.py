@@ -40,6 +40,7 @@ _TYPE_ALIASES = {
     "switch": "switch", "switchparameter": "switch", "system.management.automation.switchparameter": "switch",
     "void": "void", "regex": "regex", "system.text.regularexpressions.regex": "regex",
     "system.collections.arraylist": "arraylist", "collections.arraylist": "arraylist",
+    "errorrecord": "errorrecord", "system.management.automation.errorrecord": "errorrecord",
 }
 
 NET_NAMES = {
@@ -442,6 +443,10 @@ def convert_to(value: Any, type_name: str) -> Any:
         if isinstance(value, ScriptBlock) or value is None:
             return value
         raise conversion_error(value, t, "Invalid cast.")
+    if t == "errorrecord":
+        if isinstance(value, ErrorRecord) or value is None:
+            return value
+        raise conversion_error(value, t, "Invalid cast.")
     if t == "void":
         return None
     raise conversion_error(value, t, "Invalid cast.")
@@ -474,6 +479,7 @@ def is_instance(value: Any, type_name: str) -> bool:
         "scriptblock": lambda v: isinstance(v, ScriptBlock),
         "pscredential": lambda v: isinstance(v, PSCredential),
         "securestring": lambda v: isinstance(v, SecureString),
+        "errorrecord": lambda v: isinstance(v, ErrorRecord),  # what 2>&1 mixes into the output
         "char": lambda v: False,
         "byte": lambda v: False,
     }

@@ -350,10 +350,13 @@ class Interpreter(Statements, Expressions, Commands):
         if action == "SilentlyContinue":
             self._record_error(record, to_stream=False)
             return []
-        if inv is not None and inv.merge_errors:
+        # The error stream of a command run inside a script block or function flows into its caller's:
+        # the nearest command with a 2> / *> redirection decides (`& $block 2>&1` gets the block's errors).
+        redirected = next((i for i in reversed(self.invocations) if i.merge_errors or i.discard_errors), None)
+        if redirected is not None and redirected.merge_errors:
             self.error_list.insert(0, record)
             return [record]
-        self._record_error(record, to_stream=not (inv is not None and inv.discard_errors))
+        self._record_error(record, to_stream=redirected is None)
         return []
 
     def warn(self, message: str, action: str | None = None) -> None:

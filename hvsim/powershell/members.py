@@ -294,12 +294,10 @@ def _str_method(s: str, n: str, args: list) -> Any:
         return s.lower()
     if n == "toupper" or n == "toupperinvariant":
         return s.upper()
-    if n == "trim":
-        return s.strip(to_string(args[0]) if args else None)
-    if n == "trimstart":
-        return s.lstrip(to_string(args[0]) if args else None)
-    if n == "trimend":
-        return s.rstrip(to_string(args[0]) if args else None)
+    if n in ("trim", "trimstart", "trimend"):
+        # Trim(params char[]): every argument is a character (or an array of them) to remove
+        chars = "".join(to_string(c) for a in args for c in (a if is_collection(a) else [a])) if args else None
+        return {"trim": s.strip, "trimstart": s.lstrip, "trimend": s.rstrip}[n](chars)
     if n == "split":
         if not args:
             return re.split(r"\s", s)
@@ -781,6 +779,16 @@ def call_static(type_ref: TypeRef, name: str, args: list, interp: "Interpreter")
             if n == "replace":
                 from .operators import replacement
                 return compile_regex(args[1], True).sub(replacement(to_string(args[2])), to_string(args[0]))
+        if t == "environment" and n in ("getenvironmentvariable", "setenvironmentvariable"):
+            # the process block of variables only ($env:): the User/Machine ones live in the registry
+            at = 2 if n == "setenvironmentvariable" else 1  # the optional EnvironmentVariableTarget
+            target = to_string(args[at]) if len(args) > at else "Process"
+            if target.lower() != "process":
+                raise not_supported(f"[Environment]::{name}() with the target '{target}' (only Process)")
+            if n == "getenvironmentvariable":
+                return interp.env_value(to_string(args[0]))
+            interp.set_var(to_string(args[0]), args[1], prefix="env")  # $null or '' removes it, as on Windows
+            return None
         if t in ("management.automation.pscredential", "pscredential") and n == "new":
             return PSCredential(to_string(args[0]), args[1])
         if (t in ("collections.arraylist",) or t.startswith("collections.generic.list")) and n == "new":
