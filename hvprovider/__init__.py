@@ -11,6 +11,10 @@ over WinRM. Resources, in the order a lab builds them:
 - ``HighlyAvailableVM``  a clustered VM on a CSV
 - ``ClusterLab``         a component that declares the seed's whole lab from one typed config
 
+Every resource takes ``(name, args=None, opts=None, **kwargs)``: an Args object, the same keyword
+arguments, or both (keywords win), as Pulumi's generated SDKs do; each has its own type token,
+``pulumi-python:dynamic/hvprovider:<Class>``.
+
 See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete policies.
 """
 from .cluster_node import ClusterNode, ClusterNodeArgs
@@ -20,12 +24,12 @@ from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
 from .iscsi_target import IscsiTarget, IscsiTargetArgs
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
-from .lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
+from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume
 from .shared_volume import SharedVolume, SharedVolumeArgs
 
 __all__ = [
-    "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
+    "ClusterLab", "ClusterLabArgs", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
     "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
     "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabHost", "LabNode", "LabVM", "SharedVolume", "SharedVolumeArgs",
+    "LabHost", "LabNode", "LabVM", "LabVolume", "SharedVolume", "SharedVolumeArgs",
 ]

@@ -304,8 +304,4 @@ class ClusterNode(HvResource):
     last_changes: pulumi.Output[list]
     delete_policy: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, args: ClusterNodeArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(ClusterNodeProvider(), resource_name, inputs, opts)
+    PROVIDER = ClusterNodeProvider

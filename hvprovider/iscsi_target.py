@@ -110,8 +110,4 @@ class IscsiTarget(HvResource):
     lun_mappings: pulumi.Output[list]
     adopted: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, args: IscsiTargetArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(IscsiTargetProvider(), resource_name, inputs, opts)
+    PROVIDER = IscsiTargetProvider

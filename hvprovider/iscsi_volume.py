@@ -139,8 +139,4 @@ class IscsiVolume(HvResource):
     status: pulumi.Output[str]
     adopted: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, args: IscsiVolumeArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(IscsiVolumeProvider(), resource_name, inputs, opts)
+    PROVIDER = IscsiVolumeProvider

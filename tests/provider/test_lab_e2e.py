@@ -277,7 +277,7 @@ def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, see
     lab = hvsim_lab
     project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets_of(lab))
     name = yaml.safe_load((project.work_dir / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
-    cluster_urn = f"urn:pulumi:{project.stack}::{name}::hvprovider:lab:ClusterLab$pulumi-python:dynamic:Resource::seed-cluster"
+    cluster_urn = f"urn:pulumi:{project.stack}::{name}::hvprovider:lab:ClusterLab$pulumi-python:dynamic/hvprovider:FailoverCluster::seed-cluster"
     project.up("--exclude", cluster_urn, "--exclude-dependents")   # storage and nodes only
     lab.control("power-off", host="HV02")
     failed = project.up(expect_failure=True)
