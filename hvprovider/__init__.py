@@ -17,12 +17,12 @@ arguments, or both (keywords win), as Pulumi's generated SDKs do; each has its o
 
 See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete policies.
 """
-from .cluster_node import ClusterNode, ClusterNodeArgs
+from .cluster_node import ClusterNode, ClusterNodeArgs, NodeDisk
 from .connection import ConnectionArgs
 from .errors import HvProviderError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
-from .iscsi_target import IscsiTarget, IscsiTargetArgs
+from .iscsi_target import IscsiTarget, IscsiTargetArgs, LunMapping
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
 from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume
 from .shared_volume import SharedVolume, SharedVolumeArgs
@@ -31,5 +31,5 @@ __all__ = [
     "ClusterLab", "ClusterLabArgs", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
     "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
     "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabHost", "LabNode", "LabVM", "LabVolume", "SharedVolume", "SharedVolumeArgs",
+    "LabHost", "LabNode", "LabVM", "LabVolume", "LunMapping", "NodeDisk", "SharedVolume", "SharedVolumeArgs",
 ]

@@ -32,7 +32,7 @@ scripts/cluster_node.ps1 (everything else), scripts/host_restart.ps1 + host_boot
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult
@@ -281,6 +281,16 @@ class ClusterNodeProvider(HvProvider):
                 self._restart(outputs, ", ".join(result.get("Changes") or []))
 
 
+@pulumi.output_type
+class NodeDisk(dict):
+    """A LUN as the node sees it (``ClusterNode.disks``): ``disk["size"]`` or ``disk.size``, ints as ints."""
+
+    serial_number: str = pulumi.property("serial_number")
+    unique_id: str = pulumi.property("unique_id")
+    number: Optional[int] = pulumi.property("number")
+    size: Optional[int] = pulumi.property("size")
+
+
 class ClusterNode(HvResource):
     """A Hyper-V host made ready for the cluster (see the module docstring)."""
 
@@ -298,7 +308,7 @@ class ClusterNode(HvResource):
     domain: pulumi.Output[Optional[str]]
     initiator_iqn: pulumi.Output[str]
     connected_targets: pulumi.Output[list]
-    disks: pulumi.Output[list]
+    disks: pulumi.Output[list[NodeDisk]]
     last_boot_time: pulumi.Output[str]
     restarts: pulumi.Output[int]
     last_changes: pulumi.Output[list]

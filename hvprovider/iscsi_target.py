@@ -15,7 +15,7 @@ with it); the virtual disks are IscsiVolume's. Script: scripts/iscsi_target.ps1.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
@@ -98,6 +98,14 @@ class IscsiTargetProvider(HvProvider):
         return facts
 
 
+@pulumi.output_type
+class LunMapping(dict):
+    """A virtual disk mapped to the target (``IscsiTarget.lun_mappings``): its path and LUN number."""
+
+    path: str = pulumi.property("path")
+    lun: int = pulumi.property("lun")
+
+
 class IscsiTarget(HvResource):
     """An iSCSI Target Server target (see the module docstring for inputs, outputs and the diff table)."""
 
@@ -107,7 +115,7 @@ class IscsiTarget(HvResource):
     description: pulumi.Output[str]
     target_iqn: pulumi.Output[str]
     status: pulumi.Output[str]
-    lun_mappings: pulumi.Output[list]
+    lun_mappings: pulumi.Output[list[LunMapping]]
     adopted: pulumi.Output[bool]
 
     PROVIDER = IscsiTargetProvider

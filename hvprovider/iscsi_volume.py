@@ -18,7 +18,7 @@ mapping, the disk, and the .vhdx file unless keep_file. Script: scripts/iscsi_vo
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure

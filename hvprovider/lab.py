@@ -1,8 +1,8 @@
 """ClusterLab: the seed's whole lab (iSCSI storage, two Hyper-V nodes, a failover cluster with a disk
 witness, a Cluster Shared Volume and a highly available VM) as one ComponentResource.
 
-    from hvprovider.lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
-    lab = ClusterLab("seed", ClusterLabConfig(
+    from hvprovider import ClusterLab, ClusterLabArgs, LabHost, LabNode, LabVM
+    lab = ClusterLab("seed", ClusterLabArgs(                 # or the same fields as keyword arguments
         storage_host=LabHost("DC01", dc01_connection, address="192.168.10.10"),
         nodes=[LabNode("HV01", hv01_connection, vm_nic="Ethernet 2"), LabNode("HV02", hv02_connection, vm_nic="Ethernet 2")],
         domain_fqdn="hyper.local", domain_username="HYPER\\Administrator", domain_password=domain_password,
@@ -22,16 +22,25 @@ in camelCase there):
                    joins them and runs the cluster cmdlets (the double hop, docs/provider-cluster.md)
     cluster_name, cluster_address                       NetBIOS name and IPv4 of the cluster
     quorum_size_bytes, storage_size_bytes               the two iSCSI virtual disks ("1GB", "40GB")
+    extra_volumes  [LabVolume(name, size_bytes)]         more LUNs, brought online on every node
     vm             LabVM(name, memory_startup_bytes, processor_count, generation, disk_size_bytes,
                    state, owner_node, preferred_owners, migration_type, allow_restart_for_changes)
+    extra_vms      [LabVM(...)]                          more VMs on the lab's CSV
     switch_name, target_name, vhd_folder, csv_label, skip_validation       (defaults below)
+
+Each field is checked with the Prop of the resource input it feeds (LAB_SPEC, CONFIG_SPEC: derived
+from the resources' SPEC tables, never restated), then by the lab's own rules (``lab_failures``), before
+any resource is registered; a problem is an ``errors.ArgumentError`` naming the field's path.
+
+What a larger stack builds on (attributes): target, quorum_volume, storage_volume, extra_volumes
+(by name), nodes, cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
 
 Resources and their order (dependencies follow the outputs that flow between them):
     IscsiTarget (InitiatorIds = DNSName:<node fqdn>, so the target needs no node facts first)
-    -> IscsiVolume quorum + storage
+    -> IscsiVolume quorum + storage + extra volumes
     -> ClusterNode per node (features, domain join, CredSSP, iSCSI session, LUNs, VM switch)
     -> FailoverCluster (validation, nodes, witness = the quorum LUN by serial number)
-    -> SharedVolume (the storage LUN by serial number) -> HighlyAvailableVM (on the CSV path)
+    -> SharedVolume (the storage LUN by serial number) -> HighlyAvailableVMs (on the CSV path)
 Outputs: cluster_fqdn, csv_path, vm_owner_node, target_iqn, validation_summary.
 """
 from __future__ import annotations

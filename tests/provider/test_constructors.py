@@ -32,6 +32,7 @@ class Recorder(pulumi.runtime.Mocks):
             outs["target_iqn"] = f"iqn.1991-05.com.microsoft:dc01-{args.inputs.get('target_name')}-target"
         if args.typ.endswith(":SharedVolume"):
             outs["path"] = "C:\\ClusterStorage\\Volume1"
+        outs.update(getattr(self, "extra", {}).get(args.name, {}))
         return f"{args.name}-id", outs
 
     def call(self, args):
@@ -64,6 +65,18 @@ def test_args_are_the_spec(resource, args):
             assert param.default is inspect.Parameter.empty, name
         else:
             assert param.default is None, name
+
+
+@pytest.mark.parametrize("resource,args", RESOURCES, ids=[r.__name__ for r, _ in RESOURCES])
+def test_the_docs_name_every_input(resource, args):
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "provider.md").read_text(encoding="utf-8") + (docs / "provider-cluster.md").read_text(encoding="utf-8")
+    section = text[text.index(f"## {resource.__name__}"):]
+    section = section[:section.find("\n## ", 4)]
+    missing = [p.name for p in resource.PROVIDER.SPEC if f"`{p.name}`" not in section]
+    assert missing == [], f"docs section ## {resource.__name__} does not name {missing}"
 
 
 @pytest.mark.parametrize("resource,args", RESOURCES, ids=[r.__name__ for r, _ in RESOURCES])
@@ -148,3 +161,23 @@ def test_cluster_lab_argument_mistakes_are_named():
         ClusterLab("x", lab_args(vm=LabVM(owner_node="HV03"), extra_vms=[LabVM(name="testvm")]))
     assert "vm.owner_node: 'HV03' is not a node of the lab" in str(info.value)
     assert "extra_vms[0].name: 'testvm' is the name of another VM of the lab" in str(info.value)
+
+
+@pulumi.runtime.test
+def test_whole_numbers_in_list_outputs_are_ints(mocks):
+    """The engine's numbers are floats; the typed outputs give the program ints (no 1073741824.0)."""
+    node = ClusterNode("node", connection=CONN)
+    target = IscsiTarget("t", connection=CONN, target_name="cluster", initiator_ids=["DNSName:hv01.hyper.local"])
+    mocks.extra = {"node": {"disks": [{"serial_number": "S1", "unique_id": "U1", "number": 2.0, "size": 1073741824.0}]},
+                   "t": {"lun_mappings": [{"path": "C:\\d\\q.vhdx", "lun": 0.0}]}}
+
+    def check_disks(disks):
+        # (read through the output itself: Output.all would copy an output type into a plain dict)
+        assert disks[0]["size"] == 1073741824 and type(disks[0]["size"]) is int and disks[0].number == 2
+        assert f"{disks[0]['size']}" == "1073741824" and disks[0]["serial_number"] == "S1"
+        return target.lun_mappings.apply(check_mappings)
+
+    def check_mappings(mappings):
+        assert type(mappings[0]["lun"]) is int and mappings[0].path == "C:\\d\\q.vhdx"
+
+    return node.disks.apply(check_disks)

@@ -31,7 +31,9 @@ def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restar
                   for n in sorted(("HV01", "HV02"), key=lambda n: n != first)],
         "domain": {"fqdn": "hyper.local", "username": lab.credentials("HV01", domain=True)[0]},
         "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
-        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": "4GB"},
+        # one more LUN given to the lab (ClusterLab's extension point): online on every node
+        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": "4GB",
+                    "extraVolumes": [{"name": "data", "size": "1GB"}]},
         "switchName": "VMNet",
         "vm": {"name": VM, "memoryStartupBytes": memory, "diskSizeBytes": "10GB", "ownerNode": owner,
                "preferredOwners": ["HV01", "HV02"], "migrationType": migration,
@@ -137,6 +139,14 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     [csv] = cluster["csvs"].values()
     assert cluster["resources"][csv["name"]]["disk"]["serial"] == storage_serial
     assert out["csv_path"] == csv["path"] == "C:\\ClusterStorage\\Volume1"
+    # the extra LUN is online and writable on BOTH nodes (one created beside the lab stayed offline on
+    # the second node), and it is none of the cluster's disks
+    data_serial = resource(project, "seed-volume-data")["outputs"]["serial_number"]
+    assert data_serial not in (quorum_serial, storage_serial)
+    for node in ("HV01", "HV02"):
+        [disk] = [d for d in world["hosts"][node]["disks"] if d["serial"] == data_serial and d.get("present")]
+        assert not disk["offline"] and not disk["read_only"], (node, disk)
+    assert data_serial not in [r.get("disk", {}).get("serial") for r in cluster["resources"].values()]
     # the HA VM: running on its declared owner, files on the CSV, switch connected, a cluster role
     host, vm = the_vm(world)
     assert (host, vm["state"], out["vm_owner_node"]) == ("HV02", "Running", "HV02")
@@ -252,7 +262,7 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
         assert not any(k.startswith("c:\\clusterstorage\\volume") for k in h.get("files", {}))
         assert h["services"]["ClusSvc"]["status"] == "Stopped"
     assert {r["urn"].rsplit("::", 1)[1] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
-        "seed-target", "seed-quorum", "seed-storage", "seed-hv01", "seed-hv02"}
+        "seed-target", "seed-quorum", "seed-storage", "seed-volume-data", "seed-hv01", "seed-hv02"}
     # 2. the rest: back to the start apart from ClusterNode's delete policy (domain membership, features)
     project.destroy()
     world = lab.world()

@@ -113,3 +113,25 @@ IscsiTarget("t", connection={conn_text(hvsim_lab, "DC01")}, target_name="cluster
     assert "IscsiTarget resource 't' has a problem: initiator_ids[1]: 'hv02' is not an initiator id" in out
     assert_clean(out)
     assert winrm_commands(hvsim_lab) == []
+
+
+def test_the_monitor_line_on_a_failed_check_is_the_sdks(pulumi_project):
+    """`error: Resource monitor has terminated, shutting down` follows every failed check of a Python
+    program: a plain pulumi.dynamic provider (nothing of ours) prints it the same way. The engine ends
+    the run on the check failure and closes its monitor while the program still awaits its
+    registrations; the Python SDK reports that as a RunError (docs/provider.md, Common behaviour)."""
+    program = '''
+from pulumi.dynamic import CheckFailure, CheckResult, Resource, ResourceProvider
+
+class Provider(ResourceProvider):
+    def check(self, olds, news):
+        return CheckResult(news, [CheckFailure("", "x: refused")])
+
+class Plain(Resource):
+    pass
+
+Plain(Provider(), "plain", {"x": 1})
+'''
+    out = diagnostics(pulumi_project(program).preview(expect_failure=True))
+    assert "resource 'plain' has a problem: x: refused" in out
+    assert "Resource monitor has terminated, shutting down" in out
