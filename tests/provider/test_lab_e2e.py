@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from test_iscsi_e2e import write_legacy_type_tokens
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "CLUSTER1"
 VM = "TestVM"
@@ -169,6 +171,19 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     second = project.up()
     assert set(second.change_summary) == {"same"}, second.change_summary
     assert mutating(lab.audit()[n:]) == []
+
+    # -- a state written when every resource was pulumi-python:dynamic:Resource (ClusterLab's children
+    # included, their URNs carry the parent's type) upgrades in place through the aliases ---------------
+    write_legacy_type_tokens(project)
+    assert {r["type"] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
+        "pulumi-python:dynamic:Resource"}
+    n = len(lab.audit())
+    preview = project.preview()
+    assert not {"create", "replace", "delete", "create-replacement", "delete-replaced"} & set(preview.change_summary)
+    upgraded = project.up()
+    assert not {"create", "replace", "delete"} & set(upgraded.change_summary), upgraded.change_summary
+    assert mutating(lab.audit()[n:]) == []
+    assert resource(project, "seed-vm-testvm")["type"] == "pulumi-python:dynamic/hvprovider:HighlyAvailableVM"
 
     # -- refresh reads every resource back: no drift, nothing to do afterwards ------------------------
     refreshed = project.refresh()
