@@ -15,14 +15,13 @@ import pulumi
 from hvprovider.lab import ClusterLab, ClusterLabConfig
 
 config = pulumi.Config()
-lab_shape = config.require_object("lab")
 domain_password = config.require_secret("domainPassword")
 # One secret holding every host's connection password; the plain values never leave secrets.
 host_passwords = config.require_secret("hostPasswords").apply(json.loads)
-host_names = [lab_shape["storageHost"]["name"], *(node["name"] for node in lab_shape["nodes"])]
-passwords = {name: host_passwords.apply(lambda table, name=name: table[name]) for name in host_names}
 
-lab = ClusterLab("seed", ClusterLabConfig.from_dict(lab_shape, passwords, domain_password))
+# from_dict checks every key and value of the lab's shape strictly before any resource exists and
+# names what is wrong by its key path (lab.nodes[1].name), as an error without a traceback.
+lab = ClusterLab("seed", ClusterLabConfig.from_dict(config.require_object("lab"), host_passwords, domain_password))
 
 pulumi.export("cluster_fqdn", lab.cluster_fqdn)
 pulumi.export("csv_path", lab.csv_path)

@@ -12,22 +12,27 @@ over WinRM. Resources, in the order a lab builds them:
 - ``ClusterLab``         a component that declares the seed's whole lab from one typed config
 - ``PowerShellScript``   a script of your own run over WinRM (pulumi-command's remote.Command model)
 
+Every resource takes ``(name, args=None, opts=None, **kwargs)``: an Args object, the same keyword
+arguments, or both (keywords win), as Pulumi's generated SDKs do; each has its own type token,
+``pulumi-python:dynamic/hvprovider:<Class>``.
+
 See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete policies.
 """
-from .cluster_node import ClusterNode, ClusterNodeArgs
+from .cluster_node import ClusterNode, ClusterNodeArgs, NodeDisk
 from .connection import ConnectionArgs
 from .errors import HvProviderError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
 from .iscsi_target import IscsiTarget, IscsiTargetArgs
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
-from .lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
+from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume
 from .powershell_script import PowerShellScript, PowerShellScriptArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs
 
 __all__ = [
-    "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
+    "ClusterLab", "ClusterLabArgs", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
     "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
     "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabHost", "LabNode", "LabVM", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
+    "LabHost", "LabNode", "LabVM", "LabVolume", "NodeDisk", "PowerShellScript", "PowerShellScriptArgs",
+    "SharedVolume", "SharedVolumeArgs",
 ]

@@ -18,8 +18,11 @@ A resource module declares:
         def script_params(self, props, mode) -> dict    # SCRIPT's parameters for -Mode Get | Set | Remove
         def check_more(self, olds, news) -> list[CheckFailure]   # cross-property / transition rules
 
-and a ``pulumi.dynamic.Resource`` subclass built with ``HvResource.__init__`` (typed outputs,
-``connection`` and every ``Prop(secret=True)`` marked secret, output placeholders declared).
+and an ``HvResource`` subclass that names it (``PROVIDER = IscsiTargetProvider``) and types its outputs:
+it takes ``(name, args=None, opts=None, **kwargs)``, has its own type token
+``pulumi-python:dynamic/hvprovider:<Class>`` (aliased to the old ``pulumi-python:dynamic:Resource``),
+marks ``connection`` and every ``Prop(secret=True)`` secret and declares the output placeholders.
+``check`` hands the engine each failure as "path: reason" (``engine_failure``).
 
 ``diff`` is the table in ``SPEC``: every input property with ``on_change`` 'update' or 'replace'
 (``'ignore'`` never diffs; a ``dict`` property with ``replace_fields`` replaces only when one of those
@@ -57,7 +60,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult,
                             ResourceProvider, UpdateResult)
 
 from .connection import ConnectionArgs
-from .errors import ConnectionFailedError, HvProviderError
+from .errors import ArgumentError, ConnectionFailedError, HvProviderError
 from .validation import Prop, contains_unknown, is_unknown, validate
 
 PROVIDER_KEY = "__provider"
@@ -149,6 +152,28 @@ def describe_diff(spec: tuple[Prop, ...], olds: Mapping[str, Any], news: Mapping
     return changes, replaces
 
 
+def whole_numbers(value: Any) -> Any:
+    """``value`` with every integral float made an int (the engine's numbers are floats), recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+def engine_failure(failure: CheckFailure) -> CheckFailure:
+    """A check failure as the engine shows it best: the property path leads the reason.
+
+    The engine prints a failure that names a property as ``property P value V has a problem: R``, V
+    looked up as a top-level input: a nested path (``connection.port``, ``initiator_ids[1]``) or a
+    missing input prints ``value {<nil>}``, a number ``{1.073741824e+09}``. Without a property it prints
+    ``resource 'x' has a problem: R``, so R = "P: reason" names the property exactly as written.
+    ``validation.failures_by_property`` reads it back."""
+    return CheckFailure("", f"{failure.property}: {failure.reason}") if failure.property else failure
+
+
 class HvProvider(ResourceProvider):
     """Base of every hvprovider dynamic provider (see the module docstring)."""
 
@@ -219,7 +244,8 @@ class HvProvider(ResourceProvider):
     def check(self, _olds: dict, news: dict) -> CheckResult:
         inputs, failures = validate(self.SPEC, news, ignore=self.OUTPUTS)
         if not failures:
-            failures.extend(self.check_more(_olds or {}, inputs))
+            # the engine hands old numbers back as floats: 1073741824.0 must read 1073741824 in messages
+            failures.extend(self.check_more(whole_numbers(_olds or {}), inputs))
         # computed outputs are never inputs: drop their placeholders
         for name in self.OUTPUTS:
             inputs.pop(name, None)
@@ -227,7 +253,7 @@ class HvProvider(ResourceProvider):
             # old inputs stand in where the engine sent no old outputs (they carry what an earlier check kept)
             old_outputs = _engine_request_properties("old_outputs") or _olds or {}
             inputs.update(self.known_outputs(inputs, _olds or {}, old_outputs))
-        return CheckResult(inputs, failures)
+        return CheckResult(inputs, [engine_failure(f) for f in failures])
 
     def known_outputs(self, inputs: Mapping[str, Any], olds: Mapping[str, Any], old_outputs: Mapping[str, Any]) -> dict:
         """The outputs that ``inputs`` already decide: ``derived_inputs`` once every input is known, and
@@ -341,15 +367,35 @@ def _engine_request_properties(field: str) -> dict | None:
         return None
 
 
-class HvResource(Resource):
-    """Base of the hvprovider resources: declares computed outputs and marks secrets."""
+#: The type token every hvprovider resource had before each got its own (pulumi-python:dynamic:Resource):
+#: an alias to it lets a stack created then upgrade in place, with no replacement.
+LEGACY_TYPE = "pulumi-python:dynamic:Resource"
+TYPE_MODULE = "hvprovider"
 
-    def __init__(self, provider: HvProvider, name: str, inputs: Mapping[str, Any],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        unknown = sorted(set(inputs) - {p.name for p in provider.SPEC})
-        if unknown:
-            raise TypeError(f"{provider.RESOURCE}: unknown argument(s) {', '.join(unknown)}; "
-                            f"allowed: {', '.join(p.name for p in provider.SPEC)}")
+
+class HvResource(Resource):
+    """Base of the hvprovider resources: one constructor convention, typed outputs, secrets marked.
+
+    Every resource is built the way Pulumi's generated SDKs build theirs::
+
+        IscsiTarget("quorum-target", IscsiTargetArgs(connection=c, target_name="cluster", ...))
+        IscsiTarget("quorum-target", connection=c, target_name="cluster", ...)
+
+    (keyword arguments override the Args object's fields). A keyword the resource does not declare
+    is an ``errors.ArgumentError`` naming the allowed ones. A subclass declares ``PROVIDER`` (its
+    ``HvProvider`` class) and gets its own type token, ``pulumi-python:dynamic/hvprovider:<Class>``,
+    with an alias to ``LEGACY_TYPE``.
+    """
+
+    PROVIDER: ClassVar[type[HvProvider]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(module=TYPE_MODULE, name=cls.__name__, **kwargs)
+
+    def __init__(self, resource_name: str, args: Any = None, opts: pulumi.ResourceOptions | None = None,
+                 **kwargs: Any) -> None:
+        provider = self.PROVIDER()
+        inputs = resource_inputs(provider, args, kwargs)
         props: dict[str, Any] = {}
         secret_names = [p.name for p in provider.SPEC if p.secret]
         for prop in provider.SPEC:
@@ -363,8 +409,29 @@ class HvResource(Resource):
             props[prop.name] = value
         for output in provider.OUTPUTS:
             props[output] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=secret_names)
-        super().__init__(provider, name, props, pulumi.ResourceOptions.merge(secret_opts, opts))
+        own_opts = pulumi.ResourceOptions(additional_secret_outputs=secret_names,
+                                          aliases=[pulumi.Alias(type_=LEGACY_TYPE)])
+        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(own_opts, opts))
+
+
+def resource_inputs(provider: HvProvider, args: Any, kwargs: Mapping[str, Any]) -> dict:
+    """The inputs from an Args object (or a dict) and keyword arguments, which override its fields."""
+    if args is None:
+        inputs: dict[str, Any] = {}
+    elif isinstance(args, Mapping):
+        inputs = dict(args)
+    elif hasattr(args, "__dict__"):
+        inputs = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    else:
+        raise ArgumentError(f"{provider.RESOURCE}: args must be a {provider.RESOURCE}Args or a dict, "
+                            f"got {type(args).__name__}")
+    inputs.update({k: v for k, v in kwargs.items()})
+    allowed = [p.name for p in provider.SPEC]
+    unknown = sorted(set(inputs) - set(allowed))
+    if unknown:
+        raise ArgumentError(f"{provider.RESOURCE}: unknown argument(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(allowed)}")
+    return inputs
 
 
 def adopted(state: Mapping[str, Any], olds: Mapping[str, Any] | None) -> bool:
@@ -378,7 +445,7 @@ def merge_observed(spec_names: tuple[str, ...], desired: Mapping[str, Any], obse
     return {k: observed[k] for k in spec_names if k in observed and observed[k] != desired.get(k)}
 
 
-__all__ = ["HvProvider", "HvResource", "describe_diff", "normalize", "is_unknown", "contains_unknown",
+__all__ = ["HvProvider", "HvResource", "LEGACY_TYPE", "resource_inputs", "describe_diff", "normalize", "is_unknown", "contains_unknown",
            "PROVIDER_KEY", "merge_observed", "adopted"]
 
 _install_concise_errors()

@@ -7,7 +7,9 @@ import dataclasses
 from typing import Any, Mapping, Sequence
 
 from .connection import CONNECTION_FIELDS, CONNECTION_PROP, connection_check
-from .validation import Prop, dns_name, netbios_name, nonempty
+from pulumi.dynamic import CheckFailure
+
+from .validation import Prop, contains_unknown, dns_name, is_unknown, netbios_name, nonempty
 
 #: Any node of the cluster serves: changing the connection (even its host) updates in place.
 CLUSTER_CONNECTION_PROP = dataclasses.replace(CONNECTION_PROP, replace_fields=())
@@ -50,3 +52,13 @@ def short_name(value: Any) -> str:
 def same_names(a: Sequence[Any] | None, b: Sequence[Any] | None) -> bool:
     """Two node lists name the same nodes (order, case and FQDN/NetBIOS spelling ignored)."""
     return sorted(short_name(x) for x in (a or [])) == sorted(short_name(x) for x in (b or []))
+
+
+def nodes_outside(cluster_nodes: Any, node: Any, path: str) -> list[CheckFailure]:
+    """A failure when ``node`` is not one of ``cluster_nodes`` (skipped while either is unknown or unset)."""
+    if not node or is_unknown(node) or not isinstance(cluster_nodes, list) or contains_unknown(cluster_nodes):
+        return []
+    if short_name(node) in {short_name(n) for n in cluster_nodes}:
+        return []
+    return [CheckFailure(path, f"{node!r} is not a node of the cluster; its nodes are: "
+                               + ", ".join(str(n) for n in cluster_nodes))]

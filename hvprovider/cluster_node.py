@@ -32,7 +32,7 @@ scripts/cluster_node.ps1 (everything else), scripts/host_restart.ps1 + host_boot
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure
@@ -286,6 +286,16 @@ class ClusterNodeProvider(HvProvider):
                 self._restart(outputs, ", ".join(result.get("Changes") or []))
 
 
+@pulumi.output_type
+class NodeDisk(dict):
+    """A LUN as the node sees it (``ClusterNode.disks``): ``disk["number"]`` or ``disk.number``, ints as ints
+    (no size: a grown volume would show here as drift of the node; IscsiVolume.size_bytes has it)."""
+
+    serial_number: str = pulumi.property("serial_number")
+    unique_id: str = pulumi.property("unique_id")
+    number: Optional[int] = pulumi.property("number")
+
+
 class ClusterNode(HvResource):
     """A Hyper-V host made ready for the cluster (see the module docstring)."""
 
@@ -303,14 +313,10 @@ class ClusterNode(HvResource):
     domain: pulumi.Output[Optional[str]]
     initiator_iqn: pulumi.Output[str]
     connected_targets: pulumi.Output[list]
-    disks: pulumi.Output[list]
+    disks: pulumi.Output[list[NodeDisk]]
     last_boot_time: pulumi.Output[str]
     restarts: pulumi.Output[int]
     last_changes: pulumi.Output[list]
     delete_policy: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, args: ClusterNodeArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(ClusterNodeProvider(), resource_name, inputs, opts)
+    PROVIDER = ClusterNodeProvider

@@ -13,10 +13,14 @@ happened, on which host, and what to do (the engine shows only the message and a
     +-- RestartTimeoutError       a host did not come back from a restart in time
     +-- TlsError                  the host's certificate is not trusted (https)
     +-- InputError                a value was refused outside check() (e.g. in diff or create)
+    +-- ArgumentError             the program passed an argument or config value the resource cannot take
+                                  (also a pulumi.RunError: shown as its message alone)
 
 No message ever contains a password: constructors take only host, port, user names and PowerShell text.
 """
 from __future__ import annotations
+
+from pulumi.errors import RunError
 
 
 class HvProviderError(Exception):
@@ -127,3 +131,9 @@ class TlsError(HvProviderError):
             f"TLS to WinRM at {host}:{port} failed ({reason}): point connection.ca_trust_path at the PEM of the CA "
             f"that signed the host's certificate, or set server_cert_validation='ignore' explicitly (not recommended)"
         )
+
+
+class ArgumentError(HvProviderError, RunError):
+    """The program passed a resource or ClusterLab an argument or config value it cannot take
+    (an unknown keyword, a stack config value of the wrong kind). Raised while the program runs,
+    before any resource exists: a ``pulumi.RunError``, so the engine shows the message alone."""

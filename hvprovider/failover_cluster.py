@@ -76,8 +76,8 @@ class FailoverClusterArgs:
         nodes: pulumi.Input[Sequence[pulumi.Input[str]]],
         static_address: pulumi.Input[str],
         witness_disk_serial: Optional[pulumi.Input[str]] = None,
-        skip_validation: bool = False,
-        disk_wait_seconds: int = 300,
+        skip_validation: Optional[pulumi.Input[bool]] = None,
+        disk_wait_seconds: Optional[pulumi.Input[int]] = None,
         alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
     ) -> None:
         self.connection = connection
@@ -90,20 +90,6 @@ class FailoverClusterArgs:
         self.skip_validation = skip_validation
         self.disk_wait_seconds = disk_wait_seconds
         self.alternate_connections = alternate_connections
-
-    def to_inputs(self) -> dict[str, Any]:
-        return {
-            "connection": self.connection,
-            "domain_username": self.domain_username,
-            "domain_password": self.domain_password,
-            "name": self.name,
-            "nodes": self.nodes,
-            "static_address": self.static_address,
-            "witness_disk_serial": self.witness_disk_serial,
-            "skip_validation": self.skip_validation,
-            "disk_wait_seconds": self.disk_wait_seconds,
-            "alternate_connections": self.alternate_connections,
-        }
 
 
 def summarize_validation(validation: Mapping[str, Any] | None) -> tuple[str, str, str]:
@@ -160,7 +146,7 @@ class FailoverClusterProvider(HvProvider):
             "StaticAddress": props.get("static_address") or "",
             "WitnessDiskSerial": props.get("witness_disk_serial") or "",
             "SkipValidation": bool(props.get("skip_validation")),
-            "DiskWaitSeconds": int(props.get("disk_wait_seconds") or 300),
+            "DiskWaitSeconds": int(props["disk_wait_seconds"] if props.get("disk_wait_seconds") is not None else 300),
             **domain_params(props),
         }
 
@@ -224,6 +210,4 @@ class FailoverCluster(HvResource):
     validation_summary: pulumi.Output[str]
     validation_outcome: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, args: FailoverClusterArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(FailoverClusterProvider(), resource_name, args.to_inputs(), opts)
+    PROVIDER = FailoverClusterProvider

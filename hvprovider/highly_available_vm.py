@@ -34,7 +34,8 @@ from pulumi.dynamic import CheckFailure, DiffResult
 
 from . import progress
 from .base import HvProvider, HvResource
-from .cluster_common import ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name, short_name
+from .cluster_common import (ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP, DOMAIN_CREDENTIAL_PROPS, domain_params, node_name,
+                             nodes_outside, short_name)
 from .connection import ConnectionArgs
 from .validation import Prop, contains_unknown, is_unknown, number_between, require_unique, size_between, windows_path
 
@@ -83,6 +84,9 @@ SPEC: tuple[Prop, ...] = (
          doc="how a running VM moves when owner_node changes"),
     Prop("allow_restart_for_changes", "bool", default=False, on_change="ignore",
          doc="let the provider turn the VM off and on again for memory/processor changes"),
+    Prop("cluster_nodes", "list", items=(node_name,), on_change="ignore",
+         doc="the cluster's nodes (FailoverCluster.nodes): owner_node and preferred_owners are checked "
+             "against them at preview; unset: not checked"),
 )
 
 OUTPUTS = ("vm_id", "group_name", "group_state", "vm_state", "vhd_path", "config_path", "actual_preferred_owners")
@@ -103,14 +107,15 @@ class HighlyAvailableVMArgs:
         memory_startup_bytes: pulumi.Input[Any],
         disk_size_bytes: pulumi.Input[Any],
         switch_name: pulumi.Input[str],
-        processor_count: pulumi.Input[int] = 1,
-        generation: pulumi.Input[int] = 2,
+        processor_count: Optional[pulumi.Input[int]] = None,
+        generation: Optional[pulumi.Input[int]] = None,
         preferred_owners: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
         owner_node: Optional[pulumi.Input[str]] = None,
-        state: pulumi.Input[str] = "Running",
-        migration_type: pulumi.Input[str] = "Live",
-        allow_restart_for_changes: bool = False,
+        state: Optional[pulumi.Input[str]] = None,
+        migration_type: Optional[pulumi.Input[str]] = None,
+        allow_restart_for_changes: Optional[pulumi.Input[bool]] = None,
         alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
+        cluster_nodes: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
     ) -> None:
         self.connection = connection
         self.domain_username = domain_username
@@ -128,11 +133,7 @@ class HighlyAvailableVMArgs:
         self.migration_type = migration_type
         self.allow_restart_for_changes = allow_restart_for_changes
         self.alternate_connections = alternate_connections
-
-    def to_inputs(self) -> dict[str, Any]:
-        inputs = {k: v for k, v in vars(self).items()}
-        inputs["preferred_owners"] = self.preferred_owners if self.preferred_owners is not None else []
-        return inputs
+        self.cluster_nodes = cluster_nodes
 
 
 def _same_owner(old: Any, new: Any) -> bool:
@@ -161,6 +162,9 @@ class HighlyAvailableVMProvider(HvProvider):
         owners = news.get("preferred_owners")
         if isinstance(owners, list):
             failures += require_unique([o if is_unknown(o) else short_name(o) for o in owners], "preferred_owners")
+        failures += nodes_outside(news.get("cluster_nodes"), news.get("owner_node"), "owner_node")
+        for i, owner in enumerate(owners if isinstance(owners, list) else []):
+            failures += nodes_outside(news.get("cluster_nodes"), owner, f"preferred_owners[{i}]")
         # Hyper-V changes startup memory and processor count only while the VM is off: refuse at
         # preview unless the user allowed the restart or asks for the VM to be off anyway.
         if olds and olds.get("state") == "Running" and news.get("state") == "Running" \
@@ -169,7 +173,7 @@ class HighlyAvailableVMProvider(HvProvider):
                 old, new = olds.get(prop), news.get(prop)
                 if old is not None and not contains_unknown(new) and _normalized(old) != new:
                     failures.append(CheckFailure(prop, (
-                        f"changing {prop} from {old} to {new} needs {_vm_text(news.get('name'))} turned off, and it is "
+                        f"changing {prop} from {_normalized(old)} to {new} needs {_vm_text(news.get('name'))} turned off, and it is "
                         f"running: set allow_restart_for_changes=True to let the provider stop and restart it, "
                         f"or set state=\"Off\"")))
         return failures
@@ -268,6 +272,4 @@ class HighlyAvailableVM(HvResource):
     name: pulumi.Output[str]
     state: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, args: HighlyAvailableVMArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(HighlyAvailableVMProvider(), resource_name, args.to_inputs(), opts)
+    PROVIDER = HighlyAvailableVMProvider

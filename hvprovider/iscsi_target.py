@@ -15,7 +15,7 @@ connect, volumes map), so they would be stale right after the first up (docs/pro
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
@@ -105,8 +105,4 @@ class IscsiTarget(HvResource):
     target_iqn: pulumi.Output[str]
     adopted: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, args: IscsiTargetArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(IscsiTargetProvider(), resource_name, inputs, opts)
+    PROVIDER = IscsiTargetProvider

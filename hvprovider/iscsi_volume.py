@@ -17,7 +17,7 @@ mapping, the disk, and the .vhdx file unless keep_file. Script: scripts/iscsi_vo
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure
@@ -140,8 +140,4 @@ class IscsiVolume(HvResource):
     mapped_lun: pulumi.Output[int]
     adopted: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, args: IscsiVolumeArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
-        super().__init__(IscsiVolumeProvider(), resource_name, inputs, opts)
+    PROVIDER = IscsiVolumeProvider

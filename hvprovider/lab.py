@@ -1,8 +1,8 @@
 """ClusterLab: the seed's whole lab (iSCSI storage, two Hyper-V nodes, a failover cluster with a disk
 witness, a Cluster Shared Volume and a highly available VM) as one ComponentResource.
 
-    from hvprovider.lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
-    lab = ClusterLab("seed", ClusterLabConfig(
+    from hvprovider import ClusterLab, ClusterLabArgs, LabHost, LabNode, LabVM
+    lab = ClusterLab("seed", ClusterLabArgs(                 # or the same fields as keyword arguments
         storage_host=LabHost("DC01", dc01_connection, address="192.168.10.10"),
         nodes=[LabNode("HV01", hv01_connection, vm_nic="Ethernet 2"), LabNode("HV02", hv02_connection, vm_nic="Ethernet 2")],
         domain_fqdn="hyper.local", domain_username="HYPER\\Administrator", domain_password=domain_password,
@@ -22,29 +22,46 @@ in camelCase there):
                    joins them and runs the cluster cmdlets (the double hop, docs/provider-cluster.md)
     cluster_name, cluster_address                       NetBIOS name and IPv4 of the cluster
     quorum_size_bytes, storage_size_bytes               the two iSCSI virtual disks ("1GB", "40GB")
+    extra_volumes  [LabVolume(name, size_bytes)]         more LUNs, brought online on every node
     vm             LabVM(name, memory_startup_bytes, processor_count, generation, disk_size_bytes,
                    state, owner_node, preferred_owners, migration_type, allow_restart_for_changes)
+    extra_vms      [LabVM(...)]                          more VMs on the lab's CSV
     switch_name, target_name, vhd_folder, csv_label, skip_validation       (defaults below)
+
+Each field is checked with the Prop of the resource input it feeds (LAB_SPEC, CONFIG_SPEC: derived
+from the resources' SPEC tables, never restated), then by the lab's own rules (``lab_failures``), before
+any resource is registered; a problem is an ``errors.ArgumentError`` naming the field's path.
+
+What a larger stack builds on (attributes): target, quorum_volume, storage_volume, extra_volumes
+(by name), nodes, cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
 
 Resources and their order (dependencies follow the outputs that flow between them):
     IscsiTarget (InitiatorIds = DNSName:<node fqdn>, so the target needs no node facts first)
-    -> IscsiVolume quorum + storage
+    -> IscsiVolume quorum + storage + extra volumes
     -> ClusterNode per node (features, domain join, CredSSP, iSCSI session, LUNs, VM switch)
     -> FailoverCluster (validation, nodes, witness = the quorum LUN by serial number)
-    -> SharedVolume (the storage LUN by serial number) -> HighlyAvailableVM (on the CSV path)
+    -> SharedVolume (the storage LUN by serial number) -> HighlyAvailableVMs (on the CSV path)
 Outputs: cluster_fqdn, csv_path, vm_owner_node, target_iqn, validation_summary.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
+from pulumi.dynamic import CheckFailure
 
-from .connection import ConnectionArgs
-from .failover_cluster import FailoverCluster, FailoverClusterArgs
-from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
-from .shared_volume import SharedVolume, SharedVolumeArgs
+from .cluster_common import short_name
+from .cluster_node import ClusterNode, ClusterNodeArgs, ClusterNodeProvider
+from .connection import CONNECTION_FIELDS, ConnectionArgs
+from .errors import ArgumentError
+from .failover_cluster import FailoverCluster, FailoverClusterArgs, FailoverClusterProvider
+from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs, HighlyAvailableVMProvider, folder_path
+from .iscsi_target import IscsiTarget, IscsiTargetArgs, IscsiTargetProvider
+from .iscsi_volume import IscsiVolume, IscsiVolumeArgs, IscsiVolumeProvider
+from .shared_volume import SharedVolume, SharedVolumeArgs, SharedVolumeProvider
+from .validation import Prop, is_unknown, netbios_name, validate
 
 
 @dataclass
@@ -67,7 +84,7 @@ class LabNode:
 
 @dataclass
 class LabVM:
-    """The highly available test VM."""
+    """A highly available VM on the lab's CSV (field names, checks and meaning: HighlyAvailableVM's)."""
 
     name: str = "TestVM"
     memory_startup_bytes: Any = "1GB"
@@ -82,6 +99,14 @@ class LabVM:
 
 
 @dataclass
+class LabVolume:
+    """One more iSCSI LUN on the lab's target, brought online on every node (e.g. for a second CSV)."""
+
+    name: str          # letters, digits and '-': names the resource (<lab>-volume-<name>) and the .vhdx
+    size_bytes: Any    # bytes or "10GB", as IscsiVolume.size_bytes
+
+
+@dataclass
 class ClusterLabConfig:
     """Everything the lab needs (see the module docstring)."""
 
@@ -93,8 +118,10 @@ class ClusterLabConfig:
     cluster_name: str
     cluster_address: str
     vm: LabVM = field(default_factory=LabVM)
+    extra_vms: Sequence[LabVM] = ()
     quorum_size_bytes: Any = "1GB"
     storage_size_bytes: Any = "40GB"
+    extra_volumes: Sequence[LabVolume] = ()
     switch_name: str = "VMNet"
     target_name: str = "cluster"
     vhd_folder: str = "C:\\iSCSIVirtualDisks"
@@ -102,51 +129,64 @@ class ClusterLabConfig:
     skip_validation: bool = False
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], passwords: Mapping[str, pulumi.Input[str]],
+    def from_dict(cls, data: Any, passwords: "Mapping[str, pulumi.Input[str]] | pulumi.Output",
                   domain_password: pulumi.Input[str]) -> "ClusterLabConfig":
         """Build the config from stack config (camelCase keys, see stacks/Pulumi.example.yaml).
 
-        ``passwords`` maps a host name to the password of its connection (secrets live in their own
-        secure config keys, never inside this plain object)."""
-        def connection(host: Mapping[str, Any]) -> dict:
-            conn = dict(host.get("connection") or {})
-            conn = {_snake(k): v for k, v in conn.items()}
-            if "password" not in conn:
-                conn["password"] = passwords[host["name"]]
-            return conn
+        Every key and value is checked first, strictly (``skipValidation: "no"`` is an error, not
+        True), then what only the whole lab can know (node names unique, VM owners among the nodes);
+        the problems of a stage are reported at once by their key paths (``lab.nodes[1].name``) as an
+        ``ArgumentError``, before any resource exists. ``passwords`` maps a host name to the password
+        of its connection, or is an Output of such a map (secrets live in their own secure config
+        keys, never inside this plain object)."""
+        if not isinstance(data, Mapping):
+            raise ArgumentError(f"stack config lab: must be an object, got {type(data).__name__}")
+        values, failures = validate(CONFIG_SPEC, data)
+        if failures:
+            raise _config_error("stack config lab", failures, prefix="lab.")
 
-        _known_keys("lab", data, ("storageHost", "nodes", "domain", "cluster", "storage", "switchName", "vm"))
-        storage = data["storageHost"]
-        domain = data["domain"]
-        cluster = data["cluster"]
-        volumes = data.get("storage") or {}
-        _known_keys("lab.storageHost", storage, ("name", "address", "connection"))
-        for i, node in enumerate(data["nodes"]):
-            _known_keys(f"lab.nodes[{i}]", node, ("name", "vmNic", "connection"))
-        _known_keys("lab.domain", domain, ("fqdn", "username"))
-        _known_keys("lab.cluster", cluster, ("name", "address", "skipValidation"))
-        _known_keys("lab.storage", volumes, ("targetName", "folder", "quorumSize", "storageSize", "csvLabel"))
-        vm_keys = [_camel(f) for f in LabVM.__dataclass_fields__]
-        _known_keys("lab.vm", data.get("vm") or {}, vm_keys)
-        vm = {_snake(k): v for k, v in (data.get("vm") or {}).items()}
-        return cls(
+        def given(section: Mapping[str, Any] | None, keys: Mapping[str, str]) -> dict:
+            """{typed field: value} of the keys the user wrote (the dataclasses hold the defaults)."""
+            return {f: section[k] for k, f in keys.items() if section and section.get(k) is not None}
+
+        def connection(host: Mapping[str, Any]) -> dict:
+            return {_snake(k): v for k, v in host["connection"].items() if v is not None}
+
+        storage = values["storageHost"]
+        volumes = values.get("storage") or {}
+        cluster = values["cluster"]
+        vm_keys = {_camel(f.name): f.name for f in dataclasses.fields(LabVM)}
+        config = cls(
             storage_host=LabHost(name=storage["name"], connection=connection(storage), address=storage.get("address")),
-            nodes=[LabNode(name=n["name"], connection=connection(n), vm_nic=n["vmNic"]) for n in data["nodes"]],
-            domain_fqdn=domain["fqdn"],
-            domain_username=domain["username"],
+            nodes=[LabNode(name=n["name"], connection=connection(n), vm_nic=n["vmNic"]) for n in values["nodes"]],
+            domain_fqdn=values["domain"]["fqdn"],
+            domain_username=values["domain"]["username"],
             domain_password=domain_password,
             cluster_name=cluster["name"],
             cluster_address=cluster["address"],
-            skip_validation=bool(cluster.get("skipValidation", False)),
-            vm=LabVM(**vm),
-            quorum_size_bytes=volumes.get("quorumSize", "1GB"),
-            storage_size_bytes=volumes.get("storageSize", "40GB"),
-            target_name=volumes.get("targetName", "cluster"),
-            vhd_folder=volumes.get("folder", "C:\\iSCSIVirtualDisks"),
-            csv_label=volumes.get("csvLabel", "VMStorage"),
-            switch_name=data.get("switchName", "VMNet"),
+            vm=LabVM(**given(values.get("vm"), vm_keys)),
+            extra_vms=[LabVM(**given(v, vm_keys)) for v in values.get("extraVms") or []],
+            extra_volumes=[LabVolume(name=v["name"], size_bytes=v["size"]) for v in volumes.get("extraVolumes") or []],
+            **given(cluster, {"skipValidation": "skip_validation"}),
+            **given(volumes, {"quorumSize": "quorum_size_bytes", "storageSize": "storage_size_bytes",
+                              "targetName": "target_name", "folder": "vhd_folder", "csvLabel": "csv_label"}),
+            **given(values, {"switchName": "switch_name"}),
         )
+        failures = lab_failures(config)
+        if failures:
+            raise _config_error("stack config lab", [CheckFailure(_config_path(f.property), f.reason) for f in failures],
+                                prefix="lab.")
+        for host in (config.storage_host, *config.nodes):
+            host.connection.setdefault("password", _password_of(passwords, host.name))  # type: ignore[union-attr]
+        return config
 
+
+#: The Python constructor convention of the resources: ``ClusterLab(name, ClusterLabArgs(...))``.
+ClusterLabArgs = ClusterLabConfig
+
+
+# ---------------------------------------------------------------------------------------------
+# the config's checks, taken from the resources' own SPEC tables (one declaration per property)
 
 def _snake(key: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in key)
@@ -154,33 +194,172 @@ def _snake(key: str) -> str:
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
-    return head + "".join(p.capitalize() for p in rest)
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
-def _known_keys(where: str, value: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    """Stack config is checked before any resource exists: a misspelt key is named, not ignored."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"stack config {where}: expected an object, got {type(value).__name__}")
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        raise ValueError(f"stack config {where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+def _prop(provider: type, name: str, as_name: str | None = None, **changes: Any) -> Prop:
+    """The Prop ``name`` of a resource's SPEC, renamed to the config field that feeds it."""
+    prop = next(p for p in provider.SPEC if p.name == name)
+    return dataclasses.replace(prop, name=as_name or name, **changes)
+
+
+def _camel_prop(prop: Prop) -> Prop:
+    return dataclasses.replace(prop, name=_camel(prop.name), fields=tuple(_camel_prop(f) for f in prop.fields),
+                               default=None)
+
+
+def _volume_name(value: str) -> str | None:
+    ok = 0 < len(value) <= 32 and value.replace("-", "").isalnum() and value.isascii() and not value.startswith("-")
+    return None if ok else f"{value!r} is not a volume name: 1-32 letters, digits or '-' (it names the .vhdx file)"
+
+
+_CN, _FC, _HA, _IT, _IV, _SV = (ClusterNodeProvider, FailoverClusterProvider, HighlyAvailableVMProvider,
+                                IscsiTargetProvider, IscsiVolumeProvider, SharedVolumeProvider)
+_OPTIONAL = {"required": False, "default": None}  # the dataclasses hold the lab's defaults
+_HOST_NAME = Prop("name", "str", required=True, checks=(netbios_name,), doc="the host's computer name, e.g. HV01")
+VM_FIELDS = tuple(_prop(_HA, f.name, **_OPTIONAL) for f in dataclasses.fields(LabVM))
+VOLUME_FIELDS = (Prop("name", "str", required=True, checks=(_volume_name,)), _prop(_IV, "size_bytes"))
+LAB_SPEC: tuple[Prop, ...] = (
+    Prop("storage_host", "dict", required=True, fields=(
+        _HOST_NAME, Prop("connection", "any", required=True), _prop(_CN, "target_portal_address", "address"))),
+    Prop("nodes", "list", required=True, item_kind="dict", fields=(
+        _HOST_NAME, Prop("connection", "any", required=True), _prop(_CN, "switch_adapter", "vm_nic", required=True))),
+    _prop(_CN, "domain_name", "domain_fqdn", required=True),
+    _prop(_CN, "domain_join_username", "domain_username", required=True),
+    Prop("domain_password", "any", required=True, secret=True),
+    _prop(_FC, "name", "cluster_name"),
+    _prop(_FC, "static_address", "cluster_address"),
+    Prop("vm", "dict", required=True, fields=VM_FIELDS),
+    Prop("extra_vms", "list", item_kind="dict", fields=VM_FIELDS),
+    _prop(_IV, "size_bytes", "quorum_size_bytes", **_OPTIONAL),
+    _prop(_IV, "size_bytes", "storage_size_bytes", **_OPTIONAL),
+    Prop("extra_volumes", "list", item_kind="dict", fields=VOLUME_FIELDS),
+    _prop(_CN, "switch_name", required=True),
+    _prop(_IT, "target_name"),
+    Prop("vhd_folder", "str", required=True, checks=(folder_path,)),
+    _prop(_SV, "label", "csv_label", **_OPTIONAL),
+    _prop(_FC, "skip_validation", **_OPTIONAL),
+)
+
+# The stack config's shape (camelCase keys, grouped), checked with the same Props.
+_CONFIG_HOST_FIELDS = (_HOST_NAME, Prop("connection", "dict", required=True,
+                                        fields=tuple(_camel_prop(f) for f in CONNECTION_FIELDS)))
+CONFIG_SPEC: tuple[Prop, ...] = (
+    Prop("storageHost", "dict", required=True, fields=(
+        *_CONFIG_HOST_FIELDS, _prop(_CN, "target_portal_address", "address"))),
+    Prop("nodes", "list", required=True, item_kind="dict", fields=(
+        *_CONFIG_HOST_FIELDS, _prop(_CN, "switch_adapter", "vmNic", required=True))),
+    Prop("domain", "dict", required=True, fields=(
+        _prop(_CN, "domain_name", "fqdn", required=True), _prop(_CN, "domain_join_username", "username", required=True))),
+    Prop("cluster", "dict", required=True, fields=(
+        _prop(_FC, "name"), _prop(_FC, "static_address", "address"), _prop(_FC, "skip_validation", "skipValidation", **_OPTIONAL))),
+    Prop("storage", "dict", fields=(
+        _prop(_IT, "target_name", "targetName", **_OPTIONAL), Prop("folder", "str", checks=(folder_path,)),
+        _prop(_IV, "size_bytes", "quorumSize", **_OPTIONAL), _prop(_IV, "size_bytes", "storageSize", **_OPTIONAL),
+        _prop(_SV, "label", "csvLabel", **_OPTIONAL),
+        Prop("extraVolumes", "list", item_kind="dict", fields=(VOLUME_FIELDS[0], _prop(_IV, "size_bytes", "size"))))),
+    _prop(_CN, "switch_name", "switchName"),
+    Prop("vm", "dict", fields=tuple(_camel_prop(f) for f in VM_FIELDS)),
+    Prop("extraVms", "list", item_kind="dict", fields=tuple(_camel_prop(f) for f in VM_FIELDS)),
+)
+
+# typed field -> stack config key, where they differ by more than camelCase
+_CONFIG_KEYS = {"storage_host": "storageHost", "domain_fqdn": "domain.fqdn", "domain_username": "domain.username",
+                "cluster_name": "cluster.name", "cluster_address": "cluster.address",
+                "skip_validation": "cluster.skipValidation", "quorum_size_bytes": "storage.quorumSize",
+                "storage_size_bytes": "storage.storageSize", "target_name": "storage.targetName",
+                "vhd_folder": "storage.folder", "csv_label": "storage.csvLabel", "extra_volumes": "storage.extraVolumes"}
+
+
+def _plain(value: Any) -> Any:
+    """The typed config as nested dicts and lists (ConnectionArgs and Outputs stay as they are)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def lab_failures(config: ClusterLabConfig) -> list[CheckFailure]:
+    """Everything wrong with a typed config, each on its field path (``nodes[1].name``): the
+    resources' own checks, then what only the whole lab can know (names unique, owners are nodes)."""
+    _, failures = validate(LAB_SPEC, _plain(config))
+    if failures:
+        return failures
+    nodes = [short_name(n.name) for n in config.nodes]
+    if not nodes:
+        return [CheckFailure("nodes", "needs at least one node")]
+    for i, node in enumerate(nodes):
+        if node in nodes[:i]:
+            failures.append(CheckFailure(f"nodes[{i}].name", f"{config.nodes[i].name!r} is listed twice"))
+    vms = [("vm", config.vm)] + [(f"extra_vms[{i}]", vm) for i, vm in enumerate(config.extra_vms)]
+    seen: set[str] = set()
+    for path, vm in vms:
+        if vm.name.lower() in seen:
+            failures.append(CheckFailure(f"{path}.name", f"{vm.name!r} is the name of another VM of the lab"))
+        seen.add(vm.name.lower())
+        candidates = [("owner_node", vm.owner_node)] + [
+            (f"preferred_owners[{j}]", o) for j, o in enumerate(vm.preferred_owners or [])]
+        for where, node in candidates:
+            if node and not is_unknown(node) and short_name(node) not in nodes:
+                failures.append(CheckFailure(f"{path}.{where}", f"{node!r} is not a node of the lab; its nodes are: "
+                                             + ", ".join(n.name for n in config.nodes)))
+    volumes = ["quorum", "storage"]
+    for i, volume in enumerate(config.extra_volumes):
+        if volume.name.lower() in volumes:
+            failures.append(CheckFailure(f"extra_volumes[{i}].name",
+                                         f"{volume.name!r} is taken (quorum, storage and each extra volume name one LUN)"))
+        volumes.append(volume.name.lower())
+    return failures
+
+
+def _config_path(path: str) -> str:
+    head, sep, rest = path.partition(".")
+    name, bracket, index = head.partition("[")
+    head = _CONFIG_KEYS.get(name, _camel(name)) + bracket + index
+    return head + sep + ".".join(_camel(p) for p in rest.split(".")) if rest else head
+
+
+def _config_error(where: str, failures: Sequence[CheckFailure], prefix: str = "") -> ArgumentError:
+    lines = [f"  {prefix}{f.property}: {f.reason}" for f in failures]
+    return ArgumentError(f"{where}: {len(lines)} problem(s), nothing was changed:\n" + "\n".join(lines))
+
+
+def _password_of(passwords: Any, host: str) -> pulumi.Input[str]:
+    def pick(table: Mapping[str, Any]) -> Any:
+        if not isinstance(table, Mapping) or host not in table:
+            raise ArgumentError(f"stack config hostPasswords: no password for host {host!r} (set it with "
+                                f"pulumi config set --secret hostPasswords '{{\"{host}\": \"...\", ...}}')")
+        return table[host]
+    return passwords.apply(pick) if isinstance(passwords, pulumi.Output) else pick(passwords)
 
 
 class ClusterLab(pulumi.ComponentResource):
-    """The seed's lab (see the module docstring)."""
+    """The seed's lab, and what a larger stack builds on (see the module docstring)."""
 
+    target: IscsiTarget
+    quorum_volume: IscsiVolume
+    storage_volume: IscsiVolume
+    extra_volumes: dict[str, IscsiVolume]
+    nodes: list[ClusterNode]
+    cluster: FailoverCluster
+    shared_volume: SharedVolume
+    vm: HighlyAvailableVM
+    vms: list[HighlyAvailableVM]
     cluster_fqdn: pulumi.Output[str]
     csv_path: pulumi.Output[str]
     vm_owner_node: pulumi.Output[str]
     target_iqn: pulumi.Output[str]
     validation_summary: pulumi.Output[str]
 
-    def __init__(self, name: str, config: ClusterLabConfig, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__("hvprovider:lab:ClusterLab", name, None, opts)
-        from .cluster_node import ClusterNode, ClusterNodeArgs
-        from .iscsi_target import IscsiTarget, IscsiTargetArgs
-        from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
-
+    def __init__(self, resource_name: str, args: Optional[ClusterLabConfig] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None, **kwargs: Any) -> None:
+        config = _lab_args(resource_name, args, kwargs)
+        failures = lab_failures(config)
+        if failures:
+            raise _config_error(f"ClusterLab {resource_name!r}", failures)
+        super().__init__("hvprovider:lab:ClusterLab", resource_name, None, opts)
+        name = resource_name
         child = pulumi.ResourceOptions(parent=self)
         domain = config.domain_fqdn.lower()
         node_names = [n.name for n in config.nodes]
@@ -194,16 +373,18 @@ class ClusterLab(pulumi.ComponentResource):
             initiator_ids=[f"DNSName:{n.lower()}.{domain}" for n in node_names],
             description=f"LUNs of cluster {config.cluster_name}"), opts=child)
 
-        def volume(role: str, size: Any) -> "IscsiVolume":
-            return IscsiVolume(f"{name}-{role}", IscsiVolumeArgs(
+        def volume(resource: str, role: str, size: Any) -> IscsiVolume:
+            return IscsiVolume(resource, IscsiVolumeArgs(
                 connection=config.storage_host.connection,
                 path=f"{config.vhd_folder.rstrip(chr(92))}\\{config.cluster_name.lower()}-{role}.vhdx",
                 size_bytes=size,
                 target_name=self.target.target_name), opts=child)
 
-        self.quorum_volume = volume("quorum", config.quorum_size_bytes)
-        self.storage_volume = volume("storage", config.storage_size_bytes)
-        serials = [self.quorum_volume.serial_number, self.storage_volume.serial_number]
+        self.quorum_volume = volume(f"{name}-quorum", "quorum", config.quorum_size_bytes)
+        self.storage_volume = volume(f"{name}-storage", "storage", config.storage_size_bytes)
+        self.extra_volumes = {v.name: volume(f"{name}-volume-{v.name.lower()}", v.name.lower(), v.size_bytes)
+                              for v in config.extra_volumes}
+        serials = [v.serial_number for v in (self.quorum_volume, self.storage_volume, *self.extra_volumes.values())]
 
         self.nodes = [ClusterNode(f"{name}-{n.name.lower()}", ClusterNodeArgs(
             connection=n.connection,
@@ -235,8 +416,7 @@ class ClusterLab(pulumi.ComponentResource):
             label=config.csv_label,
             alternate_connections=others), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
 
-        vm = config.vm
-        self.vm = HighlyAvailableVM(f"{name}-vm-{vm.name.lower()}", HighlyAvailableVMArgs(
+        self.vms = [HighlyAvailableVM(f"{name}-vm-{vm.name.lower()}", HighlyAvailableVMArgs(
             connection=first.connection,
             domain_username=config.domain_username,
             domain_password=config.domain_password,
@@ -252,8 +432,11 @@ class ClusterLab(pulumi.ComponentResource):
             state=vm.state,
             migration_type=vm.migration_type,
             allow_restart_for_changes=vm.allow_restart_for_changes,
-            alternate_connections=others),
+            alternate_connections=others,
+            cluster_nodes=node_names),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.shared_volume, *self.nodes]))
+            for vm in (config.vm, *config.extra_vms)]
+        self.vm = self.vms[0]
 
         self.cluster_fqdn = self.cluster.fqdn
         self.csv_path = self.shared_volume.path
@@ -267,3 +450,22 @@ class ClusterLab(pulumi.ComponentResource):
             "target_iqn": self.target_iqn,
             "validation_summary": self.validation_summary,
         })
+
+
+def _lab_args(resource_name: str, args: Optional[ClusterLabConfig], kwargs: Mapping[str, Any]) -> ClusterLabConfig:
+    """ClusterLab's arguments as one config: an Args object, keyword arguments (which override it), or both."""
+    fields = {f.name: f for f in dataclasses.fields(ClusterLabConfig)}
+    unknown = sorted(set(kwargs) - set(fields))
+    if unknown:
+        raise ArgumentError(f"ClusterLab {resource_name!r}: unknown argument(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(fields)}")
+    if args is not None and not isinstance(args, ClusterLabConfig):
+        raise ArgumentError(f"ClusterLab {resource_name!r}: args must be a ClusterLabArgs (ClusterLabConfig), "
+                            f"got {type(args).__name__}")
+    if args is not None:
+        return dataclasses.replace(args, **kwargs)
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ArgumentError(f"ClusterLab {resource_name!r}: missing argument(s) {', '.join(missing)}")
+    return ClusterLabConfig(**kwargs)

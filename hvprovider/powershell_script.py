@@ -38,7 +38,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from .base import HvProvider, HvResource, describe_diff
+from .base import HvProvider, HvResource, resource_inputs, describe_diff
 from .connection import CONNECTION_PROP, ConnectionArgs, connection_from_inputs
 from .errors import RemoteScriptError, ScriptOutputError
 from .validation import Prop, is_unknown, length_at_most
@@ -218,12 +218,13 @@ class PowerShellScript(HvResource):
     stdout: pulumi.Output[str]
     stderr: pulumi.Output[str]
 
+    PROVIDER = PowerShellScriptProvider
+
     def __init__(self, resource_name: str, args: PowerShellScriptArgs | None = None,
                  opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        inputs = dict(vars(args)) if args is not None else {}
-        inputs.update(kwargs)
+        inputs = resource_inputs(PowerShellScriptProvider(), args, kwargs)
         if inputs.get("environment"):
             # the output may repeat a secret it was given: it is as secret as the environment
             opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"]),
                                                 opts)
-        super().__init__(PowerShellScriptProvider(), resource_name, inputs, opts)
+        super().__init__(resource_name, inputs, opts)

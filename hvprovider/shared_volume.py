@@ -57,8 +57,8 @@ class SharedVolumeArgs:
         connection: "ConnectionArgs | Mapping[str, Any]",
         cluster_name: pulumi.Input[str],
         disk_serial: pulumi.Input[str],
-        label: pulumi.Input[str] = "CSV",
-        disk_wait_seconds: int = 300,
+        label: Optional[pulumi.Input[str]] = None,
+        disk_wait_seconds: Optional[pulumi.Input[int]] = None,
         alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
     ) -> None:
         self.connection = connection
@@ -67,16 +67,6 @@ class SharedVolumeArgs:
         self.label = label
         self.disk_wait_seconds = disk_wait_seconds
         self.alternate_connections = alternate_connections
-
-    def to_inputs(self) -> dict[str, Any]:
-        return {
-            "connection": self.connection,
-            "cluster_name": self.cluster_name,
-            "disk_serial": self.disk_serial,
-            "label": self.label,
-            "disk_wait_seconds": self.disk_wait_seconds,
-            "alternate_connections": self.alternate_connections,
-        }
 
 
 class SharedVolumeProvider(HvProvider):
@@ -110,8 +100,8 @@ class SharedVolumeProvider(HvProvider):
             "Mode": mode,
             "ClusterName": props["cluster_name"],
             "DiskSerial": props["disk_serial"],
-            "Label": props.get("label") or "CSV",
-            "DiskWaitSeconds": int(props.get("disk_wait_seconds") or 300),
+            "Label": props["label"] if props.get("label") is not None else "CSV",
+            "DiskWaitSeconds": int(props["disk_wait_seconds"] if props.get("disk_wait_seconds") is not None else 300),
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
@@ -146,6 +136,4 @@ class SharedVolume(HvResource):
     disk_serial: pulumi.Output[str]
     label: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, args: SharedVolumeArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        super().__init__(SharedVolumeProvider(), resource_name, args.to_inputs(), opts)
+    PROVIDER = SharedVolumeProvider

@@ -12,7 +12,9 @@ A resource declares its inputs once, as a tuple of ``Prop``::
 ``validate(spec, inputs, resource="IscsiTarget") -> (normalized, failures)`` checks presence,
 type, choices and the value checks, fills defaults and normalizes (numbers from the engine arrive
 as floats: integral floats become ints; sizes like "10GB" become bytes; choices take their canonical
-spelling). ``failures`` is a list of ``pulumi.dynamic.CheckFailure(property, reason)`` whose reason
+spelling). Stack config is parsed strictly: a bool is true/false or "true"/"false" (``parse_bool``;
+"no" is a failure, not True), an int may be the string "2" but not "two"; a required string must not
+be blank. ``failures`` is a list of ``pulumi.dynamic.CheckFailure(property, reason)`` whose reason
 names what is allowed. Values that are still unknown during preview (``is_unknown``) skip the value
 checks. The same ``Prop`` table drives ``base.diff`` (``on_change``: 'update' | 'replace' | 'ignore').
 
@@ -28,6 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
+import pulumi
 from pulumi.dynamic import CheckFailure
 
 # The value the engine sends for "not known yet" during preview (pulumi.runtime.rpc.UNKNOWN).
@@ -38,9 +41,12 @@ TYPES = ("str", "int", "number", "bool", "list", "dict", "size", "any")
 
 
 def is_unknown(value: Any) -> bool:
-    """True when the engine does not know the value yet (preview of a value computed by another resource)."""
+    """True when the value is not known yet: the engine's placeholder during preview (a value computed
+    by another resource), or a ``pulumi.Output`` (when a program-side config like ClusterLab's is checked)."""
     if isinstance(value, str):
         return value == UNKNOWN
+    if isinstance(value, pulumi.Output):
+        return True
     try:
         from pulumi.output import Unknown  # only exists in some SDK versions
 
@@ -271,6 +277,19 @@ def parse_size(v: Any) -> int | None:
     return None
 
 
+_INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def parse_bool(value: Any) -> bool | None:
+    """True/False from a boolean or the strings "true"/"false" (any case, as stack config may hold
+    them); None for anything else: "no", "yes", 1, "" are not guessed at (``bool("no")`` is True)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # validation
 
@@ -288,10 +307,13 @@ def _coerce(prop: Prop, kind: str, value: Any, path: str, failures: list) -> Any
             return value
         failures.append(CheckFailure(path, f"must be a string, got {_type_name(value)} '{value}'"))
     elif kind == "bool":
-        if isinstance(value, bool):
-            return value
+        parsed = parse_bool(value)
+        if parsed is not None:
+            return parsed
         failures.append(CheckFailure(path, f"must be true or false, got {_type_name(value)} '{value}'"))
     elif kind in ("int", "number"):
+        if isinstance(value, str) and _INT_TEXT.match(value):  # stack config may hold "2"; never "two" or "2.5"
+            value = int(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if kind == "number":
                 return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -374,6 +396,11 @@ def _validate(spec: Iterable[Prop], inputs: Mapping[str, Any], failures: list, p
         if len(failures) > n_before:
             out[prop.name] = value
             continue
+        if prop.required and prop.kind == "str" and not value.strip():
+            what = f" ({prop.doc})" if prop.doc else ""
+            failures.append(CheckFailure(path, f"must not be empty{what}"))
+            out[prop.name] = value
+            continue
         if prop.choices:
             canon = {str(c).lower(): c for c in prop.choices}
             key = str(value).lower()
@@ -412,6 +439,19 @@ def validate(spec: Iterable[Prop], inputs: Mapping[str, Any], ignore: Iterable[s
         if key.startswith("__") or (key in set(ignore) and value is not None):
             out[key] = value
     return out, failures
+
+
+def failures_by_property(failures: Iterable[CheckFailure]) -> dict[str, str]:
+    """{property path: reason} of check failures, whether the path is in ``property`` or leads the
+    reason as "path: reason" (how ``base.engine_failure`` hands them to the engine)."""
+    out: dict[str, str] = {}
+    for failure in failures:
+        if failure.property:
+            out[failure.property] = failure.reason
+        else:
+            path, _, reason = failure.reason.partition(": ")
+            out[path] = reason
+    return out
 
 
 def require_unique(values: list, path: str, case_insensitive: bool = True) -> list:

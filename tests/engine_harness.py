@@ -265,7 +265,7 @@ class PulumiProject:
 
     def resources(self, type_token: str | None = None) -> list[dict[str, Any]]:
         """Resources in the exported state; `type_token` filters on `type`
-        (dynamic resources all have type "pulumi-python:dynamic:Resource")."""
+        (hvprovider resources: "pulumi-python:dynamic/hvprovider:<Class>", e.g. ...:IscsiTarget)."""
         deployment = self.export().get("deployment") or {}
         found = deployment.get("resources") or []
         return [r for r in found if type_token is None or r.get("type") == type_token]

@@ -1,6 +1,6 @@
 """FailoverCluster check/diff: the argument spec and the diff table, before any WinRM call."""
 from hvprovider.failover_cluster import FailoverClusterProvider, summarize_validation
-from hvprovider.validation import UNKNOWN
+from hvprovider.validation import UNKNOWN, failures_by_property
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {
@@ -12,7 +12,7 @@ GOOD = {
 
 def failures(news, olds=None):
     result = FailoverClusterProvider().check(olds or {}, news)
-    return {f.property: f.reason for f in result.failures}, result.inputs
+    return failures_by_property(result.failures), result.inputs
 
 
 def test_valid_inputs_get_defaults():

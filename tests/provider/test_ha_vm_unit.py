@@ -1,6 +1,6 @@
 """HighlyAvailableVM check/diff: Hyper-V's off-only changes refused at preview, owner drift rules."""
 from hvprovider.highly_available_vm import HighlyAvailableVMProvider
-from hvprovider.validation import UNKNOWN
+from hvprovider.validation import UNKNOWN, failures_by_property
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {
@@ -19,13 +19,13 @@ def test_sizes_are_normalized_and_defaults_filled():
 
 def test_bad_values_are_refused():
     result = P.check({}, {**GOOD, "name": "a/b", "generation": 3, "state": "Paused", "memory_startup_bytes": "1KB"})
-    props = {f.property for f in result.failures}
+    props = set(failures_by_property(result.failures))
     assert props == {"name", "generation", "state", "memory_startup_bytes"}
 
 
 def test_memory_change_of_running_vm_needs_consent():
     refused = P.check(OLDS, {**GOOD, "memory_startup_bytes": "2GB", "processor_count": 2})
-    reasons = {f.property: f.reason for f in refused.failures}
+    reasons = failures_by_property(refused.failures)
     assert set(reasons) == {"memory_startup_bytes", "processor_count"}
     assert "allow_restart_for_changes=True" in reasons["processor_count"]
     assert P.check(OLDS, {**GOOD, "memory_startup_bytes": "2GB", "allow_restart_for_changes": True}).failures == []
@@ -60,6 +60,6 @@ def test_unknown_path_during_preview_is_not_a_replacement():
 
 def test_wildcard_characters_in_vm_names_are_refused():
     # Get-VM -Name reads [ ] as a wildcard class: such a VM could not be found again by its name
-    failures = {f.property: f.reason for f in P.check({}, {**GOOD, "name": "web[1]"}).failures}
+    failures = failures_by_property(P.check({}, {**GOOD, "name": "web[1]"}).failures)
     assert "Get-VM -Name reads * ? [ ] as wildcards" in failures["name"]
     assert P.check({}, {**GOOD, "name": "DB 01 'prod' $(x);&"}).failures == []

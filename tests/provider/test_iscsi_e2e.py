@@ -4,6 +4,7 @@ The program (tests/provider/part1_program) is written as a user would write it. 
 keep the number of engine runs small; each step asserts on hvsim's world (state.json), its audit log
 and the Pulumi state.
 """
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,20 @@ def resource(project, name):
         if r["urn"].endswith("::" + name):
             return r
     raise KeyError(name)
+
+
+NEW_TYPE = "pulumi-python:dynamic/hvprovider:IscsiTarget"
+LEGACY_TYPE = "pulumi-python:dynamic:Resource"
+
+
+def write_legacy_type_tokens(project):
+    """Rewrite the stack's state as the code before per-resource type tokens wrote it (exported,
+    every hvprovider token replaced by the one all dynamic resources had, imported back)."""
+    state = project.work_dir / "legacy-state.json"
+    project.run("stack", "export", "--file", str(state))
+    text = re.sub(r"pulumi-python:dynamic/hvprovider:[A-Za-z]+", LEGACY_TYPE, state.read_text(encoding="utf-8"))
+    state.write_text(text, encoding="utf-8")
+    project.run("stack", "import", "--file", str(state))
 
 
 def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
@@ -196,6 +211,19 @@ def test_existing_target_is_adopted_and_bad_password_is_one_line(hvsim_lab, pulu
     assert list(targets) == [TARGET.lower()]                 # adopted, not duplicated
     assert sorted(targets[TARGET.lower()]["initiator_ids"]) == ["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]
     assert project.outputs()["target_adopted"] is True
+
+    # each resource has its own type token; a stack written when all were pulumi-python:dynamic:Resource
+    # upgrades in place through the alias: nothing created, replaced or deleted, nothing run on a host
+    assert [r["type"] for r in project.resources() if r["urn"].endswith("::cluster-target")] == [NEW_TYPE]
+    write_legacy_type_tokens(project)
+    assert [r["type"] for r in project.resources() if r["urn"].endswith("::cluster-target")] == [LEGACY_TYPE]
+    n = len(lab.audit())
+    preview = project.preview()
+    assert not {"create", "replace", "delete", "create-replacement", "delete-replaced"} & set(preview.change_summary)
+    upgraded = project.up()
+    assert not {"create", "replace", "delete"} & set(upgraded.change_summary)
+    assert [r["type"] for r in project.resources() if r["urn"].endswith("::cluster-target")] == [NEW_TYPE]
+    assert mutating(lab.audit()[n:]) == []
 
     # deleted behind Pulumi's back: refresh drops it from the state, the next up creates it again
     assert dc.run_ps(f"Remove-IscsiServerTarget -TargetName '{TARGET}'").status_code == 0

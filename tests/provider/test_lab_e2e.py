@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from test_iscsi_e2e import write_legacy_type_tokens
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = "CLUSTER1"
 VM = "TestVM"
@@ -34,7 +36,9 @@ def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restar
                   for n in sorted(("HV01", "HV02"), key=lambda n: n != first)],
         "domain": {"fqdn": "hyper.local", "username": lab.credentials("HV01", domain=True)[0]},
         "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
-        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": storage},
+        # one more LUN given to the lab (ClusterLab's extension point): online on every node
+        "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": storage,
+                    "extraVolumes": [{"name": "data", "size": "1GB"}]},
         "switchName": "VMNet",
         "vm": {"name": VM, "memoryStartupBytes": memory, "diskSizeBytes": "10GB", "ownerNode": owner,
                "preferredOwners": ["HV01", "HV02"], "migrationType": migration,
@@ -170,6 +174,14 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     [csv] = cluster["csvs"].values()
     assert cluster["resources"][csv["name"]]["disk"]["serial"] == storage_serial
     assert out["csv_path"] == csv["path"] == "C:\\ClusterStorage\\Volume1"
+    # the extra LUN is online and writable on BOTH nodes (one created beside the lab stayed offline on
+    # the second node), and it is none of the cluster's disks
+    data_serial = resource(project, "seed-volume-data")["outputs"]["serial_number"]
+    assert data_serial not in (quorum_serial, storage_serial)
+    for node in ("HV01", "HV02"):
+        [disk] = [d for d in world["hosts"][node]["disks"] if d["serial"] == data_serial and d.get("present")]
+        assert not disk["offline"] and not disk["read_only"], (node, disk)
+    assert data_serial not in [r.get("disk", {}).get("serial") for r in cluster["resources"].values()]
     # the HA VM: running on its declared owner, files on the CSV, switch connected, a cluster role
     host, vm = the_vm(world)
     assert (host, vm["state"], out["vm_owner_node"]) == ("HV02", "Running", "HV02")
@@ -203,6 +215,23 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     second = project.up()
     assert set(second.change_summary) == {"same"}, second.change_summary
     assert mutating(lab.audit()[n:]) == []
+
+    # -- a state written when every resource was pulumi-python:dynamic:Resource (ClusterLab's children
+    # included, their URNs carry the parent's type) upgrades in place through the aliases ---------------
+    write_legacy_type_tokens(project)
+    assert {r["type"] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
+        "pulumi-python:dynamic:Resource"}
+    n = len(lab.audit())
+    preview = project.preview()
+    assert not {"create", "replace", "delete", "create-replacement", "delete-replaced"} & set(preview.change_summary)
+    upgraded = project.up()
+    assert not {"create", "replace", "delete"} & set(upgraded.change_summary), upgraded.change_summary
+    assert mutating(lab.audit()[n:]) == []
+    assert resource(project, "seed-vm-testvm")["type"] == "pulumi-python:dynamic/hvprovider:HighlyAvailableVM"
+
+    # -- refresh reads every resource back: no drift, nothing to do afterwards ------------------------
+    refreshed = project.refresh()
+    assert "update" not in refreshed.change_summary, refreshed.output
     assert set(project.preview().change_summary) == {"same"}
 
     # -- the double hop: New-Cluster straight in a WinRM session fails as on Windows -----------------
@@ -298,7 +327,7 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
         assert not any(k.startswith("c:\\clusterstorage\\volume") for k in h.get("files", {}))
         assert h["services"]["ClusSvc"]["status"] == "Stopped"
     assert {r["urn"].rsplit("::", 1)[1] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
-        "seed-target", "seed-quorum", "seed-storage", "seed-hv01", "seed-hv02"}
+        "seed-target", "seed-quorum", "seed-storage", "seed-volume-data", "seed-hv01", "seed-hv02"}
     # 2. the rest: back to the start apart from ClusterNode's delete policy (domain membership, features)
     project.destroy()
     world = lab.world()
@@ -323,7 +352,7 @@ def test_failed_validation_stops_cluster_creation(hvsim_lab, pulumi_project, see
     lab = hvsim_lab
     project = pulumi_project(seed_program, config={"lab": lab_shape(lab)}, secrets=secrets_of(lab))
     name = yaml.safe_load((project.work_dir / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
-    cluster_urn = f"urn:pulumi:{project.stack}::{name}::hvprovider:lab:ClusterLab$pulumi-python:dynamic:Resource::seed-cluster"
+    cluster_urn = f"urn:pulumi:{project.stack}::{name}::hvprovider:lab:ClusterLab$pulumi-python:dynamic/hvprovider:FailoverCluster::seed-cluster"
     project.up("--exclude", cluster_urn, "--exclude-dependents")   # storage and nodes only
     lab.control("power-off", host="HV02")
     failed = project.up(expect_failure=True)

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hvprovider.errors import ArgumentError
 from hvprovider.lab import ClusterLabConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,18 +23,18 @@ def test_the_hvsim_stack_parses_into_the_typed_config():
     assert [(n.name, n.vm_nic, n.connection["host"], n.connection["password"]) for n in cfg.nodes] == [
         ("HV01", "Ethernet 2", "127.0.10.11", "b"), ("HV02", "Ethernet 2", "127.0.10.12", "c")]
     assert (cfg.cluster_name, cfg.cluster_address, cfg.domain_fqdn) == ("CLUSTER1", "192.168.10.20", "hyper.local")
-    assert (cfg.vm.name, cfg.vm.owner_node, cfg.vm.memory_startup_bytes) == ("TestVM", "HV01", "1GB")
+    assert (cfg.vm.name, cfg.vm.owner_node, cfg.vm.memory_startup_bytes) == ("TestVM", "HV01", 1024 ** 3)
     assert list(cfg.vm.preferred_owners) == ["HV01", "HV02"] and cfg.domain_password == "d"
 
 
 def test_stack_config_mistakes_are_named():
     shape = hvsim_lab_shape()
     shape["vm"]["memoryStartup"] = "2GB"
-    with pytest.raises(ValueError, match=r"lab\.vm: unknown key\(s\) memoryStartup; allowed: .*memoryStartupBytes"):
+    with pytest.raises(ArgumentError, match=r"lab\.vm\.memoryStartup: unknown property; allowed: .*memoryStartupBytes"):
         ClusterLabConfig.from_dict(shape, {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
     shape = hvsim_lab_shape()
     shape["cluster"]["adress"] = "10.0.0.1"
-    with pytest.raises(ValueError, match=r"lab\.cluster: unknown key\(s\) adress"):
+    with pytest.raises(ArgumentError, match=r"lab\.cluster\.adress: unknown property"):
         ClusterLabConfig.from_dict(shape, {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
 
 
@@ -42,4 +43,4 @@ def test_the_example_stack_for_real_servers_parses():
     cfg = ClusterLabConfig.from_dict(stack["config"]["hvlab:lab"], {"FS01": "a", "HV01": "b", "HV02": "c"}, "d")
     assert cfg.storage_host.connection["https"] is True
     assert cfg.storage_host.connection["ca_trust_path"] == "/etc/ssl/certs/corp-ca.pem"
-    assert (cfg.cluster_name, cfg.storage_size_bytes, cfg.vm.allow_restart_for_changes) == ("HVCLUSTER1", "500GB", False)
+    assert (cfg.cluster_name, cfg.storage_size_bytes, cfg.vm.allow_restart_for_changes) == ("HVCLUSTER1", 500 * 1024 ** 3, False)

@@ -1,6 +1,6 @@
 """SharedVolume check/diff, before any WinRM call."""
 from hvprovider.shared_volume import SharedVolumeProvider
-from hvprovider.validation import UNKNOWN
+from hvprovider.validation import UNKNOWN, failures_by_property
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {"connection": CONN, "cluster_name": "CLUSTER1", "disk_serial": "SER-STORAGE", "label": "VMStorage"}
@@ -10,14 +10,14 @@ def test_check_and_defaults():
     result = SharedVolumeProvider().check({}, {k: v for k, v in GOOD.items() if k != "label"})
     assert result.failures == [] and result.inputs["label"] == "CSV"
     bad = SharedVolumeProvider().check({}, {**GOOD, "cluster_name": "bad name", "disk_serial": ""})
-    props = {f.property for f in bad.failures}
+    props = set(failures_by_property(bad.failures))
     assert props == {"cluster_name", "disk_serial"}
 
 
 def test_label_change_is_refused_at_preview():
     result = SharedVolumeProvider().check(GOOD, {**GOOD, "label": "Other"})
-    assert [f.property for f in result.failures] == ["label"]
-    assert "Set-Volume" in result.failures[0].reason
+    assert list(failures_by_property(result.failures)) == ["label"]
+    assert "Set-Volume" in failures_by_property(result.failures)["label"]
     # a different disk is a replacement, where a new label is fine
     assert SharedVolumeProvider().check(GOOD, {**GOOD, "label": "Other", "disk_serial": "SER-2"}).failures == []
 

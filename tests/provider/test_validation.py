@@ -13,7 +13,7 @@ CONN = {"host": "127.0.10.10", "username": "HYPER\\Administrator", "password": "
 
 
 def failures_of(result):
-    return {f.property: f.reason for f in result.failures}
+    return v.failures_by_property(result.failures)
 
 
 @pytest.mark.parametrize("value,ok", [
