@@ -1,13 +1,13 @@
 """PowerShellScript check/diff and its parameters, before any WinRM call."""
 from hvprovider.powershell_script import PowerShellScriptProvider
-from hvprovider.validation import UNKNOWN
+from hvprovider.validation import UNKNOWN, failures_by_property
 
 CONN = {"host": "127.0.10.11", "username": "Administrator", "password": "pw"}
 GOOD = {"connection": CONN, "create": "param($Name)\n\"hello $Name\"", "parameters": {"Name": "x"}}
 
 
 def failures(**changes):
-    return {f.property: f.reason for f in PowerShellScriptProvider().check({}, {**GOOD, **changes}).failures}
+    return failures_by_property(PowerShellScriptProvider().check({}, {**GOOD, **changes}).failures)
 
 
 def test_check_refuses_bad_input_by_name():
