@@ -596,6 +596,16 @@ def start_sleep(interp: "Interpreter", b: dict, input_items: list | None) -> lis
     return []
 
 
+@utility("whoami", P("Option", position=0), aliases=("whoami.exe",), class_name="whoami.exe")
+def whoami(interp: "Interpreter", b: dict, input_items: list | None) -> list:
+    """whoami.exe (a native program): the session's account as DOMAIN\\user, in lower case as whoami prints it."""
+    if b.get("Option") is not None:
+        raise members.not_supported(f"whoami {to_string(b.get('Option'))} (only plain whoami is emulated)")
+    session = getattr(interp.ctx, "session", None)
+    user = getattr(session, "user", None) or ""
+    return [user.lower()]
+
+
 @utility("Get-Date", P("Date", position=0), P("Format"), P("UFormat"), P("DisplayHint"),
          P("Year"), P("Month"), P("Day"), P("Hour"), P("Minute"), P("Second"), P("Millisecond"))
 def get_date(interp: "Interpreter", b: dict, input_items: list | None) -> list:

@@ -116,3 +116,12 @@ def test_vm_view():
         "Name State   CPUUsage(%) MemoryAssigned(M) Uptime   Status             Version",
         "---- -----   ----------- ----------------- ------   ------             -------",
         "VM1  Running 1           2048              00:05:12 Operating normally 9.0"]
+
+
+def test_psbase_cim_instance_properties(world):
+    """A CIM instance's psbase is the .NET CimInstance: CimInstanceProperties indexed by name hold Name,
+    Value and CimType (Microsoft.Management.Infrastructure docs: CimInstance.CimInstanceProperties);
+    MSFT_Disk.Number is a UInt32 (MSFT_Disk class reference)."""
+    assert ps(world, "$d = Get-Disk -Number 0\n$d.psBase.CimInstanceProperties['Number'].Value\n"
+                     "[string]$d.psBase.CimInstanceProperties['Number'].CimType\n"
+                     "$d.psBase.CimSystemProperties.ClassName")[:3] == ["0", "UInt32", "MSFT_Disk"]
