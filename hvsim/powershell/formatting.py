@@ -44,30 +44,19 @@ def _list_view(obj: PSObject) -> list[str]:
 
 
 def _hashtable_view(table: Hashtable) -> list[str]:
-    keys = [to_string(k) for k in table.keys()]
-    width = max([30] + [len(k) for k in keys])      # 5.1 gives the Name column 30 characters
-    lines = ["", f"{'Name'.ljust(width)} Value", f"{'----'.ljust(width)} -----"]
-    for k, v in zip(keys, table.values()):
-        lines.append(f"{k.ljust(width)} {_cell(v)}".rstrip())
-    lines.append("")
-    return lines
+    """Name (30 characters, the DictionaryEntry view's width) and Value (the rest of the line)."""
+    rows = [[to_string(k), _cell(v)] for k, v in table.items()]
+    return table_lines(["Name", "Value"], rows, [30, None], [False, False])
 
 
 def _table_view(objs: list[PSObject]) -> list[str]:
-    """5.1's default for objects with up to 4 properties: one table, numbers right-aligned."""
+    """5.1's default for objects with up to 4 properties: one table sized from the objects, numbers
+    right-aligned."""
     names = list(objs[0].props.keys())
     cells = [[_cell(o.props.get(n)) for n in names] for o in objs]
     right = [all(isinstance(o.props.get(n), (int, float)) and not isinstance(o.props.get(n), bool)
                  for o in objs if o.props.get(n) is not None) for n in names]
-    widths = [max([len(n)] + [len(row[i]) for row in cells]) for i, n in enumerate(names)]
-
-    def line(values: list[str], align_right: list[bool]) -> str:
-        return " ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, align_right)).rstrip()
-
-    out = ["", line(names, right), line(["-" * len(n) for n in names], right)]
-    out.extend(line(row, right) for row in cells)
-    out.append("")
-    return out
+    return table_lines(names, cells, [None] * len(names), right, autosize=True)
 
 
 # ------------------------------------------------------------------ Windows' default table views
@@ -119,14 +108,16 @@ DEFAULT_VIEWS: dict[str, list[Column]] = {
     "System.ServiceProcess.ServiceController": [
         Column("Status", "Status", 8), Column("Name", "Name", 18), Column("DisplayName", "DisplayName", 38)],
     "Microsoft.Management.Infrastructure.CimInstance#ROOT/Microsoft/Windows/Storage/MSFT_Disk": [
-        Column("Number", "Number", 6), Column("Friendly Name", "FriendlyName", 26),
-        Column("OperationalStatus", "OperationalStatus", 26), Column("Total Size", _size_text, 10, right=True),
-        Column("Partition Style", "PartitionStyle")],
-    f"{_FC}.ClusterNode": [Column("Name", "Name", 14), Column("ID", "Id", 5), Column("State", "State")],
-    f"{_FC}.ClusterGroup": [Column("Name", "Name", 26), Column("OwnerNode", "OwnerNode", 45),
-                            Column("State", "State", 6, right=True)],
-    f"{_FC}.ClusterResource": [Column("Name", "Name", 19), Column("State", "State", 19),
-                               Column("Group", "OwnerGroup", 19), Column("ResourceType", "ResourceType", 19)],
+        Column("Number", "Number", 6), Column("Friendly Name", "FriendlyName"),
+        Column("Serial Number", "SerialNumber", 32), Column("HealthStatus", "HealthStatus", 20),
+        Column("OperationalStatus", "OperationalStatus", 22), Column("Total Size", _size_text, 10, right=True),
+        Column("Partition Style", "PartitionStyle", 10)],
+    f"{_FC}.ClusterNode": [Column("Name", "Name"), Column("ID", "Id"), Column("State", "State")],
+    f"{_FC}.ClusterGroup": [Column("Name", "Name"), Column("OwnerNode", "OwnerNode"), Column("State", "State")],
+    f"{_FC}.ClusterResource": [Column("Name", "Name"), Column("State", "State"), Column("OwnerGroup", "OwnerGroup"),
+                               Column("ResourceType", "ResourceType")],
+    f"{_FC}.ClusterSharedVolume": [Column("Name", "Name"), Column("State", "State"), Column("Node", "OwnerNode")],
+    f"{_FC}.Cluster": [Column("Name", "Name")],
     "Microsoft.HyperV.PowerShell.VirtualMachine": [
         Column("Name", "Name"), Column("State", "State"), Column("CPUUsage(%)", "CPUUsage"),
         Column("MemoryAssigned(M)", _megabytes), Column("Uptime", "Uptime"), Column("Status", "Status"),
@@ -136,7 +127,7 @@ DEFAULT_VIEWS: dict[str, list[Column]] = {
         Column("Install State", "InstallState", 13, right=True)],
     "Microsoft.Windows.ServerManager.Commands.FeatureOperationResult": [
         Column("Success", "Success", 7), Column("Restart Needed", "RestartNeeded", 14),
-        Column("Exit Code", "ExitCode", 14), Column("Feature Result", _feature_results)],
+        Column("Exit Code", "ExitCode", 14), Column("Feature Result", _feature_results, 45)],
 }
 
 
@@ -149,35 +140,110 @@ def default_view(value: Any) -> list[Column] | None:
     return None
 
 
-def _fit(text: str, width: int | None) -> str:
-    """A fixed-width cell: longer text is cut to width-3 characters and '...'."""
-    if width is None or len(text) <= width:
-        return text
-    return text[:max(width - 3, 0)] + "..."
+# powershell.exe under WinRM writes to the console WinRM gives it: 120 columns on Windows Server 2016 and
+# later (the console default since Windows 10; 2012 R2 and older had 80, pywinrm issues 216 and 301 show
+# a 79-wide table there). The console writer leaves the last column free.
+HOST_COLUMNS = 120
+TABLE_WIDTH = HOST_COLUMNS - 1
+
+
+def fit_columns(widths: list[int | None], table_width: int = TABLE_WIDTH) -> list[int]:
+    """Windows PowerShell's column sizing (ColumnWidthManager, minimum width 1, one-space separator):
+    columns without a width share what the fixed ones leave, one character at a time from the left;
+    a table wider than the screen loses width from the right, hiding (-1) a column that would go
+    below one character."""
+    w = [x if x is not None else 0 for x in widths]
+    if any(x <= 0 for x in w):
+        fixed = [x > 0 for x in w]
+        w = [x if x > 0 else 1 for x in w]
+        available = table_width - (sum(w) + len(w) - 1)
+        if available >= 0:
+            while available > 0:
+                for k in range(len(w)):
+                    if not fixed[k]:
+                        w[k] += 1
+                        available -= 1
+                        if available == 0:
+                            break
+            return w
+    while True:
+        shown = [x for x in w if x > 0]
+        excess = sum(shown) + len(shown) - 1 - table_width
+        if excess <= 0 or not shown:
+            return w
+        last = next((k - 1 for k, x in enumerate(w) if x < 0), len(w) - 1)
+        if last < 0:
+            return w
+        w[last] = -1 if w[last] - excess < 1 else w[last] - excess
+
+
+def _field(text: str, width: int, right: bool) -> str:
+    """One cell: padded to the width; longer text cut to width-3 characters plus '...' (a right-aligned
+    column keeps the tail: '...' first); a column of three or fewer characters is cut without dots."""
+    text = text.split("\n")[0].rstrip("\r")
+    if len(text) > width:
+        if width - 3 > 0:
+            text = "..." + text[len(text) - (width - 3):] if right else text[:width - 3] + "..."
+        else:
+            text = text[len(text) - width:] if right else text[:width]
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """A header longer than its column wraps at blanks ("Partition Style" in 10 -> "Partition", "Style");
+    a word longer than the column is split."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        while len(word) > width:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not current:
+            current = word
+        elif len(current) + 1 + len(word) <= width:
+            current += " " + word
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines
 
 
 def table_lines(headers: list[str], rows: list[list[str]], widths: list[int | None],
-                right: list[bool], hide_headers: bool = False) -> list[str]:
-    """A table as 5.1 prints it: a blank line, header, dashes under each header, rows, a blank line."""
-    rows = [[_fit(c, w) for c, w in zip(row, widths)] for row in rows]
-    headers = [_fit(h, w) for h, w in zip(headers, widths)]
-    final = [w if w is not None else max([len(h)] + [len(r[i]) for r in rows])
-             for i, (h, w) in enumerate(zip(headers, widths))]
+                right: list[bool], hide_headers: bool = False, autosize: bool = False,
+                table_width: int = TABLE_WIDTH) -> list[str]:
+    """A table as 5.1 prints it: a blank line, the header (wrapped within its column), dashes as long
+    as each header (at most the column), the rows with every cell padded to its column, a blank line.
+    autosize: every column as wide as its header or widest cell (Windows PowerShell 5.1 sizes a table
+    without widths from its first objects), then fitted to the screen like any table."""
+    if autosize:
+        widths = [max([len(h)] + [len(r[i].split("\n")[0]) for r in rows]) or 1 for i, h in enumerate(headers)]
+    final = fit_columns(list(widths), table_width)
+    shown = [i for i, w in enumerate(final) if w > 0]
 
-    def line(values: list[str]) -> str:
-        return " ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, final, right)).rstrip()
+    def line(cells: list[str]) -> str:
+        return " ".join(_field(cells[i], final[i], right[i]) for i in shown)
 
     out = [""]
     if not hide_headers:
-        out += [line(headers), line(["-" * len(h) for h in headers])]
+        wrapped = {i: _wrap(headers[i], final[i]) for i in shown}
+        height = max(len(v) for v in wrapped.values()) if wrapped else 1
+        for n in range(height):
+            out.append(line([wrapped[i][n] if i in wrapped and n < len(wrapped[i]) else "" for i in range(len(headers))]))
+        out.append(line(["-" * min(len(h), max(final[i], 0)) for i, h in enumerate(headers)]))
     out.extend(line(r) for r in rows)
     out.append("")
     return out
 
 
 def view_table(objs: list[PSObject], view: list[Column]) -> list[str]:
+    """A view without any width is sized from its objects (5.1); one with widths shares the rest."""
     return table_lines([c.header for c in view], [[c.text(o) for c in view] for o in objs],
-                       [c.width for c in view], [c.right for c in view])
+                       [c.width for c in view], [c.right for c in view],
+                       autosize=all(c.width is None for c in view))
 
 
 def _shape(value: Any) -> tuple | None:

@@ -965,8 +965,8 @@ def format_list(interp: "Interpreter", b: dict, input_items: list | None) -> lis
          P("Wrap", True), P("InputObject"), aliases=("ft",))
 def format_table(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     """A table as text lines. Without -Property a type with a Windows default view uses its columns
-    (fixed widths; -AutoSize sizes them to their cells); otherwise the first object's properties,
-    columns as wide as their widest cell, numbers right-aligned."""
+    (its widths; -AutoSize sizes them to their cells); otherwise the first object's properties, sized
+    from the objects as 5.1 does, numbers right-aligned; fitted to the console width either way."""
     from .formatting import _cell, default_view, table_lines
     items = _inputs(b, input_items)
     if not items:
@@ -974,12 +974,12 @@ def format_table(interp: "Interpreter", b: dict, input_items: list | None) -> li
     hide = truthy(b.get("HideTableHeaders", False))
     view = default_view(items[0]) if b.get("Property") is None else None
     if view is not None:
-        widths = [None if truthy(b.get("AutoSize", False)) else c.width for c in view]
-        return table_lines([c.header for c in view], [[c.text(o) for c in view] for o in items], widths,
-                           [c.right for c in view], hide) + [""]
+        return table_lines([c.header for c in view], [[c.text(o) for c in view] for o in items],
+                           [c.width for c in view], [c.right for c in view], hide,
+                           autosize=truthy(b.get("AutoSize", False)) or all(c.width is None for c in view)) + [""]
     specs = _format_specs(interp, items[0], b.get("Property"))
     values = [[_format_value(interp, item, e) for _, e in specs] for item in items]
     right = [all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col if v is not None)
              and any(v is not None for v in col) for col in zip(*values)] if values else []
     rows = [[_cell(v) for v in row] for row in values]
-    return table_lines([n for n, _ in specs], rows, [None] * len(specs), right, hide) + [""]
+    return table_lines([n for n, _ in specs], rows, [None] * len(specs), right, hide, autosize=True) + [""]

@@ -1,20 +1,24 @@
 """Windows' default table views when output reaches the host unformatted (hvsim/powershell/formatting.py).
 
-Each expectation cites where its headers, widths and alignment come from:
+Sources of headers, widths, alignment and layout:
+- The table writer (Windows PowerShell 5.1's TableWriter / ColumnWidthManager): minimum column width 1,
+  one blank between columns, columns without a width share the rest of the line one character at a
+  time from the left, a too-wide table loses columns from the right, cells padded to their column,
+  longer text cut to width-3 characters plus "...", headers wrapped within their column, dashes as long
+  as the header (at most the column). The console is 120 columns (119 usable).
+- A real Windows Server 2019/2022 session transcript published on GitHub (Get-Disk, Install-WindowsFeature,
+  Get-ClusterResource, Add-ClusterSharedVolume, New-Cluster outputs): the Server 2016+ Get-Disk view
+  (Number 6, Friendly Name sharing the rest, Serial Number 32, HealthStatus 20, OperationalStatus 22,
+  Total Size 10 right-aligned, Partition Style 10 with its header wrapped), Feature Result 45, the
+  FailoverClusters views sized from their objects (Name/State/OwnerGroup/ResourceType, Name/State/Node).
 - Get-Service: PowerShell-Docs reference/5.1/Microsoft.PowerShell.Core/About/about_Arrays.md (Status 8,
-  Name 18, DisplayName 38; "AudioEndpointBu..." shows the cut to width-3 and "...").
-- Get-Disk: PowerShell-Docs reference/5.1/Microsoft.PowerShell.Core/Get-Module.md example output (Number 6,
-  Friendly Name 26, OperationalStatus 26, Total Size 10 right-aligned "40 GB", Partition Style).
-- Get-ClusterGroup: windows-powershell-docs winserver2022-ps/FailoverClusters/Get-ClusterGroup.md example 1
-  (Name 26, OwnerNode 45, State 6 right-aligned); its example 2 gives Get-ClusterResource (four columns of 19,
-  "Cluster IP Addre...").
-- Get-ClusterNode: winserver2019-ps/FailoverClusters/Get-ClusterNode.md example 1 (Name, ID, State).
-- Get-VM: winserver2022-ps/Hyper-V/Compare-VM.md (Import-VM's output: the VirtualMachine view, autosized,
-  CPUUsage(%) / MemoryAssigned(M) headers); the Server 2016+ module's columns are Name, State, CPUUsage(%),
-  MemoryAssigned(M), Uptime, Status, Version.
-- Get-WindowsFeature / Install-WindowsFeature: ServerManager's format file (Display Name 55 with the
-  "[X] " tree, Name 26, Install State 13 right-aligned; Success 7, Restart Needed 14, Exit Code 14,
-  Feature Result as {display names}).
+  Name 18, DisplayName 38; "AudioEndpointBu..." shows the cut).
+- Get-ClusterNode columns: winserver2019-ps/FailoverClusters/Get-ClusterNode.md example 1 (Name, ID, State);
+  Get-ClusterGroup columns: Get-ClusterGroup.md example 1 (Name, OwnerNode, State).
+- Get-VM: winserver2022-ps/Hyper-V/Compare-VM.md (the VirtualMachine view sized from its objects,
+  CPUUsage(%) / MemoryAssigned(M) headers); the Server 2016+ module's columns add Version.
+- Get-WindowsFeature: ServerManager's view (Display Name 55 with the "[X] " tree, Name 26, Install State
+  13 right-aligned).
 """
 from __future__ import annotations
 
@@ -51,24 +55,27 @@ def ps(world, script):
 def test_get_service_view(world):
     assert ps(world, "Get-Service MSiSCSI, WinRM")[:6] == [
         "",
-        "Status   Name               DisplayName",
-        "------   ----               -----------",
-        "Stopped  MSiSCSI            Microsoft iSCSI Initiator Service",
+        "Status   Name               DisplayName                           ",
+        "------   ----               -----------                           ",
+        "Stopped  MSiSCSI            Microsoft iSCSI Initiator Service     ",
         "Running  WinRM              Windows Remote Management (WS-Manag...",
         ""]
 
 
 def test_get_disk_view_and_number_type(world):
     lines = ps(world, "Get-Disk; (Get-Disk -Number 0).Number.GetType().FullName; (Get-Disk)[0].Number -is [uint32]")
-    assert lines[1:4] == [
-        "Number Friendly Name              OperationalStatus          Total Size Partition Style",
-        "------ -------------              -----------------          ---------- ---------------",
-        "0      Msft Virtual Disk          Online                         127 GB GPT"]
+    assert [line.rstrip() for line in lines[1:5]] == [
+        "Number Friendly Name Serial Number                    HealthStatus         OperationalStatus      Total Size Partition",
+        "                                                                                                             Style",
+        "------ ------------- -------------                    ------------         -----------------      ---------- ----------",
+        "0      Msft Virtu... " + lines[4][21:53] + " Healthy              Online                     127 GB GPT"]
+    assert len(lines[1]) == 119 and lines[1].endswith("Partition ")
     assert lines[-3:-1] == ["System.UInt32", "True"]
 
 
 def test_windows_feature_views(world):
-    lines = ps(world, "Get-WindowsFeature Failover-Clustering, RSAT-Clustering*; Install-WindowsFeature Failover-Clustering")
+    lines = ps(world, "Get-WindowsFeature Failover-Clustering, RSAT-Clustering*; "
+                      "Install-WindowsFeature Failover-Clustering -IncludeManagementTools")
     assert lines[1:7] == [
         "Display Name                                            Name                       Install State",
         "------------                                            ----                       -------------",
@@ -76,35 +83,40 @@ def test_windows_feature_views(world):
         "        [ ] Failover Clustering Tools                   RSAT-Clustering                Available",
         "            [ ] Failover Cluster Management Tools       RSAT-Clustering-Mgmt           Available",
         "            [ ] Failover Cluster Module for Windows ... RSAT-Clustering-PowerShell     Available"]
-    i = lines.index("Success Restart Needed Exit Code      Feature Result")
-    assert lines[i + 1:i + 3] == ["------- -------------- ---------      --------------",
-                                  "True    No             Success        {Failover Clustering}"]
+    i = lines.index("Success Restart Needed Exit Code      Feature Result                               ")
+    assert lines[i + 1:i + 3] == ["------- -------------- ---------      --------------                               ",
+                                  "True    No             Success        {Failover Clustering, Remote Server Admini..."]
 
 
 def _fc(kind, props):
     return PSObject(props, type_name=f"Microsoft.FailoverClusters.PowerShell.{kind}")
 
 
+def _enum(name):
+    return PSEnum("x.State", name, 0)
+
+
 def test_cluster_views():
-    groups = [_fc("ClusterGroup", {"Name": n, "OwnerNode": o, "State": PSEnum("x.ClusterGroupState", "Online", 0),
-                                   "IsCoreGroup": False}) for n, o in (("Available Storage", "node1"), ("cluster1FS", "node2"))]
-    assert render_output(groups) == [
+    resources = [_fc("ClusterResource", {"Name": n, "State": _enum("Online"), "OwnerGroup": g, "ResourceType": t})
+                 for n, g, t in (("Cluster Disk 1", "Available Storage", "Physical Disk"),
+                                 ("Storage Qos Resource", "Cluster Group", "Storage QoS Policy Manager"))]
+    assert render_output(resources) == [
         "",
-        "Name                       OwnerNode                                      State",
-        "----                       ---------                                      -----",
-        "Available Storage          node1                                         Online",
-        "cluster1FS                 node2                                         Online",
+        "Name                 State  OwnerGroup        ResourceType              ",
+        "----                 -----  ----------        ------------              ",
+        "Cluster Disk 1       Online Available Storage Physical Disk             ",
+        "Storage Qos Resource Online Cluster Group     Storage QoS Policy Manager",
         ""]
-    nodes = [_fc("ClusterNode", {"Name": f"node{i}", "Id": str(i), "State": PSEnum("x.ClusterNodeState", "Up", 0)})
-             for i in (1, 2)]
-    assert render_output(nodes)[1:5] == ["Name           ID    State", "----           --    -----",
-                                         "node1          1     Up", "node2          2     Up"]
-    res = _fc("ClusterResource", {"Name": "Cluster IP Address 2001", "State": "Online",
-                                  "OwnerGroup": "Cluster Group", "ResourceType": "IPv6 Address"})
-    assert render_output([res])[1:4] == [
-        "Name                State               Group               ResourceType",
-        "----                -----               -----               ------------",
-        "Cluster IP Addre... Online              Cluster Group       IPv6 Address"]
+    csv = _fc("ClusterSharedVolume", {"Name": "Cluster Disk 1", "State": _enum("Online"), "OwnerNode": "VL-CL2"})
+    assert render_output([csv])[1:4] == ["Name           State  Node  ", "----           -----  ----  ",
+                                         "Cluster Disk 1 Online VL-CL2"]
+    assert render_output([_fc("Cluster", {"Name": "Cluster1", "Id": "x"})])[1:4] == ["Name    ", "----    ", "Cluster1"]
+    groups = [_fc("ClusterGroup", {"Name": n, "OwnerNode": o, "State": _enum("Online"), "IsCoreGroup": False})
+              for n, o in (("Available Storage", "node1"), ("cluster1FS", "node2"))]
+    assert render_output(groups)[1:5] == ["Name              OwnerNode State ", "----              --------- ----- ",
+                                          "Available Storage node1     Online", "cluster1FS        node2     Online"]
+    nodes = [_fc("ClusterNode", {"Name": f"node{i}", "Id": str(i), "State": _enum("Up")}) for i in (1, 2)]
+    assert render_output(nodes)[1:5] == ["Name  ID State", "----  -- -----", "node1 1  Up   ", "node2 2  Up   "]
 
 
 def test_vm_view():
@@ -115,7 +127,15 @@ def test_vm_view():
     assert render_output([vm])[1:4] == [
         "Name State   CPUUsage(%) MemoryAssigned(M) Uptime   Status             Version",
         "---- -----   ----------- ----------------- ------   ------             -------",
-        "VM1  Running 1           2048              00:05:12 Operating normally 9.0"]
+        "VM1  Running 1           2048              00:05:12 Operating normally 9.0    "]
+
+
+def test_a_table_wider_than_the_console_loses_columns_from_the_right():
+    """ColumnWidthManager: the last column shrinks to fit, or is hidden when it would go below 1."""
+    from hvsim.powershell.formatting import fit_columns
+    assert fit_columns([None, None], 79) == [39, 39]            # pywinrm issue 301: two columns at 80
+    assert fit_columns([50, 50, 30], 79) == [50, 28, -1]
+    assert fit_columns([6, None, 32, 20, 22, 10, 10], 119) == [6, 13, 32, 20, 22, 10, 10]
 
 
 def test_psbase_cim_instance_properties(world):
