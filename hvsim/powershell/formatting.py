@@ -43,20 +43,20 @@ def _list_view(obj: PSObject) -> list[str]:
     return [f"{k.ljust(width)} : {_cell(v)}" for k, v in props]
 
 
-def _hashtable_view(table: Hashtable) -> list[str]:
+def _hashtable_view(table: Hashtable, width: int = 0) -> list[str]:
     """Name (30 characters, the DictionaryEntry view's width) and Value (the rest of the line)."""
     rows = [[to_string(k), _cell(v)] for k, v in table.items()]
-    return table_lines(["Name", "Value"], rows, [30, None], [False, False])
+    return table_lines(["Name", "Value"], rows, [30, None], [False, False], table_width=width or TABLE_WIDTH)
 
 
-def _table_view(objs: list[PSObject]) -> list[str]:
+def _table_view(objs: list[PSObject], width: int = 0) -> list[str]:
     """5.1's default for objects with up to 4 properties: one table sized from the objects, numbers
     right-aligned."""
     names = list(objs[0].props.keys())
     cells = [[_cell(o.props.get(n)) for n in names] for o in objs]
     right = [all(isinstance(o.props.get(n), (int, float)) and not isinstance(o.props.get(n), bool)
                  for o in objs if o.props.get(n) is not None) for n in names]
-    return table_lines(names, cells, [None] * len(names), right, autosize=True)
+    return table_lines(names, cells, [None] * len(names), right, autosize=True, table_width=width or TABLE_WIDTH)
 
 
 # ------------------------------------------------------------------ Windows' default table views
@@ -239,11 +239,11 @@ def table_lines(headers: list[str], rows: list[list[str]], widths: list[int | No
     return out
 
 
-def view_table(objs: list[PSObject], view: list[Column]) -> list[str]:
+def view_table(objs: list[PSObject], view: list[Column], width: int = 0) -> list[str]:
     """A view without any width is sized from its objects (5.1); one with widths shares the rest."""
     return table_lines([c.header for c in view], [[c.text(o) for c in view] for o in objs],
                        [c.width for c in view], [c.right for c in view],
-                       autosize=all(c.width is None for c in view))
+                       autosize=all(c.width is None for c in view), table_width=width or TABLE_WIDTH)
 
 
 def _shape(value: Any) -> tuple | None:
@@ -252,8 +252,9 @@ def _shape(value: Any) -> tuple | None:
     return None
 
 
-def render_output(values: list) -> list[str]:
-    """Text lines for output objects reaching the host."""
+def render_output(values: list, width: int = 0) -> list[str]:
+    """Text lines for output objects reaching the host (width: the table width, 0 = the console's;
+    Out-String -Width N gives N)."""
     lines: list[str] = []
     in_objects = False
     i = 0
@@ -267,7 +268,7 @@ def render_output(values: list) -> list[str]:
             if in_objects:
                 lines.append("")
                 in_objects = False
-            lines.extend(view_table(values[i:j], view))
+            lines.extend(view_table(values[i:j], view, width))
             i = j
             continue
         shape = _shape(value)
@@ -278,7 +279,7 @@ def render_output(values: list) -> list[str]:
             if in_objects:
                 lines.append("")
                 in_objects = False
-            lines.extend(_table_view(values[i:j]))
+            lines.extend(_table_view(values[i:j], width))
             i = j
             continue
         i += 1
@@ -295,11 +296,11 @@ def render_output(values: list) -> list[str]:
         if value is None:
             continue
         if isinstance(value, Hashtable):
-            lines.extend(_hashtable_view(value))
+            lines.extend(_hashtable_view(value, width))
         elif isinstance(value, ErrorRecord):
             lines.extend(value.default_view().rstrip("\r\n").split("\r\n"))
         elif is_collection(value):
-            lines.extend(render_output(list(value)))
+            lines.extend(render_output(list(value), width))
         else:
             # the host writes a multi-line string line by line (CRLF each)
             lines.extend(_scalar_text(value).replace("\r\n", "\n").split("\n"))
@@ -308,6 +309,6 @@ def render_output(values: list) -> list[str]:
     return lines
 
 
-def out_string(values: list) -> str:
+def out_string(values: list, width: int = 0) -> str:
     """Out-String: the rendered text, each line ending in CRLF."""
-    return "".join(line + "\r\n" for line in render_output(values))
+    return "".join(line + "\r\n" for line in render_output(values, width))

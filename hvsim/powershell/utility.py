@@ -472,10 +472,11 @@ def convertfrom_json(interp: "Interpreter", b: dict, input_items: list | None) -
 @utility("Out-String", P("InputObject"), P("Stream", True), P("Width"))
 def out_string_cmd(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     items = _inputs(b, input_items)
+    width = to_int(b["Width"]) if b.get("Width") is not None else 0     # -Width N: tables N wide
     if truthy(b.get("Stream", False)):
         from .formatting import render_output
-        return render_output(items)
-    return [out_string(items)]
+        return render_output(items, width)
+    return [out_string(items, width)]
 
 
 @utility("Out-Null", P("InputObject"))

@@ -39,7 +39,9 @@ function Invoke-Probe([string]$Name, [string]$Snippet, [string]$Source) {
                 $plain += $item
             }
         }
-        $text = ($plain | Out-String -Width 120)
+        # 119: the table width powershell.exe has under WinRM on Server 2016+ (a 120-column console, one
+        # column kept free), whatever the width of the window this capture runs in
+        $text = ($plain | Out-String -Width 119)
     } catch {
         $errors += [pscustomobject]@{ id = $_.FullyQualifiedErrorId; message = $_.Exception.Message }
     }
