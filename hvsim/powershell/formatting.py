@@ -35,12 +35,28 @@ def _cell(value: Any) -> str:
     return _scalar_text(value)
 
 
-def _list_view(obj: PSObject) -> list[str]:
-    props = list(obj.props.items())
-    if not props:
+def _list_view(obj: PSObject, width: int = 0) -> list[str]:
+    return list_lines([(k, _cell(v)) for k, v in obj.props.items()], width)
+
+
+def list_lines(pairs: list[tuple[str, str]], width: int = 0) -> list[str]:
+    """One object in list form as 5.1's list writer prints it: labels padded to the longest (cut to fit
+    the line), ' : ', the value; a value's own line breaks are kept and a line longer than the console
+    wraps at blanks, continuation lines indented under the value."""
+    if not pairs:
         return []
-    width = max(len(k) for k, _ in props)
-    return [f"{k.ljust(width)} : {_cell(v)}" for k, v in props]
+    width = width or TABLE_WIDTH
+    label = min(max(len(k) for k, _ in pairs), max(width - 4, 1))
+    field = max(width - label - 3, 1)
+    out = []
+    for k, v in pairs:
+        prefix = (k[:label] if len(k) > label else k.ljust(label)) + " : "
+        first = True
+        for text_line in v.replace("\r\n", "\n").split("\n"):
+            for piece in (_wrap(text_line, field) if len(text_line) > field else [text_line]):
+                out.append((prefix if first else " " * (label + 3)) + piece)
+                first = False
+    return out
 
 
 def _hashtable_view(table: Hashtable, width: int = 0) -> list[str]:
@@ -286,7 +302,7 @@ def render_output(values: list, width: int = 0) -> list[str]:
         if shape is not None:
             if not in_objects:
                 lines.append("")
-            lines.extend(_list_view(value))
+            lines.extend(_list_view(value, width))
             lines.append("")
             in_objects = True
             continue

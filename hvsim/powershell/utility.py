@@ -950,13 +950,12 @@ def _format_value(interp: "Interpreter", item: Any, expr: Any) -> Any:
 @utility("Format-List", P("Property", position=0), P("InputObject"), aliases=("fl",))
 def format_list(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     """The list view as text lines (Windows emits format objects; printed, they read the same):
-    per object, every label padded to the longest, ' : ', the value."""
-    from .formatting import _cell
+    per object, every label padded to the longest, ' : ', the value (formatting.list_lines)."""
+    from .formatting import _cell, list_lines
     out = [""]
     for item in _inputs(b, input_items):
         specs = _format_specs(interp, item, b.get("Property"))
-        width = max((len(n) for n, _ in specs), default=0)
-        out.extend(f"{n.ljust(width)} : {_cell(_format_value(interp, item, e))}" for n, e in specs)
+        out.extend(list_lines([(n, _cell(_format_value(interp, item, e))) for n, e in specs]))
         out.append("")
     out.append("")
     return out
