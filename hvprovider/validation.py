@@ -202,7 +202,9 @@ def initiator_id(v: str) -> str | None:
 
 
 def normalize_initiator_id(v: str) -> str:
-    """Canonical spelling of the kind prefix (Windows prints IQN:, DNSName:, IPAddress:, MACAddress:)."""
+    """Canonical spelling of the kind prefix: the docs' IQN:, DNSName:, IPAddress:, IPv6Address:, MACAddress:.
+    Windows takes any case and prints the IdMethod names instead (Iqn:, DnsName:, IpAddress:, ...), so
+    what Windows reports is normalized here too and the state stays stable."""
     kind, _, value = v.partition(":")
     canon = {"iqn": "IQN", "dnsname": "DNSName", "ipaddress": "IPAddress", "ipv6address": "IPv6Address",
              "macaddress": "MACAddress"}.get(kind.lower(), kind)

@@ -15,6 +15,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -286,13 +287,25 @@ def render_status(world: dict) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+def current_power(world: dict, now: float | None = None) -> dict:
+    """The world as of now: a boot whose ready_at has passed reads as "on".
+
+    state.json is written only on the next change, so a finished boot can still say "booting"
+    there; the status derives the power on read, as World.reachable() does."""
+    now = time.time() if now is None else now
+    for h in (world.get("hosts") or {}).values():
+        if isinstance(h, dict) and h.get("power") == "booting" and now >= float(h.get("ready_at") or 0):
+            h["power"] = "on"
+    return world
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     path = Path(args.state) / "state.json"
     if not path.exists():
         print(f"hvsim: no {path}: start the lab with `python -m hvsim serve --state {args.state}`",
               file=sys.stderr)
         return 1
-    world = json.loads(path.read_text(encoding="utf-8"))
+    world = current_power(json.loads(path.read_text(encoding="utf-8")))
     if args.json:
         print(json.dumps(world, indent=1))
     else:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..powershell.values import PSEnum, PSObject, ScriptBlock, net_type_name
+from ..powershell.values import PSEnum, PSObject, ScriptBlock, TypedArray, net_type_name, typed_int
 
 if TYPE_CHECKING:
     from .registry import Arg, CmdletInfo
@@ -241,8 +241,9 @@ def _to_int(value: Any, base: str) -> int:
         raise _Unconvertible("")
     lo, hi = _INT_RANGES[base]
     if not lo <= n <= hi:
-        raise _Unconvertible(f"Value was either too large or too small for a{'n' if base[0] in 'UI' else ''} {base}.")
-    return n
+        # .NET's OverflowException text: "an Int32", "a UInt32"
+        raise _Unconvertible(f"Value was either too large or too small for a{'n' if base[0] == 'I' else ''} {base}.")
+    return typed_int(n, base)     # the value keeps its .NET type (GetType(), -is, ConvertTo-Json)
 
 
 def convert(info: "CmdletInfo", spec: ParamSpec, value: Any) -> Any:
@@ -251,7 +252,10 @@ def convert(info: "CmdletInfo", spec: ParamSpec, value: Any) -> Any:
         items = value if isinstance(value, list) else [value]
         if value is None:
             return None
-        return [_convert_one(info, spec, v, element=True) for v in items]
+        converted = [_convert_one(info, spec, v, element=True) for v in items]
+        if short_type(spec.type) == "String":
+            return TypedArray(converted, type_name="System.String[]")
+        return converted
     if isinstance(value, list) and short_type(spec.type) not in _PASS_THROUGH and not spec.is_switch:
         if len(value) == 1:
             value = value[0]

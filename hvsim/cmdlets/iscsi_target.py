@@ -71,10 +71,17 @@ def require_module(ctx: CmdletContext, host: str, command: str) -> None:
         raise CommandNotFoundError(command)
 
 
+# The IdMethod enum's member names, which Windows prints ("InitiatorIds : {DnsName:VL-CL1, DnsName:VL-CL2}",
+# "{Iqn:*}" on a real Windows Server; the docs' examples write "IpAddress:10.10.1.1"); input is case-insensitive.
+ID_METHOD_NAMES = {"IQN": "Iqn", "DNSName": "DnsName", "IPAddress": "IpAddress", "IPv6Address": "IPv6Address",
+                   "MACAddress": "MacAddress"}
+
+
 def initiator_id_object(text: str) -> PSObject:
     method, value = st.parse_initiator_id(text)
-    return PSObject({"Method": PSEnum(f"{NS}.IdMethod", method, ID_METHOD_VALUES[method]), "Value": value},
-                    type_name=f"{NS}.InitiatorId", methods={"ToString": lambda *a: f"{method}:{value}"})
+    name = ID_METHOD_NAMES[method]
+    return PSObject({"Method": PSEnum(f"{NS}.IdMethod", name, ID_METHOD_VALUES[method]), "Value": value},
+                    type_name=f"{NS}.InitiatorId", methods={"ToString": lambda *a: f"{name}:{value}"})
 
 
 def _lun_mapping(target: dict, m: dict) -> PSObject:

@@ -76,7 +76,9 @@ def get_wsman_credssp(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.read():
         cred = ctx.host().get("credssp") or {}
         client = bool(cred.get("client")) and bool(cred.get("delegate"))
-        targets = ", ".join(cred.get("delegate") or [])
+        # GetWSManCredSSPCommand (PowerShell's CredSSP.cs) prepends each AllowFreshCredentials value and
+        # joins with the culture's list separator (en-US ","), so the last added prints first, no blanks
+        targets = ",".join(reversed(cred.get("delegate") or []))
         server = bool(cred.get("server"))
     first = (f"The machine is configured to allow delegating fresh credentials to the following target(s): {targets}"
              if client else "The machine is not configured to allow delegating fresh credentials.")

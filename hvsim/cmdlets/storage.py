@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..powershell.values import PSObject
+from ..powershell.values import PSObject, UInt32
 from ..world import storage as st
 from .registry import CmdletContext, CmdletError, cmdlet
 
@@ -89,11 +89,11 @@ def disk_object(ctx: CmdletContext, disk: dict) -> PSObject:
         "IsHighlyAvailable": v["IsHighlyAvailable"], "IsOffline": v["IsOffline"], "IsReadOnly": v["IsReadOnly"],
         "IsScaleOut": False, "IsSystem": v["IsSystem"], "LargestFreeExtent": v["LargestFreeExtent"],
         "Location": v["Location"], "LogicalSectorSize": v["LogicalSectorSize"], "Manufacturer": v["Manufacturer"],
-        "Model": v["Model"], "Number": v["Number"], "NumberOfPartitions": v["NumberOfPartitions"], "Path": v["Path"],
+        "Model": v["Model"], "Number": UInt32(v["Number"]), "NumberOfPartitions": v["NumberOfPartitions"], "Path": v["Path"],
         "PhysicalSectorSize": v["PhysicalSectorSize"], "SerialNumber": v["SerialNumber"], "Signature": v["Signature"],
         "Size": v["Size"], "PSComputerName": None,
     }
-    return cim("MSFT_Disk", props)
+    return cim("MSFT_Disk", props)     # Number is a UInt32 there, as MSFT_Disk declares it
 
 
 def partition_object(ctx: CmdletContext, disk: dict, part: dict) -> PSObject:

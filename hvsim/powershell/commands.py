@@ -194,7 +194,7 @@ class Commands:
             inv.error_sink = sink
             inv.error_variable = ev_name
         inv.node = node
-        wv_name = None
+        wv_name = ov_name = None
         for j, tok in enumerate(tokens):
             common = COMMON_PARAMS.get(tok.name.lower()) if tok.kind == "param" else None
             value = tok.value if tok.has_value else (tokens[j + 1].value if j + 1 < len(tokens) else None)
@@ -202,6 +202,8 @@ class Commands:
                 inv.warning_action = action_name(value)
             elif common == "WarningVariable":
                 wv_name = to_string(value)
+            elif common == "OutVariable":
+                ov_name = to_string(value)
         if wv_name:
             inv.warning_sink = ArrayList()
         self.invocations.append(inv)
@@ -218,6 +220,14 @@ class Commands:
                 self.set_var(ev_name, sink)
             if wv_name and inv.warning_sink is not None:
                 self.set_var(wv_name.lstrip("+"), inv.warning_sink)
+        if ov_name:
+            # -OutVariable keeps the command's output in an ArrayList ('+name' appends), whatever
+            # happens to the output afterwards
+            append = ov_name.startswith("+")
+            ov_name = ov_name.lstrip("+")
+            kept = self.get_var(ov_name) if append and isinstance(self.get_var(ov_name), list) else ArrayList()
+            kept.extend(result)
+            self.set_var(ov_name, kept)
         if redirect.get("1") == "null" or redirect.get("*") == "null":
             return []
         return result

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from .errors import ErrorRecord, PSError
-from .values import (ArrayList, Guid, Hashtable, PSCredential, PSEnum, PSObject, PSCUSTOMOBJECT,
-                     ScriptBlock, SecureString, Version, is_collection)
+from .values import (NET_INTS, ArrayList, Guid, Hashtable, PSCredential, PSEnum, PSObject, PSCUSTOMOBJECT,
+                     ScriptBlock, SecureString, TypedArray, Version, is_collection, net_type_name, typed_int)
 
 UTC = _dt.timezone.utc
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,8 +18,9 @@ _TYPE_ALIASES = {
     "string": "string", "system.string": "string",
     "int": "int", "int32": "int", "system.int32": "int",
     "long": "long", "int64": "long", "system.int64": "long",
-    "uint32": "long", "system.uint32": "long", "uint64": "long", "system.uint64": "long",
-    "uint16": "int", "int16": "int", "system.int16": "int", "system.uint16": "int",
+    "uint32": "uint32", "system.uint32": "uint32", "uint64": "uint64", "system.uint64": "uint64",
+    "ulong": "uint64", "uint16": "uint16", "system.uint16": "uint16", "int16": "int16", "short": "int16",
+    "system.int16": "int16", "sbyte": "sbyte", "system.sbyte": "sbyte",
     "byte": "byte", "system.byte": "byte", "char": "char", "system.char": "char",
     "bool": "bool", "boolean": "bool", "system.boolean": "bool",
     "double": "double", "system.double": "double", "float": "double", "single": "double",
@@ -52,8 +53,12 @@ NET_NAMES = {
     "securestring": "System.Security.SecureString", "pscustomobject": PSCUSTOMOBJECT,
     "psobject": "System.Management.Automation.PSObject", "timespan": "System.TimeSpan",
     "switch": "System.Management.Automation.SwitchParameter", "ordered": "System.Collections.Specialized.OrderedDictionary",
-    "arraylist": "System.Collections.ArrayList",
+    "arraylist": "System.Collections.ArrayList", "uint32": "System.UInt32", "uint64": "System.UInt64",
+    "uint16": "System.UInt16", "int16": "System.Int16", "sbyte": "System.SByte",
 }
+# canonical integer type -> the short .NET name values.typed_int takes
+_INT_TYPES = {"int": "Int32", "long": "Int64", "uint32": "UInt32", "uint64": "UInt64", "uint16": "UInt16",
+              "int16": "Int16", "byte": "Byte", "sbyte": "SByte"}
 
 
 def canonical_type(name: str) -> str | None:
@@ -310,6 +315,20 @@ def to_int(value: Any, bits: int = 32) -> int:
     return n
 
 
+def to_typed_int(value: Any, t: str) -> int:
+    """[int] / [long] / [uint32] ... $value: the number in range, carrying its .NET type."""
+    short = _INT_TYPES[t]
+    n = value.value if isinstance(value, PSEnum) else to_int(value, 64)
+    lo, hi = NET_INTS[short].bounds if short in NET_INTS else (-2**31, 2**31 - 1)
+    if not lo <= n <= hi:
+        raise conversion_error(value, t, f"Value was either too large or too small for {_article(short)} {short}.")
+    return typed_int(n, short)
+
+
+def _article(short: str) -> str:
+    return "an" if short.startswith("Int") else "a"
+
+
 # ---------------------------------------------------------------------------- booleans
 def truthy(value: Any) -> bool:
     """PowerShell's truthiness."""
@@ -361,15 +380,16 @@ def convert_to(value: Any, type_name: str) -> Any:
     if t.endswith("[]"):
         inner = t[:-2]
         items = list(value) if is_collection(value) else ([] if value is None else [value])
-        return [convert_to(v, inner) for v in items]
+        converted = [convert_to(v, inner) for v in items]
+        if inner in ("object", "psobject", "array"):
+            return converted
+        return TypedArray(converted, type_name=NET_NAMES.get(inner, inner) + "[]")
     if t in ("object", "psobject"):
         return value
     if t == "string":
         return to_string(value)
-    if t in ("int", "long", "byte"):
-        if isinstance(value, PSEnum):
-            return value.value
-        return to_int(value, 64 if t == "long" else 32)
+    if t in _INT_TYPES:
+        return to_typed_int(value, t)
     if t == "char":
         if isinstance(value, str) and len(value) == 1:
             return value
@@ -456,7 +476,11 @@ def is_instance(value: Any, type_name: str) -> bool:
     """$value -is [type] for a canonical type name."""
     t = type_name
     if t.endswith("[]"):
-        return isinstance(value, list) and not isinstance(value, ArrayList)
+        if isinstance(value, TypedArray):
+            return t[:-2] in ("object", "psobject") or value.type_name.lower() == NET_NAMES.get(t[:-2], t[:-2]).lower() + "[]"
+        return isinstance(value, list) and not isinstance(value, ArrayList) and t[:-2] in ("object", "psobject")
+    if t in _INT_TYPES:
+        return net_type_name(value) == NET_NAMES.get(t, "System.Int32") and not isinstance(value, bool)
     checks = {
         "string": lambda v: isinstance(v, str),
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,

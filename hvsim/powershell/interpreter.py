@@ -340,8 +340,8 @@ class Interpreter(Statements, Expressions, Commands):
             node = named_inv.node
         self.locate(record, node)
         action = inv.error_action if inv else self.preference("ErrorActionPreference")
-        if inv is not None and inv.error_sink is not None and action != "Ignore":
-            inv.error_sink.append(record)
+        if action != "Ignore":
+            self._collect("error_sink", record)
         if action == "Stop":
             raise PSError(record, script_terminating=True)
         self.failures += 1
@@ -359,10 +359,18 @@ class Interpreter(Statements, Expressions, Commands):
         self._record_error(record, to_stream=redirected is None)
         return []
 
+    def _collect(self, sink_name: str, item: Any) -> None:
+        """-ErrorVariable / -WarningVariable: every enclosing command that asked for one collects the
+        record, so an advanced function's variable holds what the commands inside it wrote."""
+        seen: list = []
+        for inv in self.invocations:
+            sink = getattr(inv, sink_name)
+            if sink is not None and not any(sink is s for s in seen):
+                seen.append(sink)
+                sink.append(item)
+
     def warn(self, message: str, action: str | None = None) -> None:
-        inv = self.invocations[-1] if self.invocations else None
-        if inv is not None and inv.warning_sink is not None:
-            inv.warning_sink.append(message)
+        self._collect("warning_sink", message)
         action = action or self.preference("WarningPreference")
         if action in ("SilentlyContinue", "Ignore"):
             return

@@ -176,6 +176,39 @@ def psobject_view(value: Any) -> PSObject:
     return view
 
 
+_CIM_TYPES = {"System.String": "String", "System.Boolean": "Boolean", "System.Int32": "SInt32",
+              "System.UInt32": "UInt32", "System.Int64": "SInt64", "System.UInt64": "UInt64",
+              "System.UInt16": "UInt16", "System.Int16": "SInt16", "System.Byte": "UInt8",
+              "System.Double": "Real64", "System.DateTime": "DateTime", "System.String[]": "StringArray"}
+
+
+def _cim_type(v: Any) -> str:
+    if isinstance(v, list):
+        return "StringArray" if v and all(isinstance(x, str) for x in v) else "InstanceArray"
+    if isinstance(v, PSObject):
+        return "Instance"
+    return _CIM_TYPES.get(net_type_name(v), "Unknown")
+
+
+def psbase_view(value: Any) -> Any:
+    """$x.psbase: the object without its PowerShell adapter. For a CIM instance that is the .NET
+    CimInstance, whose CimInstanceProperties (indexable by name) hold Name / Value / CimType."""
+    if not (isinstance(value, PSObject) and "#" in value.type_name):
+        return value
+    path = value.type_name.split("#", 1)[1]
+    namespace, _, cls = path.rpartition("/")
+    props = PropertyCollection(
+        PSObject({"Name": k, "Value": v, "CimType": _cim_type(v), "IsValueModified": False},
+                 type_name="Microsoft.Management.Infrastructure.CimProperty")
+        for k, v in value.props.items() if not k.startswith("PS"))
+    props.type_name = "Microsoft.Management.Infrastructure.Internal.Data.CimPropertiesCollection"
+    system = PSObject({"Namespace": namespace or None, "ServerName": None,
+                       "ClassName": cls, "Path": None},
+                      type_name="Microsoft.Management.Infrastructure.CimSystemProperties")
+    return PSObject({"CimClass": f"{namespace}:{cls}", "CimInstanceProperties": props,
+                     "CimSystemProperties": system}, type_name="Microsoft.Management.Infrastructure.CimInstance")
+
+
 def get_member(value: Any, name: str) -> Any:
     """$value.Name (no member enumeration; see get_member_enumerating)."""
     n = name.lower()
@@ -183,6 +216,8 @@ def get_member(value: Any, name: str) -> Any:
         return 0 if n in ("count", "length") else None
     if n == "psobject":
         return psobject_view(value)
+    if n == "psbase":
+        return psbase_view(value)
     if isinstance(value, Hashtable):
         if name in value:
             return value[name]

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .conversions import parse_number, to_number, to_string, truthy
 from .errors import ErrorRecord, PSError
-from .values import ArrayList, Hashtable, PSEnum, Version, is_collection, plain_datetime
+from .values import Int64, ArrayList, Hashtable, PSEnum, Version, is_collection, plain_datetime
 
 
 def runtime_error(message: str, error_id: str, category: str = "InvalidOperation",
@@ -32,6 +32,14 @@ def _numeric_pair(left: Any, right: Any, op: str) -> tuple[Any, Any]:
             "InvalidCastFromStringToInteger" if isinstance(left, int) else "InvalidCastFromStringToDoubleOrSingle",
             "InvalidArgument", "System.Management.Automation.PSInvalidCastException") from None
     return to_number(left), r
+
+
+def _widen(result: Any, left: Any, right: Any) -> Any:
+    """Integer arithmetic with an Int64 operand gives an Int64 (Int32 op Int32 stays Int32, as in .NET)."""
+    if isinstance(result, int) and not isinstance(result, bool) and (isinstance(left, Int64) or isinstance(right, Int64)):
+        lo, hi = Int64.bounds
+        return Int64(result) if lo <= result <= hi else float(result)
+    return result
 
 
 def add(left: Any, right: Any) -> Any:
@@ -63,7 +71,7 @@ def add(left: Any, right: Any) -> Any:
     if isinstance(left, _dt.timedelta) and isinstance(right, _dt.timedelta):
         return left + right
     a, b = _numeric_pair(left, right, "+")
-    return a + b
+    return _widen(a + b, a, b)
 
 
 def subtract(left: Any, right: Any) -> Any:
@@ -79,7 +87,7 @@ def subtract(left: Any, right: Any) -> Any:
         raise runtime_error(f"Method invocation failed because [{_type_word(left)}] does not contain a method "
                             "named 'op_Subtraction'.", "MethodNotFound")
     a, b = _numeric_pair(left, right, "-")
-    return a - b
+    return _widen(a - b, a, b)
 
 
 def _type_word(v: Any) -> str:
@@ -96,7 +104,7 @@ def multiply(left: Any, right: Any) -> Any:
     if is_collection(left):
         return list(left) * int(to_number(right))
     a, b = _numeric_pair(left, right, "*")
-    return a * b
+    return _widen(a * b, a, b)
 
 
 def divide(left: Any, right: Any) -> Any:
@@ -104,7 +112,7 @@ def divide(left: Any, right: Any) -> Any:
     if b == 0:
         raise runtime_error("Attempted to divide by zero.", "RuntimeException", "NotSpecified")
     if isinstance(a, int) and isinstance(b, int) and a % b == 0:
-        return a // b
+        return _widen(a // b, a, b)
     return a / b
 
 

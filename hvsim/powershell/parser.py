@@ -197,6 +197,34 @@ def _error_rows(node: Any, rows: set[int]) -> None:
         _error_rows(child, rows)
 
 
+def _separate_param_blocks(tree: Any, text: str) -> tuple[Any, str]:
+    """`function f { [CmdletBinding()] param() Write-Warning 'w' }` on one line: the grammar swallows
+    the body's first command into an ERROR with the param block. PowerShell ends the param block at
+    its ')'; a ';' in place of the blank after it tells the grammar the same (same length, so every
+    position stays valid)."""
+    data = bytearray(text.encode("utf-8"))
+    for _attempt in range(16):
+        spots = []
+
+        def walk(node: Any) -> None:
+            if (node.type == "ERROR" and node.parent is not None and node.parent.type == "function_statement"
+                    and node.named_children and node.named_children[0].type == "param_block"
+                    and not _allowed_error(node)):
+                end = node.named_children[0].end_byte
+                if end < len(data) and data[end:end + 1] in (b" ", b"\t"):
+                    spots.append(end)
+            for c in node.children:
+                if c.has_error or c.type == "ERROR":
+                    walk(c)
+        walk(tree.root_node)
+        if not spots:
+            break
+        for end in spots:
+            data[end:end + 1] = b";"
+        tree = _parser().parse(bytes(data))
+    return tree, data.decode("utf-8")
+
+
 def _has_code(text: str) -> bool:
     """False for a script of only whitespace and comments."""
     stripped = re.sub(r"<#.*?#>", "", text, flags=re.S)
@@ -213,6 +241,9 @@ def parse(text: str, name: str = "") -> Parsed:
         prepared += "\n$null = $null"     # the grammar rejects a program without statements
     tree = _parser().parse(prepared.encode("utf-8"))
     bad = _first_error(tree.root_node)
+    if bad is not None:
+        tree, prepared = _separate_param_blocks(tree, prepared)
+        bad = _first_error(tree.root_node)
     if bad is not None:
         # second chance for the grammar's one gap in command arguments: unquoted comma lists
         lines = prepared.split("\n")

@@ -472,10 +472,11 @@ def convertfrom_json(interp: "Interpreter", b: dict, input_items: list | None) -
 @utility("Out-String", P("InputObject"), P("Stream", True), P("Width"))
 def out_string_cmd(interp: "Interpreter", b: dict, input_items: list | None) -> list:
     items = _inputs(b, input_items)
+    width = to_int(b["Width"]) if b.get("Width") is not None else 0     # -Width N: tables N wide
     if truthy(b.get("Stream", False)):
         from .formatting import render_output
-        return render_output(items)
-    return [out_string(items)]
+        return render_output(items, width)
+    return [out_string(items, width)]
 
 
 @utility("Out-Null", P("InputObject"))
@@ -594,6 +595,16 @@ def start_sleep(interp: "Interpreter", b: dict, input_items: list | None) -> lis
     if real < seconds:
         interp.clock_offset += _dt.timedelta(seconds=seconds - real)
     return []
+
+
+@utility("whoami", P("Option", position=0), aliases=("whoami.exe",), class_name="whoami.exe")
+def whoami(interp: "Interpreter", b: dict, input_items: list | None) -> list:
+    """whoami.exe (a native program): the session's account as DOMAIN\\user, in lower case as whoami prints it."""
+    if b.get("Option") is not None:
+        raise members.not_supported(f"whoami {to_string(b.get('Option'))} (only plain whoami is emulated)")
+    session = getattr(interp.ctx, "session", None)
+    user = getattr(session, "user", None) or ""
+    return [user.lower()]
 
 
 @utility("Get-Date", P("Date", position=0), P("Format"), P("UFormat"), P("DisplayHint"),
@@ -912,43 +923,39 @@ def invoke_expression(interp: "Interpreter", b: dict, input_items: list | None) 
     raise members.not_supported("Invoke-Expression (build a script block with [ScriptBlock]::Create)")
 
 
-def _format_rows(interp: "Interpreter", items: list, props: Any) -> tuple[list[str], list[list[str]]]:
-    from .formatting import _cell
-    if props is not None:
-        specs = _property_specs(interp, props)
-    else:
-        first = next((i for i in items if isinstance(i, PSObject)), None)
-        specs = [(k, k) for k in first.props.keys()] if first is not None else [("Value", None)]
-    names: list[str] = []
-    for name, expr in specs:
+def _format_specs(interp: "Interpreter", item: Any, props: Any) -> list[tuple[str, Any]]:
+    """(label, how to get the value) for one object; a wildcard (Format-List *) expands to the
+    object's own property names, each with its value."""
+    if props is None:
+        if isinstance(item, PSObject):
+            return [(k, k) for k in item.props.keys()]
+        return [("Value", None)]
+    out: list[tuple[str, Any]] = []
+    for name, expr in _property_specs(interp, props):
         if isinstance(expr, str) and ("*" in expr or "?" in expr):
-            for item in items[:1]:
-                names.extend(_select_names(item, expr))
+            out.extend((n, n) for n in _select_names(item, expr))
         else:
-            names.append(name)
-    rows = []
-    for item in items:
-        row = []
-        for name, expr in specs:
-            if expr is None:
-                row.append(_cell(item))
-            elif isinstance(expr, str):
-                row.append(_cell(members.get_member(item, expr)))
-            else:
-                row.append(_cell(_prop_value(interp, item, expr)))
-        rows.append(row)
-    return names, rows
+            out.append((name, expr))
+    return out
+
+
+def _format_value(interp: "Interpreter", item: Any, expr: Any) -> Any:
+    if expr is None:
+        return item
+    if isinstance(expr, str):
+        return members.get_member(item, expr)
+    return _prop_value(interp, item, expr)
 
 
 @utility("Format-List", P("Property", position=0), P("InputObject"), aliases=("fl",))
 def format_list(interp: "Interpreter", b: dict, input_items: list | None) -> list:
-    """The list view as text lines (Windows emits format objects; printed, they read the same)."""
-    items = _inputs(b, input_items)
-    names, rows = _format_rows(interp, items, b.get("Property"))
-    width = max((len(n) for n in names), default=0)
+    """The list view as text lines (Windows emits format objects; printed, they read the same):
+    per object, every label padded to the longest, ' : ', the value (formatting.list_lines)."""
+    from .formatting import _cell, list_lines
     out = [""]
-    for row in rows:
-        out.extend(f"{n.ljust(width)} : {v}" for n, v in zip(names, row))
+    for item in _inputs(b, input_items):
+        specs = _format_specs(interp, item, b.get("Property"))
+        out.extend(list_lines([(n, _cell(_format_value(interp, item, e))) for n, e in specs]))
         out.append("")
     out.append("")
     return out
@@ -957,15 +964,22 @@ def format_list(interp: "Interpreter", b: dict, input_items: list | None) -> lis
 @utility("Format-Table", P("Property", position=0), P("AutoSize", True), P("HideTableHeaders", True),
          P("Wrap", True), P("InputObject"), aliases=("ft",))
 def format_table(interp: "Interpreter", b: dict, input_items: list | None) -> list:
-    """A table as text lines, columns as wide as their widest cell."""
+    """A table as text lines. Without -Property a type with a Windows default view uses its columns
+    (its widths; -AutoSize sizes them to their cells); otherwise the first object's properties, sized
+    from the objects as 5.1 does, numbers right-aligned; fitted to the console width either way."""
+    from .formatting import _cell, default_view, table_lines
     items = _inputs(b, input_items)
-    names, rows = _format_rows(interp, items, b.get("Property"))
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-    out = [""]
-    if not truthy(b.get("HideTableHeaders", False)):
-        out.append(" ".join(n.ljust(w) for n, w in zip(names, widths)).rstrip())
-        out.append(" ".join(("-" * len(n)).ljust(w) for n, w in zip(names, widths)).rstrip())
-    for row in rows:
-        out.append(" ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    out.extend(["", ""])
-    return out
+    if not items:
+        return []
+    hide = truthy(b.get("HideTableHeaders", False))
+    view = default_view(items[0]) if b.get("Property") is None else None
+    if view is not None:
+        return table_lines([c.header for c in view], [[c.text(o) for c in view] for o in items],
+                           [c.width for c in view], [c.right for c in view], hide,
+                           autosize=truthy(b.get("AutoSize", False)) or all(c.width is None for c in view)) + [""]
+    specs = _format_specs(interp, items[0], b.get("Property"))
+    values = [[_format_value(interp, item, e) for _, e in specs] for item in items]
+    right = [all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col if v is not None)
+             and any(v is not None for v in col) for col in zip(*values)] if values else []
+    rows = [[_cell(v) for v in row] for row in values]
+    return table_lines([n for n, _ in specs], rows, [None] * len(specs), right, hide, autosize=True) + [""]

@@ -302,6 +302,45 @@ class Guid:
         return hash(self.value)
 
 
+class NetInt(int):
+    """An integer that remembers its .NET type where it is not Int32 ([long] 5, a UInt32 CIM property).
+
+    Plain Python ints stay Int32 (Int64 past Int32's range); GetType(), -is and the binder read the type
+    from here. Arithmetic gives plain ints (the operators re-wrap where PowerShell widens)."""
+
+    net_type = "System.Int32"
+    bounds = (-2**31, 2**31 - 1)
+
+
+def _net_int(name: str, bits: int, signed: bool) -> type:
+    lo, hi = ((-2**(bits - 1), 2**(bits - 1) - 1) if signed else (0, 2**bits - 1))
+    return type(name, (NetInt,), {"net_type": f"System.{name}", "bounds": (lo, hi)})
+
+
+Int64 = _net_int("Int64", 64, True)
+UInt64 = _net_int("UInt64", 64, False)
+UInt32 = _net_int("UInt32", 32, False)
+Int16 = _net_int("Int16", 16, True)
+UInt16 = _net_int("UInt16", 16, False)
+Byte = _net_int("Byte", 8, False)
+SByte = _net_int("SByte", 8, True)
+NET_INTS: dict[str, type] = {t.__name__: t for t in (Int64, UInt64, UInt32, Int16, UInt16, Byte, SByte)}
+
+
+def typed_int(value: int, type_short: str) -> int:
+    """value as the .NET integer type named by its short name ('Int64', 'UInt32'; 'Int32' -> plain int)."""
+    cls = NET_INTS.get(type_short)
+    return int(value) if cls is None else cls(int(value))
+
+
+class TypedArray(list):
+    """A typed .NET array such as String[] ([string[]] casts, String[] parameters); Object[] is a plain list."""
+
+    def __init__(self, items: Any = (), type_name: str = "System.String[]") -> None:
+        super().__init__(items)
+        self.type_name = type_name
+
+
 def is_collection(value: Any) -> bool:
     """What PowerShell enumerates in a pipeline (arrays, lists); not strings, not hashtables."""
     return isinstance(value, (list, tuple, bytes, bytearray))
@@ -340,13 +379,15 @@ def net_type_name(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "System.Boolean"
+    if isinstance(value, NetInt):
+        return value.net_type
     if isinstance(value, int):
         return "System.Int32" if -2**31 <= value < 2**31 else "System.Int64"
     if isinstance(value, float):
         return "System.Double"
     if isinstance(value, str):
         return "System.String"
-    if isinstance(value, ArrayList):
+    if isinstance(value, (ArrayList, TypedArray)):
         return value.type_name
     if isinstance(value, (bytes, bytearray)):
         return "System.Byte[]"

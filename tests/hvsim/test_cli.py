@@ -103,6 +103,19 @@ def test_status_without_state_fails_readably(tmp_path):
     assert res.returncode == 1 and "state.json" in res.stderr
 
 
+def test_status_reads_a_finished_boot_as_on(tmp_path):
+    """state.json is written on the next change only: a boot whose ready_at passed is on, not booting."""
+    import json
+    import time
+    (tmp_path / "state.json").write_text(json.dumps({"hosts": {
+        "HV01": {"name": "HV01", "power": "booting", "ready_at": time.time() - 5},
+        "HV02": {"name": "HV02", "power": "booting", "ready_at": time.time() + 3600}}}), encoding="utf-8")
+    out = hvsim("status", "--state", str(tmp_path)).stdout
+    assert "HV01  on" in out and "HV02  booting" in out
+    data = json.loads(hvsim("status", "--state", str(tmp_path), "--json").stdout)
+    assert [data["hosts"][h]["power"] for h in ("HV01", "HV02")] == ["on", "booting"]
+
+
 # ------------------------------------------------------------------ the renderer on a built lab
 def test_render_status_tolerates_missing_sections():
     out = render_status({"hosts": {"X1": {"name": "X1", "power": "on"}}})

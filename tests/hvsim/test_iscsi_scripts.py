@@ -65,7 +65,8 @@ def test_lab_md_iscsi_steps_in_powershell(tmp_path):
     world = make_world(tmp_path, initiators_running=False)
     target = json.loads(_ps(world, "DC01", TARGET_SETUP)[-1])
     assert target["Iqn"] == TARGET_IQN
-    assert target["Ids"] == ["DNSName:hv01.hyper.local", "IQN:iqn.1991-05.com.microsoft:hv02.hyper.local"]
+    # Windows prints the IdMethod names: Iqn:, DnsName: (whatever case the input had)
+    assert target["Ids"] == ["DnsName:hv01.hyper.local", "Iqn:iqn.1991-05.com.microsoft:hv02.hyper.local"]
     assert target["Luns"] == [0, 1] and len(set(target["Serials"])) == 2
 
     seen = {}

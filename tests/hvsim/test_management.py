@@ -301,9 +301,10 @@ def test_get_wsman_credssp_strings(world):
     run(ctx, "Enable-WSManCredSSP", Arg("Role", "Client"), Arg("DelegateComputer", ["hv01.hyper.local", "HV01"]),
         Arg("Force", True, switch=True))
     run(ctx, "Enable-WSManCredSSP", Arg("Role", "Client"), Arg("DelegateComputer", "HV01"), Arg("Force", True, switch=True))
+    # PowerShell's CredSSP.cs (GetDelegateSettings): values prepended, joined by the en-US list separator ","
     assert run(ctx, "Get-WSManCredSSP") == [
         "The machine is configured to allow delegating fresh credentials to the following target(s): "
-        "wsman/hv01.hyper.local, wsman/HV01",
+        "wsman/HV01,wsman/hv01.hyper.local",
         "This computer is configured to receive credentials from a remote client computer."]
     run(ctx, "Disable-WSManCredSSP", Arg("Role", "Client"))
     assert world.host("HV01")["credssp"] == {"server": True, "client": False, "delegate": []}
