@@ -13,4 +13,5 @@ from . import (  # noqa: F401  (imported for their @cmdlet registrations)
     storage,
     failover_clusters,
     hyperv,
+    active_directory,
 )
