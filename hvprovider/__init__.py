@@ -3,6 +3,7 @@
 Every resource runs PowerShell (the ``.ps1`` files in ``hvprovider/scripts``) on Windows hosts
 over WinRM. Resources, in the order a lab builds them:
 
+- ``DomainController``   the first domain controller of a new forest (the seed's step 1)
 - ``IscsiTarget``        an iSCSI Target Server target on the storage host
 - ``IscsiVolume``        an iSCSI virtual disk mapped to a target
 - ``ClusterNode``        a Hyper-V host made ready for the cluster (features, domain, iSCSI, switch)
@@ -15,6 +16,7 @@ See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete
 """
 from .cluster_node import ClusterNode, ClusterNodeArgs
 from .connection import ConnectionArgs
+from .domain_controller import DomainController, DomainControllerArgs
 from .errors import HvProviderError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
@@ -24,7 +26,7 @@ from .lab import ClusterLab, ClusterLabConfig, LabHost, LabNode, LabVM
 from .shared_volume import SharedVolume, SharedVolumeArgs
 
 __all__ = [
-    "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
+    "ClusterLab", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs", "DomainController", "DomainControllerArgs",
     "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
     "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
     "LabHost", "LabNode", "LabVM", "SharedVolume", "SharedVolumeArgs",
