@@ -340,15 +340,19 @@ def open_shells() -> int:
 
 
 def discard_shells(connection: Any, close: bool = False) -> None:
-    """Forget the idle shells of one host (after a restart they are stale); optionally close them."""
+    """Stop reusing the idle shells of one host (a restart is under way: they are stale). They are
+    deleted now (``close``) or when the operation ends (a host that restarted answers at once that
+    it no longer knows them; one that did not restart after all still gets them deleted)."""
     conn = _as_connection(connection)
     with _POOLS_LOCK:
         pool = _POOLS.get(conn.pool_key)
-    shells = pool.drain() if pool is not None else []
+    if pool is None:
+        return
     if close:
+        shells = pool.drain()
         _close(shells)
-    for shell in shells:
-        shell.drop_session()
+    else:
+        pool.retire_idle("broken")
 
 
 def close_all(wait: float = 2.0) -> None:

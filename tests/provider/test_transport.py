@@ -130,6 +130,7 @@ def test_stale_shell_is_reopened_after_a_restart(hvsim_lab_module):
     assert new != first
     # the pooled shells died with the old boot; the next call opens a fresh one transparently
     assert transport.run_script(conn, "host_boot_time.ps1")["LastBootUpTime"] == new
+    assert open_shells(lab, "HV02") == 0 and transport.open_shells() == 0   # none left behind
     boots = [r for r in lab.audit() if r.get("kind") == "boot" and r.get("host") == "HV02"]
     assert boots, "hvsim saw no restart"
 
@@ -286,6 +287,8 @@ def test_run_script_any_goes_on_to_a_node_that_answers(hvsim_lab_module):
             assert transport.STATS["shell_create"] == before   # HV01 was not tried first this time
         with pytest.raises(errors.ConnectionFailedError):           # nobody answers: the first failure
             transport.run_script_any([hv01], "host_boot_time.ps1")
+        # the restart wait's cheap probe (no logon) sees a dark host as dark, a live one as live
+        assert transport.answers(hv01) is False and transport.answers(hv02) is True
     finally:
         lab.control("power-on", host="HV01")
         lab.wait_reachable("HV01")
