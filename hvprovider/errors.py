@@ -4,7 +4,7 @@ Every error a user can see from a provider is an ``HvProviderError`` whose messa
 happened, on which host, and what to do (the engine shows only the message and a traceback).
 
     HvProviderError
-    +-- ConnectionFailedError     WinRM endpoint unreachable, or lost mid-command (refused, reset, timeout, TLS), after retries
+    +-- ConnectionFailedError     WinRM endpoint unreachable or lost mid-command (refused, reset, timeout), after retries
     +-- InvalidCredentialsError   HTTP 401: the endpoint rejected the user name / password
     +-- WinRMFaultError           a WS-Management fault that is not a PowerShell error
     +-- RemoteScriptError         the script ran and failed: PowerShell error record (message, category, id, line)

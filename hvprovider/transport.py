@@ -156,7 +156,8 @@ class _Shell:
         self.conn = conn
         self.protocol = _protocol(conn)
         _count("shell_create")
-        self.shell_id = self.protocol.open_shell(codepage=65001, noprofile=True, idle_timeout=f"PT{SHELL_IDLE_TIMEOUT}.000S")
+        self.shell_id = self.protocol.open_shell(codepage=65001, noprofile=True,
+                                                 idle_timeout=f"PT{SHELL_IDLE_TIMEOUT}.000S")
         self.commands = 0
 
     def close(self) -> None:
