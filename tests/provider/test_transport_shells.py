@@ -161,3 +161,19 @@ def test_retries_absorb_one_lost_answer_at_every_step(hvsim_lab_module):
             assert [t for t in targets(lab) if t == name] == [name]
             provider.delete(result.id, result.outs)
             assert open_shells(lab) == baseline + (1 if (operation, after) == ("Create", True) else 0)
+
+
+def test_lost_answers_inside_the_restart_wait_are_absorbed(hvsim_lab_module):
+    """wait_for_restart: a reset and a read timeout while it confirms the new boot time are retried
+    within its own timeout, not raised; no shell is left behind."""
+    lab = hvsim_lab_module
+    conn = connection(lab, connect_retries=0, read_timeout=2, operation_timeout=1)
+    baseline = open_shells(lab)
+    previous = transport.boot_time(conn)
+    lab.control("restart", host=HOST)
+    lab.control("fail-operation", host=HOST, operation="Receive", after=True)
+    lab.control("fail-operation", host=HOST, operation="Command", kind="timeout", seconds=2.5)
+    current = transport.wait_for_restart(conn, previous, timeout=120)
+    assert current != previous
+    assert pending_faults(lab) == []
+    assert open_shells(lab) == baseline and transport.open_shells() == 0
