@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+
+from .stackconfig import connection, read_config, read_state
 
 SCRIPT = "drill.ps1"
 
@@ -63,54 +64,21 @@ class Lab:
     state_owner: str | None = None
 
 
-def _pulumi(args: list[str], cwd: Path) -> str:
-    proc = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise SystemExit(f"drill: `pulumi {' '.join(args)}` failed:\n{proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout
-
-
-def _config_value(entry: dict) -> Any:
-    if "objectValue" in entry:
-        return entry["objectValue"]
-    value = entry.get("value")
-    try:
-        return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
-    except ValueError:
-        return value
-
-
-def _snake(key: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in key)
-
-
 def read_lab(stack: str, cwd: Path) -> Lab:
     """The lab from the stack's config (the shape __main__.py reads) and the VM's owner from its state."""
-    raw = json.loads(_pulumi(["config", "--json", "--show-secrets", "--stack", stack], cwd))
-    config = {key.split(":", 1)[-1]: _config_value(entry) for key, entry in raw.items()}
-    shape = config.get("lab")
-    if not isinstance(shape, dict):
-        raise SystemExit(f"drill: stack {stack} has no `lab` config (the shape of stacks/Pulumi.example.yaml)")
-    passwords = config.get("hostPasswords") or {}
-    if isinstance(passwords, str):
-        passwords = json.loads(passwords)
-    nodes = {}
-    for node in shape["nodes"]:
-        conn = {_snake(k): v for k, v in (node.get("connection") or {}).items()}
-        conn.setdefault("password", passwords.get(node["name"]))
-        nodes[node["name"].upper()] = conn
+    config = read_config(stack, cwd)
+    shape = config["lab"]
+    nodes = {node["name"].upper(): connection(node, config["hostPasswords"]) for node in shape["nodes"]}
     vm = shape.get("vm") or {}
     lab = Lab(nodes=nodes, domain_username=shape["domain"]["username"], domain_password=config["domainPassword"],
               vm_name=vm.get("name", "TestVM"), pinned_owner=(vm.get("ownerNode") or "").upper() or None)
-    lab.state_owner = state_owner(stack, cwd, lab.vm_name)
+    lab.state_owner = state_owner(read_state(stack, cwd), lab.vm_name)
     return lab
 
 
-def state_owner(stack: str, cwd: Path, vm_name: str) -> str | None:
+def state_owner(resources: list[dict], vm_name: str) -> str | None:
     """owner_node of the HighlyAvailableVM resource for vm_name, as the Pulumi state has it."""
-    deployment = json.loads(_pulumi(["stack", "export", "--stack", stack], cwd)).get("deployment") or {}
-    for res in deployment.get("resources") or []:
+    for res in resources:
         outs = res.get("outputs") or {}
         if "vm_id" in outs and str(outs.get("name", "")).lower() == vm_name.lower():
             return str(outs.get("owner_node") or "").split(".")[0].upper() or None

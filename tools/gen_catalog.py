@@ -65,6 +65,8 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     "ADDSDeployment": (WINSERVER_REPO, "docset/winserver2022-ps/ADDSDeployment",
                        ["Install-ADDSForest", "Uninstall-ADDSDomainController"]),
     "ActiveDirectory": (WINSERVER_REPO, "docset/winserver2022-ps/ActiveDirectory", ["Get-ADDomain", "Get-ADForest"]),
+    "NetConnection": (WINSERVER_REPO, "docset/winserver2022-ps/NetConnection", ["Get-NetConnectionProfile"]),
+    "DnsClient": (WINSERVER_REPO, "docset/winserver2022-ps/DnsClient", ["Resolve-DnsName"]),
 }
 
 # The .NET class behind compiled (non-CDXML) cmdlets: Windows puts it in FullyQualifiedErrorId
@@ -81,6 +83,7 @@ IMPLEMENTING_NAMESPACE = {
     "IscsiTarget": ("Microsoft.Iscsi.Target.Commands", "Command"),
     "ADDSDeployment": ("Microsoft.DirectoryServices.Deployment.PowerShell.Commands", "Command"),
     "ActiveDirectory": ("Microsoft.ActiveDirectory.Management.Commands", ""),
+    "DnsClient": ("Microsoft.DnsClient.Commands", ""),
 }
 CLASS_VERB = {("ServerManager", "Install"): "Add", ("ServerManager", "Uninstall"): "Remove"}
 

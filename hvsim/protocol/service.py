@@ -192,6 +192,8 @@ class WinRMService:
         action = req.action
         mid = req.message_id
         if action == soap.ACTION_CREATE:
+            if self.world.remote_token_filtered(host, identity.user):
+                raise soap.access_denied_fault()
             sh = self.shells.create(host, identity.user, identity.auth, req, client_ip)
             address = f"{scheme}://{self.endpoints[host]['address']}:{port}/wsman"
             return soap.create_response(mid, address, sh.id, identity.user, client_ip, sh.idle_timeout,

@@ -419,6 +419,17 @@ class World:
             return None
         return found[0]
 
+    def remote_token_filtered(self, host: str, canonical_user: str) -> bool:
+        """UAC remote restrictions: over the network a local account other than the built-in
+        Administrator gets a filtered (non-administrator) token, and WinRM refuses it, unless the
+        host sets LocalAccountTokenFilterPolicy = 1 (lab file: `local_account_token_filter_policy: 1`)."""
+        with self.lock:
+            h = self.host(host)
+            authority, name = self.split_user(canonical_user)
+            if not authority or authority.lower() != h["name"].lower() or name.lower() == "administrator":
+                return False
+            return int(h.get("local_account_token_filter_policy", 0)) != 1
+
     def check_domain_credential(self, user: str, password: str) -> str | None:
         """Canonical 'NETBIOS\\name' for a valid domain credential (DC must be up), else None."""
         dom = self.domain()
