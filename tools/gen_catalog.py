@@ -67,6 +67,9 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     "ActiveDirectory": (WINSERVER_REPO, "docset/winserver2022-ps/ActiveDirectory", ["Get-ADDomain", "Get-ADForest"]),
     "NetConnection": (WINSERVER_REPO, "docset/winserver2022-ps/NetConnection", ["Get-NetConnectionProfile"]),
     "DnsClient": (WINSERVER_REPO, "docset/winserver2022-ps/DnsClient", ["Resolve-DnsName"]),
+    "NetSecurity": (WINSERVER_REPO, "docset/winserver2022-ps/NetSecurity", [
+        "Get-NetFirewallRule", "Enable-NetFirewallRule", "New-NetFirewallRule", "Remove-NetFirewallRule",
+        "Get-NetFirewallPortFilter", "Get-NetFirewallProfile"]),
 }
 
 # The .NET class behind compiled (non-CDXML) cmdlets: Windows puts it in FullyQualifiedErrorId

@@ -14,4 +14,5 @@ from . import (  # noqa: F401  (imported for their @cmdlet registrations)
     failover_clusters,
     hyperv,
     active_directory,
+    netsecurity,
 )

@@ -153,6 +153,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
             # down, or restarted since this TCP connection was opened: the connection is gone
             self._reset()
             return
+        if not svc.firewall_allows(host, self.server.server_address[1]):
+            self._reset()  # the host's firewall drops WinRM on this port: the client sees a reset
+            return
         body = self._read_body()
         if body is None:
             self._reset()

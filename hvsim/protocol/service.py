@@ -187,6 +187,15 @@ class WinRMService:
         except Exception:
             return host
 
+    def firewall_allows(self, host: str, port: int) -> bool:
+        """Whether the host's firewall lets WinRM in on the port the listener serves."""
+        from hvsim.world import firewall
+
+        with self.world.lock:
+            h = self.world.host(host)
+            scheme_port = 5986 if port == self.endpoints[host].get("https_port") else 5985
+            return firewall.allows(h, "TCP", scheme_port)
+
     def _operation(self, host: str, identity: Identity, req: soap.Request, client_ip: str, scheme: str,
                    port: int) -> bytes:
         action = req.action

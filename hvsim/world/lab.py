@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import features as _features
+from . import firewall as _firewall
 from .core import DEFAULT_BOOT_SECONDS, DEFAULT_RESTART_DELAY, DEFAULT_TIME_FACTOR, iso, utcnow
 
 DEFAULT_OS = {"caption": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348", "product_type": "server"}
@@ -114,6 +115,7 @@ def build_host(name: str, spec: dict[str, Any], domain: dict | None) -> dict:
         "clock_skew_seconds": float(spec.get("clock_skew_seconds", 0)),
         "dns": spec.get("dns", "ok"),
         "local_account_token_filter_policy": int(spec.get("local_account_token_filter_policy", 0)),
+        "firewall": _firewall.from_lab(spec.get("firewall")),
         "iscsi_target_server": {"targets": {}, "virtual_disks": {}},
         "iscsi_initiator": {"portals": [], "sessions": [], "iqn": f"iqn.1991-05.com.microsoft:{fqdn}"},
         "disks": [],
