@@ -3,6 +3,9 @@
 Every resource runs PowerShell (the ``.ps1`` files in ``hvprovider/scripts``) on Windows hosts
 over WinRM. Resources, in the order a lab builds them:
 
+- ``DomainController``   the first domain controller of a new forest (the seed's step 1)
+- ``LabFirewall``        the inbound firewall rules a lab host needs, enabled (the firewall stays on)
+- ``ManagementTools``    the cluster and Hyper-V management tools on the admin server
 - ``IscsiTarget``        an iSCSI Target Server target on the storage host
 - ``IscsiVolume``        an iSCSI virtual disk mapped to a target
 - ``ClusterNode``        a Hyper-V host made ready for the cluster (features, domain, iSCSI, switch)
@@ -20,6 +23,9 @@ See docs/provider.md and docs/provider-cluster.md for inputs, outputs and delete
 """
 from .cluster_node import ClusterNode, ClusterNodeArgs, NodeDisk
 from .connection import ConnectionArgs
+from .domain_controller import DomainController, DomainControllerArgs
+from .lab_firewall import LabFirewall, LabFirewallArgs
+from .management_tools import ManagementTools, ManagementToolsArgs
 from .errors import HvProviderError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
@@ -31,8 +37,8 @@ from .shared_volume import SharedVolume, SharedVolumeArgs
 
 __all__ = [
     "ClusterLab", "ClusterLabArgs", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
-    "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM", "HighlyAvailableVMArgs",
-    "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabHost", "LabNode", "LabVM", "LabVolume", "NodeDisk", "PowerShellScript", "PowerShellScriptArgs",
-    "SharedVolume", "SharedVolumeArgs",
+    "DomainController", "DomainControllerArgs", "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM",
+    "HighlyAvailableVMArgs", "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
+    "LabFirewall", "LabFirewallArgs", "LabHost", "LabNode", "LabVM", "LabVolume", "ManagementTools",
+    "ManagementToolsArgs", "NodeDisk", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
 ]

@@ -49,6 +49,7 @@ Providers hold no sessions, sockets, locks or secrets as attributes: they are pi
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -172,6 +173,18 @@ def engine_failure(failure: CheckFailure) -> CheckFailure:
     ``resource 'x' has a problem: R``, so R = "P: reason" names the property exactly as written.
     ``validation.failures_by_property`` reads it back."""
     return CheckFailure("", f"{failure.property}: {failure.reason}") if failure.property else failure
+def _winrm_operation(method: Callable) -> Callable:
+    """Runs a provider call inside transport.operation(): the WinRM shells it opens are deleted on
+    the hosts when it ends, on success and on every error (the engine kills this process later)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from . import transport  # imported late: check and diff never need WinRM
+
+        with transport.operation():
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class HvProvider(ResourceProvider):
@@ -305,16 +318,19 @@ class HvProvider(ResourceProvider):
             delete_before_replace=self.DELETE_BEFORE_REPLACE if replaces else False,
         )
 
+    @_winrm_operation
     def create(self, props: dict) -> CreateResult:
         inputs = self.inputs_of(props)
         computed = self.ensure(inputs, None)
         return CreateResult(self.make_id(inputs), self.outputs(inputs, computed))
 
+    @_winrm_operation
     def update(self, id: str, olds: dict, news: dict) -> UpdateResult:
         inputs = self.inputs_of(news)
         computed = self.ensure(inputs, olds)
         return UpdateResult(self.outputs(inputs, computed))
 
+    @_winrm_operation
     def read(self, id: str, props: dict) -> ReadResult:
         try:
             observed = self.observe(id, props)
@@ -331,6 +347,7 @@ class HvProvider(ResourceProvider):
         # the observed values become the inputs the next diff starts from (and shows)
         return ReadResult(id, outs, self.read_inputs(outs))
 
+    @_winrm_operation
     def delete(self, id: str, props: dict) -> None:
         self.remove(id, props)
 

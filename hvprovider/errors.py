@@ -4,7 +4,7 @@ Every error a user can see from a provider is an ``HvProviderError`` whose messa
 happened, on which host, and what to do (the engine shows only the message and a traceback).
 
     HvProviderError
-    +-- ConnectionFailedError     WinRM endpoint unreachable (refused, reset, timeout, TLS) after retries
+    +-- ConnectionFailedError     WinRM endpoint unreachable or lost mid-command (refused, reset, timeout), after retries
     +-- InvalidCredentialsError   HTTP 401: the endpoint rejected the user name / password
     +-- WinRMFaultError           a WS-Management fault that is not a PowerShell error
     +-- RemoteScriptError         the script ran and failed: PowerShell error record (message, category, id, line)
@@ -28,14 +28,24 @@ class HvProviderError(Exception):
 
 
 class ConnectionFailedError(HvProviderError):
-    """The WinRM endpoint could not be reached (after the retries)."""
+    """The WinRM endpoint could not be reached, or stopped answering mid-command (after the retries).
 
-    def __init__(self, host: str, port: int, reason: str, attempts: int = 1) -> None:
-        self.host, self.port, self.reason, self.attempts = host, port, reason, attempts
-        super().__init__(
-            f"cannot reach WinRM at {host}:{port} ({reason}; {attempts} attempt(s)): check that the host is "
-            f"running, that WinRM listens on that port (winrm quickconfig) and that the firewall allows it"
-        )
+    ``during``: what was under way when the connection was lost (e.g. "running iscsi_target.ps1"); then
+    the script may have finished on the host, and the next ``pulumi up`` adopts what it created."""
+
+    def __init__(self, host: str, port: int, reason: str, attempts: int = 1, during: str | None = None) -> None:
+        self.host, self.port, self.reason, self.attempts, self.during = host, port, reason, attempts, during
+        if during:
+            super().__init__(
+                f"lost the connection to WinRM at {host}:{port} while {during} ({reason}; {attempts} attempt(s)); "
+                f"the script may have finished on the host: check that the host is running and answers WinRM, "
+                f"then run pulumi up again (it adopts what was already created)"
+            )
+        else:
+            super().__init__(
+                f"cannot reach WinRM at {host}:{port} ({reason}; {attempts} attempt(s)): check that the host is "
+                f"running, that WinRM listens on that port (winrm quickconfig) and that the firewall allows it"
+            )
 
 
 class InvalidCredentialsError(HvProviderError):

@@ -15,10 +15,15 @@ API (everything a provider needs):
         did not answer recently is tried last.
     boot_time(connection) -> str                      LastBootUpTime of the host (ISO 8601, UTC)
     wait_for_restart(connection, previous_boot_time, timeout=600) -> str
-        Polls until the host answers with a boot time different from ``previous_boot_time``;
-        returns the new one or raises RestartTimeoutError.
+        Polls (cheap ``answers`` probe at most every second, then the boot-time script) until the host
+        answers with a boot time different from ``previous_boot_time``; returns the new one or raises
+        RestartTimeoutError.
     restart_and_wait(connection, timeout=600) -> str  Restart-Computer -Force, then wait_for_restart.
+    answers(connection) -> bool                       the WinRM listener answers HTTP (no logon)
+    operation()                                       context manager: one provider operation's scope
+                                                      (base.py enters it in create/read/update/delete)
     discard_shells(connection) / close_all()          forget (and close) cached shells
+    open_shells() -> int                              shells this process holds open
     STATS                                             Counter of WS-Man operations (shell_create,
                                                       command, send, receive, signal, shell_delete, ...)
 
@@ -33,22 +38,37 @@ state). A pool per (endpoint, user, credential digest) holds up to ``MAX_SHELLS_
 each used by one thread at a time, so the provider's 4 concurrent calls do not interleave on one
 NTLM-sealed connection. A shell the host no longer knows (InvalidSelectors, a restart, an idle
 timeout) or whose connection broke is dropped and a fresh one is opened on the next attempt.
+
+Shells never outlive the work: every provider operation runs inside ``operation()``; a pool counts
+the operations using it, and when the last one ends (success or error) every shell of the pool is
+deleted on the host, including those a connection failure left behind. (The engine kills the
+provider process, so nothing may be left for atexit.) Shells ask the host for a 10-minute idle
+timeout, so even a killed process leaves none for long (Windows' default is 2 hours, and a user may
+hold at most 30: MaxShellsPerUser).
+
+Failures: every exception of a WinRM exchange becomes an ``errors.HvProviderError`` (connection
+errors a ConnectionFailedError naming the host; one lost after the command was sent says the script
+may have finished and that the next ``pulumi up`` adopts what it created). Once the script's result
+line has arrived, a failure of a later Receive or of the Signal does not fail the call.
 """
 from __future__ import annotations
 
 import atexit
 import base64
 import collections
+import contextlib
 import functools
+import http.client
 import json
 import re
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import requests
+import urllib3
 from winrm.exceptions import InvalidCredentialsError as _WinRMInvalidCredentials
 from winrm.exceptions import WinRMError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 from winrm.protocol import Protocol
@@ -122,44 +142,84 @@ def build_payload(script: str, params: Mapping[str, Any]) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
-# shells and their pool
+# shells, their pool, and the operation scope that closes them
+
+SHELL_IDLE_TIMEOUT = 600       # seconds: asked of the host at create, so a shell a killed process left
+                               # behind ends in minutes, not after the host's default (2 hours)
+CLOSE_TIMEOUT = 5              # seconds one shell delete may take (the host may be gone)
+
 
 class _Shell:
     """One authenticated pywinrm Protocol (its own HTTP session) and one open remote shell."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.protocol = Protocol(
-            endpoint=conn.endpoint,
-            transport=conn.transport,  # type: ignore[arg-type]
-            username=conn.username,
-            password=conn.password,
-            server_cert_validation=conn.server_cert_validation,  # type: ignore[arg-type]
-            ca_trust_path=conn.ca_trust_path if conn.ca_trust_path else None,  # type: ignore[arg-type]
-            read_timeout_sec=conn.read_timeout,
-            operation_timeout_sec=conn.operation_timeout,
-            message_encryption="auto",
-            proxy=None,  # the lab is reached directly; never through an environment proxy
-        )
+        self.protocol = _protocol(conn)
         _count("shell_create")
-        self.shell_id = self.protocol.open_shell(codepage=65001, noprofile=True)
+        self.shell_id = self.protocol.open_shell(codepage=65001, noprofile=True,
+                                                 idle_timeout=f"PT{SHELL_IDLE_TIMEOUT}.000S")
         self.commands = 0
 
     def close(self) -> None:
-        try:
-            _count("shell_delete")
-            self.protocol.close_shell(self.shell_id)
-        except Exception:  # closing is best effort: the host may be gone
+        """Delete the shell on the host (best effort, bounded by CLOSE_TIMEOUT; never raises)."""
+        self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT
+        if not _delete_shell(self.protocol, self.shell_id):
+            # its connection may be what broke (NTLM context lost): once more on a fresh session
             try:
-                self.protocol.transport.close_session()
+                _delete_shell(_protocol(self.conn, CLOSE_TIMEOUT), self.shell_id)
             except Exception:
                 pass
 
+    def drop_session(self) -> None:
+        try:
+            self.protocol.transport.close_session()
+        except Exception:
+            pass
+
+
+def _protocol(conn: Connection, read_timeout: int | None = None) -> Protocol:
+    read = read_timeout or conn.read_timeout
+    return Protocol(
+        endpoint=conn.endpoint,
+        transport=conn.transport,  # type: ignore[arg-type]
+        username=conn.username,
+        password=conn.password,
+        server_cert_validation=conn.server_cert_validation,  # type: ignore[arg-type]
+        ca_trust_path=conn.ca_trust_path if conn.ca_trust_path else None,  # type: ignore[arg-type]
+        read_timeout_sec=read,
+        operation_timeout_sec=min(conn.operation_timeout, read - 1),
+        message_encryption="auto",
+        proxy=None,  # the lab is reached directly; never through an environment proxy
+    )
+
+
+def _delete_shell(protocol: Protocol, shell_id: str) -> bool:
+    """shell Delete; True when the host answered (a shell it no longer knows is gone too)."""
+    _count("shell_delete")
+    try:
+        protocol.close_shell(shell_id)
+        return True
+    except WSManFaultError:
+        return True          # InvalidSelectors and the like: nothing left to close
+    except Exception:
+        _count("shell_delete_failed")
+        return False
+    finally:
+        try:
+            protocol.transport.close_session()
+        except Exception:
+            pass
+
 
 class _Pool:
+    """The shells of one (endpoint, user, settings). ``users``: operation scopes using it; when the
+    last one ends, every shell is deleted on the host (idle ones and those an error left behind)."""
+
     def __init__(self) -> None:
         self.idle: list[_Shell] = []
+        self.orphans: list[_Shell] = []   # broken mid-command (connection lost): delete, never reuse
         self.total = 0
+        self.users = 0
         self.cond = threading.Condition()
 
     def acquire(self, conn: Connection) -> _Shell:
@@ -177,18 +237,27 @@ class _Pool:
                 self.cond.notify()
             raise
 
-    def release(self, shell: _Shell, broken: bool) -> None:
+    def release(self, shell: _Shell, state: str) -> None:
+        """``state``: "ok" (back to the pool), "gone" (the host no longer has it: a restart, an idle
+        timeout) or "broken" (the connection failed: it may still exist, deleted when the scope ends)."""
         with self.cond:
-            if broken:
-                self.total -= 1
-            else:
+            if state == "ok":
                 self.idle.append(shell)
+            else:
+                self.total -= 1
+                if state == "broken":
+                    self.orphans.append(shell)
             self.cond.notify()
-        if broken:
-            try:
-                shell.protocol.transport.close_session()
-            except Exception:
-                pass
+        if state != "ok":
+            shell.drop_session()
+
+    def retire_idle(self, state: str) -> None:
+        """Take the idle shells out of use: "gone" forgets them, "broken" deletes them at the end."""
+        for shell in self.drain():
+            shell.drop_session()
+            if state == "broken":
+                with self.cond:
+                    self.orphans.append(shell)
 
     def drain(self) -> list[_Shell]:
         with self.cond:
@@ -197,9 +266,26 @@ class _Pool:
             self.cond.notify_all()
             return shells
 
+    def enter(self) -> None:
+        with self.cond:
+            self.users += 1
+
+    def leave(self) -> list[_Shell]:
+        """End one scope's use; the shells to delete when it was the last."""
+        with self.cond:
+            self.users -= 1
+            if self.users > 0:
+                return []
+            idle, orphans = self.idle, self.orphans
+            self.idle, self.orphans = [], []
+            self.total -= len(idle)
+            self.cond.notify_all()
+        return idle + orphans
+
 
 _POOLS: dict[tuple, _Pool] = {}
 _POOLS_LOCK = threading.Lock()
+_SCOPE = threading.local()   # .depth, .pools: the pools the current thread's operation has used
 
 
 def _pool(conn: Connection) -> _Pool:
@@ -207,27 +293,38 @@ def _pool(conn: Connection) -> _Pool:
         pool = _POOLS.get(conn.pool_key)
         if pool is None:
             pool = _POOLS[conn.pool_key] = _Pool()
-        return pool
+    # the current operation now uses this pool: it stays open until that operation ends
+    pools = getattr(_SCOPE, "pools", None)
+    if pools is not None and pool not in pools:
+        pool.enter()
+        pools.append(pool)
+    return pool
 
 
-def discard_shells(connection: Any, close: bool = False) -> None:
-    """Forget the idle shells of one host (after a restart they are stale); optionally close them."""
-    conn = _as_connection(connection)
-    for shell in _pool(conn).drain():
-        if close:
-            shell.close()
-        else:
-            try:
-                shell.protocol.transport.close_session()
-            except Exception:
-                pass
+@contextlib.contextmanager
+def operation() -> Iterator[None]:
+    """One provider operation (create, read, update, delete): the shells it opens are reused within
+    it and shared with the operations running at the same time in other threads; when the last
+    operation using a host's shells ends (success or error), they are deleted on the host. Nested
+    scopes join the outer one. ``run_script`` outside any scope is a scope of its own."""
+    depth = getattr(_SCOPE, "depth", 0)
+    if depth == 0:
+        _SCOPE.pools = []
+    _SCOPE.depth = depth + 1
+    try:
+        yield
+    finally:
+        _SCOPE.depth = depth
+        if depth == 0:
+            pools, _SCOPE.pools = _SCOPE.pools, None
+            _close([s for pool in pools for s in pool.leave()])
 
 
-def close_all(wait: float = 2.0) -> None:
-    """Close every idle shell (in parallel, waiting at most ``wait`` seconds in total)."""
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-    shells = [s for p in pools for s in p.drain()]
+def _close(shells: list[_Shell], wait: float = 2.0 * CLOSE_TIMEOUT) -> None:
+    """Delete shells on their hosts, in parallel, waiting at most ``wait`` seconds in total."""
+    if len(shells) == 1:
+        shells[0].close()
+        return
     threads = [threading.Thread(target=s.close, daemon=True) for s in shells]
     for t in threads:
         t.start()
@@ -236,7 +333,43 @@ def close_all(wait: float = 2.0) -> None:
         t.join(max(0.0, deadline - time.monotonic()))
 
 
-atexit.register(close_all)
+def open_shells() -> int:
+    """Shells this process holds open (idle or in use; tests and benchmarks read it)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    return sum(p.total + len(p.orphans) for p in pools)
+
+
+def discard_shells(connection: Any, close: bool = False) -> None:
+    """Stop reusing the idle shells of one host (a restart is under way: they are stale). They are
+    deleted now (``close``) or when the operation ends (a host that restarted answers at once that
+    it no longer knows them; one that did not restart after all still gets them deleted)."""
+    conn = _as_connection(connection)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(conn.pool_key)
+    if pool is None:
+        return
+    if close:
+        shells = pool.drain()
+        _close(shells)
+    else:
+        pool.retire_idle("broken")
+
+
+def close_all(wait: float = 2.0) -> None:
+    """Close every shell still held (idle or orphaned), in parallel, waiting at most ``wait`` seconds."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    shells = []
+    for pool in pools:
+        shells += pool.drain()
+        with pool.cond:
+            shells += pool.orphans
+            pool.orphans = []
+    _close(shells, wait)
+
+
+atexit.register(close_all)  # a last resort: the engine kills the provider process without running it
 
 
 def _as_connection(connection: Any) -> Connection:
@@ -251,30 +384,44 @@ def _as_connection(connection: Any) -> Connection:
 # running a script
 
 class _Retry(Exception):
-    """Internal: this attempt failed in a way worth another try (with the wrapped error as reason)."""
+    """Internal: this attempt failed in a way worth another try (with the wrapped error as reason).
+    ``shell``: how the shell is released: "broken" (deleted when the operation ends) or "gone"."""
 
-    def __init__(self, error: errors.HvProviderError, immediate: bool = False) -> None:
+    def __init__(self, error: errors.HvProviderError, immediate: bool = False, shell: str = "broken") -> None:
         super().__init__(str(error))
-        self.error, self.immediate = error, immediate
+        self.error, self.immediate, self.shell = error, immediate, shell
 
 
-def _translate(conn: Connection, exc: BaseException, operation: str) -> errors.HvProviderError | _Retry:
-    """Map a pywinrm/requests exception to our error tree; _Retry marks the retryable ones."""
+# Everything a broken or silent connection raises from requests/urllib3/http.client/socket/ssl
+_CONNECTION_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                      http.client.HTTPException, ConnectionError, OSError)
+
+
+def _translate(conn: Connection, exc: BaseException, operation: str, during: str | None = None,
+               reused: bool = False) -> errors.HvProviderError | _Retry:
+    """Map any exception of a WinRM exchange to our error tree; _Retry marks the retryable ones.
+
+    ``during``: the script whose command was already sent (its outcome is then unknown);
+    ``reused``: the shell had served a command before (a refused logon then means its connection was
+    replaced, not that the password is wrong)."""
     host, port = conn.host, conn.port
     if isinstance(exc, _WinRMInvalidCredentials):
+        if reused:
+            return _Retry(errors.ConnectionFailedError(host, port, "the authenticated connection was closed",
+                                                       during=during), immediate=True)
         return errors.InvalidCredentialsError(host, port, conn.username, conn.transport)
     if isinstance(exc, requests.exceptions.SSLError):
         reason = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate" in reason.lower() or "hostname" in reason.lower():
             return errors.TlsError(host, port, _short(reason))
-        return _Retry(errors.ConnectionFailedError(host, port, f"TLS: {_short(reason)}"))
-    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        return _Retry(errors.ConnectionFailedError(host, port, _short(str(exc))))
+        return _Retry(errors.ConnectionFailedError(host, port, f"TLS: {_short(reason)}", during=during))
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return _Retry(errors.ConnectionFailedError(host, port, _short(str(exc)), during=during))
     if isinstance(exc, WSManFaultError):
         code = exc.wsman_fault_code
         fault = errors.WinRMFaultError(host, port, operation, exc.reason, code)
         if code in STALE_SHELL_FAULTS:
-            return _Retry(fault, immediate=True)
+            return _Retry(fault, immediate=True, shell="gone")
         if code == FAULT_BUSY or exc.code in TRANSIENT_HTTP:
             return _Retry(fault)
         return fault
@@ -283,9 +430,9 @@ def _translate(conn: Connection, exc: BaseException, operation: str) -> errors.H
         return _Retry(fault) if exc.code in TRANSIENT_HTTP else fault
     if isinstance(exc, WinRMError):
         return errors.WinRMFaultError(host, port, operation, str(exc))
-    if isinstance(exc, (ConnectionError, OSError)):
-        return _Retry(errors.ConnectionFailedError(host, port, _short(str(exc))))
-    raise exc
+    # an answer that could not be read (truncated XML, a broken NTLM seal, a mismatched RelatesTo)
+    return _Retry(errors.WinRMFaultError(host, port, operation,
+                                         f"unreadable answer ({type(exc).__name__}: {_short(str(exc))})"))
 
 
 def _short(text: str) -> str:
@@ -331,7 +478,13 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
                timeout: float | None = None, retries: int | None = None) -> dict:
     """Run hvprovider/scripts/<script> on the host with ``params``; return the state record it emitted."""
     conn = _as_connection(connection)
-    payload = build_payload(script, params or {})
+    with operation():  # joins the provider operation's scope, or is one of its own
+        return _run(conn, script, params or {}, timeout, retries)
+
+
+def _run(conn: Connection, script: str, params: Mapping[str, Any], timeout: float | None,
+         retries: int | None) -> dict:
+    payload = build_payload(script, params)
     attempts_allowed = 1 + (conn.connect_retries if retries is None else retries)
     limit = DEFAULT_TIMEOUT if timeout is None else timeout
     pool = _pool(conn)
@@ -341,7 +494,7 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
     while True:
         attempt += 1
         shell: _Shell | None = None
-        broken = True
+        state = "broken"
         reused = False
         try:
             try:
@@ -349,21 +502,18 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
             except Exception as exc:  # opening the shell: authentication and connection errors land here
                 raise _translate(conn, exc, "opening a shell") from None
             reused = shell.commands > 0
-            stdout, stderr, exit_code = _execute(shell, payload, conn, script, limit)
-            broken = False
+            stdout, stderr, exit_code, state = _execute(shell, payload, conn, script, limit)
         except _Retry as retry:
+            state = retry.shell
             err = retry.error
             if isinstance(err, errors.ConnectionFailedError):
-                err = errors.ConnectionFailedError(conn.host, conn.port, err.reason, attempt)
+                err = errors.ConnectionFailedError(conn.host, conn.port, err.reason, attempt, err.during)
             if (retry.immediate or reused) and stale_reopens < 2:
                 # a pooled shell that worked before died (host restarted, idle timeout, connection
-                # closed): its idle siblings are as stale; drop them and reopen at once, no retry spent
+                # closed): its idle siblings are likely as dead; retire them and reopen at once, no
+                # retry spent. After a restart they are gone; otherwise they are deleted at the end.
                 stale_reopens += 1
-                for idle in pool.drain():
-                    try:
-                        idle.protocol.transport.close_session()
-                    except Exception:
-                        pass
+                pool.retire_idle(state)
                 attempt -= 1
                 continue
             if attempt >= attempts_allowed:
@@ -373,26 +523,31 @@ def run_script(connection: Any, script: str, params: Mapping[str, Any] | None = 
             continue
         finally:
             if shell is not None:
-                pool.release(shell, broken)
-        return parse_result(conn.label, script, stdout, stderr, exit_code, secrets=_secret_values(params or {}))
+                pool.release(shell, state)
+        return parse_result(conn.label, script, stdout, stderr, exit_code, secrets=_secret_values(params))
 
 
-def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str, limit: float) -> tuple[bytes, bytes, int]:
-    """One Command, its Sends and Receives, one Signal. Raises _Retry / HvProviderError."""
+def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str,
+             limit: float) -> tuple[bytes, bytes, int, str]:
+    """One Command, its Sends and Receives, one Signal -> (stdout, stderr, exit code, shell state).
+    Raises _Retry / HvProviderError. Once the result line is here the call succeeds: a failure after
+    it (a later Receive, the Signal) only retires the shell."""
     protocol, shell_id = shell.protocol, shell.shell_id
+    reused = shell.commands > 0
+    during = f"running {script}"
     try:
         _count("command")
         command_id = protocol.run_command(shell_id, "powershell.exe", list(bootstrap_arguments()))
-    except Exception as exc:
-        raise _translate(conn, exc, f"running {script}") from None
+    except Exception as exc:  # the host may have started the command: its outcome is unknown
+        raise _translate(conn, exc, during, during, reused) from None
     shell.commands += 1
+    out: list[bytes] = []
+    err: list[bytes] = []
     try:
         for start in range(0, len(payload), STDIN_CHUNK_BYTES):
             chunk = payload[start:start + STDIN_CHUNK_BYTES]
             _count("send")
             protocol.send_command_input(shell_id, command_id, chunk, end=start + STDIN_CHUNK_BYTES >= len(payload))
-        out: list[bytes] = []
-        err: list[bytes] = []
         deadline = time.monotonic() + limit
         while True:
             try:
@@ -410,18 +565,28 @@ def _execute(shell: _Shell, payload: bytes, conn: Connection, script: str, limit
     except errors.HvProviderError:
         raise
     except Exception as exc:
-        raise _translate(conn, exc, f"running {script}") from None
-    _signal(protocol, shell_id, command_id)
-    return b"".join(out), b"".join(err), code
+        failure = _translate(conn, exc, during, during, True)
+        line = _result_line(b"".join(out))
+        if line is not None and isinstance(failure, _Retry):
+            _count("result_kept")
+            return b"".join(out), b"".join(err), 0 if line.startswith('{"ok":true') else 1, "broken"
+        raise failure from None
+    state = "ok" if _signal(protocol, shell_id, command_id) else "broken"
+    return b"".join(out), b"".join(err), code, state
 
 
-def _signal(protocol: Protocol, shell_id: str, command_id: str) -> None:
-    """Signal terminate (frees the command on the host); an error here does not lose the result."""
+def _signal(protocol: Protocol, shell_id: str, command_id: str) -> bool:
+    """Signal terminate (frees the command on the host). Never raises: the result is already here.
+    False when the connection failed (the shell is then deleted, not reused)."""
     try:
         _count("signal")
         protocol.cleanup_command(shell_id, command_id)
-    except (WinRMTransportError, WSManFaultError):
-        pass
+        return True
+    except WSManFaultError:
+        return True   # the host refused the signal (e.g. the command is gone): the shell is fine
+    except Exception:
+        _count("signal_failed")
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,6 +625,13 @@ def parse_result(host: str, script: str, stdout: bytes, stderr: bytes, exit_code
         if not secrets:
             raise
         raise errors.ScriptOutputError(exc.host, exc.script, _redact(exc.detail, secrets)) from None
+
+
+def _result_line(stdout: bytes) -> str | None:
+    """The bootstrap's last complete result line in stdout, if it has arrived."""
+    text = stdout.decode("utf-8", errors="replace")
+    complete = text[:text.rfind("\n") + 1] if "\n" in text else ""
+    return next((ln.strip() for ln in reversed(complete.splitlines()) if ln.strip().startswith(_RESULT_PREFIX)), None)
 
 
 def _parse_result(host: str, script: str, stdout: bytes, stderr: bytes, exit_code: int) -> dict:
@@ -539,28 +711,55 @@ def boot_time(connection: Any, *, retries: int | None = None, timeout: float = 6
     return str(run_script(connection, "host_boot_time.ps1", {}, timeout=timeout, retries=retries)["LastBootUpTime"])
 
 
+def answers(connection: Any, timeout: float = 2.0) -> bool:
+    """A cheap probe: does the host's WinRM listener answer HTTP? One unauthenticated, empty POST
+    (Windows answers 401 with its authentication challenge): no logon, no shell, no process started
+    on the host. A TLS failure counts as an answer (the full call then reports it)."""
+    conn = _as_connection(connection)
+    _count("probe")
+    session = requests.Session()
+    session.trust_env = False  # never through an environment proxy
+    verify: Any = False if conn.server_cert_validation == "ignore" else (conn.ca_trust_path or True)
+    try:
+        with contextlib.closing(session):
+            reply = session.post(conn.endpoint, data=b"", timeout=timeout, verify=verify, allow_redirects=False,
+                                 headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    except requests.exceptions.SSLError:
+        return True
+    except Exception:
+        return False
+    return reply.status_code in (200, 401)
+
+
 def wait_for_restart(connection: Any, previous_boot_time: str, timeout: float = 600, *,
-                     poll_interval: float = 0.2, max_poll_interval: float = 5.0) -> str:
-    """Wait until the host answers again with a boot time other than ``previous_boot_time``."""
+                     poll_interval: float = 0.2, max_poll_interval: float = 1.0) -> str:
+    """Wait until the host answers again with a boot time other than ``previous_boot_time``.
+
+    Polls with the cheap ``answers`` probe (at most every ``max_poll_interval`` seconds, so the host
+    is noticed within about a second of answering); only once the listener answers does it confirm
+    with host_boot_time.ps1 (a logon and a process on the host)."""
     conn = _as_connection(connection)
     discard_shells(conn)
     deadline = time.monotonic() + timeout
     interval = poll_interval
     last_error = ""
     while True:
-        try:
-            current = boot_time(conn, retries=0, timeout=min(60.0, max(5.0, timeout)))
-            if current != previous_boot_time:
-                return current
-            last_error = "the host still reports the old boot time"
-        except (errors.ConnectionFailedError, errors.WinRMFaultError, errors.ScriptTimeoutError,
-                errors.RemoteScriptError) as exc:
-            last_error = str(exc)
-            discard_shells(conn)
-        except errors.InvalidCredentialsError:
-            # a freshly joined domain member may briefly refuse logons; the timeout bounds it
-            last_error = "credentials refused while the host was starting"
-            discard_shells(conn)
+        if not answers(conn, timeout=max(1.0, min(5.0, max_poll_interval * 2))):
+            last_error = "WinRM does not answer yet"
+        else:
+            try:
+                current = boot_time(conn, retries=0, timeout=min(60.0, max(5.0, timeout)))
+                if current != previous_boot_time:
+                    return current
+                last_error = "the host still reports the old boot time"
+            except (errors.ConnectionFailedError, errors.WinRMFaultError, errors.ScriptTimeoutError,
+                    errors.RemoteScriptError, errors.ScriptOutputError) as exc:
+                last_error = str(exc)
+                discard_shells(conn)
+            except errors.InvalidCredentialsError:
+                # a freshly joined domain member may briefly refuse logons; the timeout bounds it
+                last_error = "credentials refused while the host was starting"
+                discard_shells(conn)
         if time.monotonic() + interval > deadline:
             raise errors.RestartTimeoutError(conn.label, timeout, last_error)
         time.sleep(interval)

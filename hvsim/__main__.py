@@ -6,6 +6,7 @@
     python -m hvsim drop-connections HOST N --state DIR
     python -m hvsim latency HOST MS --state DIR
     python -m hvsim fail-cmdlet HOST CMDLET [--message TEXT] --state DIR
+    python -m hvsim fail-operation HOST OPERATION [--kind reset|timeout] [--after] [--count N] [--seconds S] --state DIR
     python -m hvsim clear-faults [HOST] --state DIR
 """
 from __future__ import annotations
@@ -78,6 +79,8 @@ def cmd_fault(args: argparse.Namespace) -> int:
         kw["count"] = args.count
     elif args.command == "latency":
         kw["ms"] = args.ms
+    elif args.command == "fail-operation":
+        kw.update(operation=args.operation, kind=args.kind, after=args.after, count=args.count, seconds=args.seconds)
     elif args.command == "fail-cmdlet":
         kw["cmdlet"] = args.cmdlet
         if args.message:
@@ -283,6 +286,9 @@ def render_status(world: dict) -> str:
         frows.append([host, f"latency {ms} ms"])
     for f in faults.get("cmdlet_fail_once") or []:
         frows.append([f.get("host"), f"{f.get('cmdlet')} fails once: {f.get('message')}"])
+    for f in faults.get("operations") or []:
+        frows.append([f.get("host"), f"next {f.get('count')} {f.get('operation')} answer(s) lost: {f.get('kind')}"
+                      + (" after the work" if f.get("after") else "")])
     sections.append(_table("Injected faults", ["HOST", "FAULT"], frows))
     return "\n\n".join(sections) + "\n"
 
@@ -353,6 +359,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("host")
     sp.add_argument("cmdlet")
     sp.add_argument("--message", default=None)
+    state_arg(sp)
+    sp.set_defaults(func=cmd_fault)
+    sp = sub.add_parser("fail-operation", help="lose the answer to the next WS-Management OPERATION of HOST")
+    sp.add_argument("host")
+    sp.add_argument("operation", help="Create, Command, Send, Receive, Signal or Delete")
+    sp.add_argument("--kind", default="reset", choices=("reset", "timeout"),
+                    help="reset the connection, or stay silent for --seconds (client read timeout)")
+    sp.add_argument("--after", action="store_true",
+                    help="only after the host did the work (a Receive: the one that reports the command done)")
+    sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--seconds", type=float, default=60.0)
     state_arg(sp)
     sp.set_defaults(func=cmd_fault)
     sp = sub.add_parser("clear-faults", help="remove injected faults (of HOST, or all)")

@@ -7,6 +7,10 @@
     POST /drop-connections {"host": "HV01", "count": 2}     the next N new connections are reset
     POST /latency          {"host": "HV01", "ms": 250}      added before every answer (0 clears it)
     POST /fail-cmdlet      {"host": "HV01", "cmdlet": "New-Cluster", "message": "..."}
+    POST /fail-operation   {"host": "HV01", "operation": "Signal", "kind": "reset", "after": true, "count": 1}
+                           the next `count` WS-Management requests of that operation (Create, Command,
+                           Send, Receive, Signal, Delete) get no answer: reset, or (kind "timeout")
+                           silence for `seconds` [60]; `after`: only once the host has done the work
     POST /clear-faults     {"host": "HV01"} (or {} for every host)
 
 Every answer is JSON: {"ok": true, ...} or, with HTTP 400/404, {"ok": false, "error": "..."}.
@@ -21,6 +25,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from hvsim.protocol.service import OPERATION_NAMES
 
 
 class ControlError(RuntimeError):
@@ -106,7 +112,7 @@ class ControlServer(ThreadingHTTPServer):
         if action in ("", "status"):
             return srv.status()
         if action not in ("power-off", "power-on", "restart", "drop-connections", "latency", "fail-cmdlet",
-                          "clear-faults"):
+                          "fail-operation", "clear-faults"):
             raise KeyError(action)
         host_arg = args.get("host")
         if action == "clear-faults" and not host_arg:
@@ -151,17 +157,39 @@ class ControlServer(ThreadingHTTPServer):
             with world.transaction() as data:
                 data.setdefault("faults", {}).setdefault("cmdlet_fail_once", []).append(
                     {"host": host, "cmdlet": cmdlet, "message": message})
+        elif action == "fail-operation":
+            entry = operation_fault(host, args)
+            with world.transaction() as data:
+                data.setdefault("faults", {}).setdefault("operations", []).append(entry)
         elif action == "clear-faults":
             with world.transaction() as data:
                 faults = data.setdefault("faults", {})
                 for key in ("drop_connections", "latency_ms"):
                     faults.get(key, {}).pop(host, None)
-                faults["cmdlet_fail_once"] = [f for f in faults.get("cmdlet_fail_once", [])
-                                              if str(f.get("host", "")).upper() != host.upper()]
+                for key in ("cmdlet_fail_once", "operations"):
+                    faults[key] = [f for f in faults.get(key, []) if str(f.get("host", "")).upper() != host.upper()]
         world.audit("fault", host=host, action=action,
-                    **{k: v for k, v in args.items() if k in ("count", "ms", "cmdlet")})
+                    **{("fault" if k == "kind" else k): v for k, v in args.items()
+                       if k in ("count", "ms", "cmdlet", "operation", "kind", "after")})
         status = srv.status()
         return {"host": host, "state": status["hosts"].get(host), "faults": status["faults"]}
+
+
+def operation_fault(host: str, args: dict) -> dict:
+    """The world's record of one fail-operation request (checked: names, kind, count, seconds)."""
+    names = {n.lower(): n for n in OPERATION_NAMES}
+    operation = names.get(str(args.get("operation") or "").strip().lower())
+    if operation is None:
+        raise ValueError(f"fail-operation needs an operation: one of {', '.join(OPERATION_NAMES)}")
+    kind = str(args.get("kind") or "reset").lower()
+    if kind not in ("reset", "timeout"):
+        raise ValueError("kind must be reset or timeout")
+    count = int(args.get("count", 1))
+    seconds = float(args.get("seconds", 60))
+    if count < 1 or seconds <= 0:
+        raise ValueError("count must be >= 1 and seconds > 0")
+    return {"host": host, "operation": operation, "kind": kind, "after": bool(args.get("after", False)),
+            "count": count, "seconds": seconds}
 
 
 def call_control(url: str, action: str, timeout: float = 30.0, **kw: Any) -> dict:

@@ -41,7 +41,7 @@ Fixtures
     ``resources(type_token=None)`` -> the resources in the exported state (list of dicts),
     ``run(*args)`` -> any other ``pulumi`` command in the project dir.
     Every command method takes ``expect_failure=False``: a failing command raises ``PulumiError``
-    (its message has the full command output) unless ``expect_failure=True``, in which case a command
+    (its message has the full command output) unless ``expect_failure=True`` (or ``None``: either outcome), in which case a command
     that unexpectedly SUCCEEDS raises instead. ``preview``/``up``/``refresh``/``destroy`` also take
     extra CLI args (``up("--target", urn)``) and ``timeout`` (seconds, default 600).
 
@@ -220,7 +220,7 @@ class PulumiProject:
         result = CommandResult(cmd, proc.returncode, proc.stdout, proc.stderr)
         if expect_failure and result.ok:
             raise PulumiError("expected this command to fail, but it succeeded:\n" + result.describe())
-        if not expect_failure and not result.ok:
+        if expect_failure is False and not result.ok:  # None: either outcome is fine
             raise PulumiError("pulumi command failed:\n" + result.describe())
         return result
 

@@ -62,6 +62,14 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         "Get-VMSwitch", "New-VMSwitch", "Remove-VMSwitch", "Get-VM", "New-VM", "Set-VM", "Start-VM", "Stop-VM",
         "Remove-VM", "Get-VMNetworkAdapter", "Connect-VMNetworkAdapter", "Get-VMHardDiskDrive", "Get-VHD",
         "Set-VMProcessor", "Set-VMMemory", "Move-VM"]),
+    "ADDSDeployment": (WINSERVER_REPO, "docset/winserver2022-ps/ADDSDeployment",
+                       ["Install-ADDSForest", "Uninstall-ADDSDomainController"]),
+    "ActiveDirectory": (WINSERVER_REPO, "docset/winserver2022-ps/ActiveDirectory", ["Get-ADDomain", "Get-ADForest"]),
+    "NetConnection": (WINSERVER_REPO, "docset/winserver2022-ps/NetConnection", ["Get-NetConnectionProfile"]),
+    "DnsClient": (WINSERVER_REPO, "docset/winserver2022-ps/DnsClient", ["Resolve-DnsName"]),
+    "NetSecurity": (WINSERVER_REPO, "docset/winserver2022-ps/NetSecurity", [
+        "Get-NetFirewallRule", "Enable-NetFirewallRule", "New-NetFirewallRule", "Remove-NetFirewallRule",
+        "Get-NetFirewallPortFilter", "Get-NetFirewallProfile"]),
 }
 
 # The .NET class behind compiled (non-CDXML) cmdlets: Windows puts it in FullyQualifiedErrorId
@@ -76,6 +84,9 @@ IMPLEMENTING_NAMESPACE = {
     "FailoverClusters": ("Microsoft.FailoverClusters.PowerShell", "Command"),
     "Hyper-V": ("Microsoft.HyperV.PowerShell.Commands", ""),
     "IscsiTarget": ("Microsoft.Iscsi.Target.Commands", "Command"),
+    "ADDSDeployment": ("Microsoft.DirectoryServices.Deployment.PowerShell.Commands", "Command"),
+    "ActiveDirectory": ("Microsoft.ActiveDirectory.Management.Commands", ""),
+    "DnsClient": ("Microsoft.DnsClient.Commands", ""),
 }
 CLASS_VERB = {("ServerManager", "Install"): "Add", ("ServerManager", "Uninstall"): "Remove"}
 
@@ -305,14 +316,20 @@ def build_entry(module: str, cmdlet: str, text: str, repo_name: str, path: str, 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--winserver-docs", required=True, type=Path)
-    ap.add_argument("--ps-docs", required=True, type=Path)
+    ap.add_argument("--ps-docs", type=Path, help="needed unless --only names winserver modules alone")
+    ap.add_argument("--only", action="append", default=[], metavar="MODULE",
+                    help="regenerate just this module's file (repeatable); the others stay as they are")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "hvsim/cmdlets/catalog")
     args = ap.parse_args(argv)
     repos = {WINSERVER_REPO: args.winserver_docs, PS_REPO: args.ps_docs}
-    commits = {name: git_head(path) for name, path in repos.items()}
+    modules = {m: MODULES[m] for m in (args.only or MODULES)}
+    needed = {repo for repo, _, _ in modules.values()}
+    if any(repos[r] is None for r in needed):
+        ap.error("--ps-docs is required for the modules asked for")
+    commits = {name: git_head(repos[name]) for name in needed}
     args.out.mkdir(parents=True, exist_ok=True)
     missing = []
-    for module, (repo_name, directory, cmdlets) in MODULES.items():
+    for module, (repo_name, directory, cmdlets) in modules.items():
         entries = {}
         for cmdlet in cmdlets:
             path = f"{directory}/{cmdlet}.md"

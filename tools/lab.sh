@@ -5,6 +5,8 @@
 #                         print the stack outputs and `python -m hvsim status`
 #   tools/lab.sh down     `pulumi destroy` the `hvsim` stack, then stop hvsim
 #   tools/lab.sh status   print the stack outputs and `python -m hvsim status`
+#   tools/lab.sh drill    the seed's three tests against the running lab (python -m hvprovider.drill):
+#                         live migration, quick migration, power loss of the VM's owner, with downtimes
 #   tools/lab.sh reset    stop hvsim and forget both worlds (.hvsim-state/ and .pulumi-state/): for when
 #                         one of them was deleted or damaged by hand and they no longer match
 #
@@ -121,12 +123,17 @@ case "${1:-up}" in
         select_stack
         show
         ;;
+    drill)
+        hvsim_running || die "hvsim is not running: run make lab first"
+        select_stack
+        "$PYTHON" -m hvprovider.drill --stack "$STACK" --hvsim-state "$HVSIM_STATE"
+        ;;
     reset)
         stop_hvsim
         rm -rf "$HVSIM_STATE" "$PULUMI_STATE"
         say "removed .hvsim-state/ and .pulumi-state/; the next tools/lab.sh starts from the seed lab"
         ;;
     *)
-        die "usage: tools/lab.sh [up|down|status|reset]"
+        die "usage: tools/lab.sh [up|down|status|drill|reset]"
         ;;
 esac

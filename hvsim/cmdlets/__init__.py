@@ -13,4 +13,6 @@ from . import (  # noqa: F401  (imported for their @cmdlet registrations)
     storage,
     failover_clusters,
     hyperv,
+    active_directory,
+    netsecurity,
 )

@@ -7,6 +7,7 @@ Invoke-Command in remoting.py, files and directories in filesystem.py.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from typing import Any, Iterable
 
@@ -125,6 +126,16 @@ def install_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[
     with ctx.world.read():
         h = ctx.host()
         todo = [n for n in wanted if h["features"].get(n, {}).get("state", "Available") in ("Available", "Removed")]
+        removed = [n for n in todo if h["features"].get(n, {}).get("state") == "Removed"]
+    if removed and not p.get("Source"):
+        # the feature's payload was removed from the image (Features on Demand): it needs -Source
+        raise CmdletError(
+            "Installation of one or more roles, role services, or features failed. The source files could not be "
+            "found. Use the \"Source\" option to specify the location of the files that are required to restore the "
+            "feature. For more information on specifying a source location, see "
+            "http://go.microsoft.com/fwlink/?LinkId=243077. Error: 0x800f081f", "DISMAPI_Error__Failed_To_Enable_Updates",
+            category="NotSpecified", target=removed, terminating=True,
+            exception_type="System.Exception")
     if todo:
         ctx.sleep(FEATURE_SECONDS * len(todo))
     results = []
@@ -364,7 +375,7 @@ def _win32_operating_system(world: Any, h: dict) -> PSObject:
         "BuildNumber": os_info["build"],
         "CSName": h["name"],
         "LastBootUpTime": parse_iso(h["last_boot"]),
-        "LocalDateTime": world.now(),
+        "LocalDateTime": world.now() + _dt.timedelta(seconds=float(h.get("clock_skew_seconds") or 0)),
         "OSArchitecture": "64-bit",
         "OSType": 18,
         "ProductType": product_type,

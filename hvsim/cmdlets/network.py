@@ -1,4 +1,5 @@
-"""Emulated cmdlets: Get-NetAdapter (NetAdapter), Get-NetIPAddress (NetTCPIP), Test-Connection.
+"""Emulated cmdlets: Get-NetAdapter (NetAdapter), Get-NetIPAddress (NetTCPIP), Test-Connection,
+Get-NetConnectionProfile (NetConnection), Resolve-DnsName (DnsClient).
 
 Adapters come from `host["nics"]` plus a `vEthernet (<switch>)` adapter for each Hyper-V switch shared
 with the management OS. NIC addresses are data only: nothing ever connects to them.
@@ -150,3 +151,86 @@ def test_connection(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                  "BufferSize": int(p.get("BufferSize") or 32)},
                                 type_name="System.Management.ManagementObject#root\\cimv2\\Win32_PingStatus"))
     return out
+
+
+# ----------------------------------------------------------------------------- NetConnection
+# NetworkCategory as MSFT_NetConnectionProfile returns it. A lab file sets a NIC's category with
+# `network_category`; by default a domain member's networks are DomainAuthenticated and a workgroup
+# server's Private (as an administrator sets them up for remoting: a Public profile limits WinRM to the
+# local subnet, which is what a preflight looks for).
+NETWORK_CATEGORY = {"Public": 0, "Private": 1, "DomainAuthenticated": 2}
+
+
+def network_category(h: dict, nic: dict) -> str:
+    if nic.get("network_category"):
+        return str(nic["network_category"])
+    return "DomainAuthenticated" if h.get("domain") else "Private"
+
+
+@cmdlet("Get-NetConnectionProfile")
+def get_net_connection_profile(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    with ctx.world.read():
+        h = ctx.host()
+        nics = [n for n in _adapters(h) if n.get("ipv4") and n.get("status", "Up") == "Up"]
+        raw = {str(n["name"]): n for n in h.get("nics", [])}
+        out = []
+        for n in nics:
+            # a vEthernet adapter carries the profile of the NIC it took the address from
+            source = next((r for r in raw.values() if f"({r['name']})" in n["name"]), raw.get(n["name"], n))
+            category = network_category(h, source)
+            name = h["domain"] if h.get("domain") and category == "DomainAuthenticated" else "Network"
+            out.append(PSObject({
+                "Name": name, "InterfaceAlias": n["name"], "InterfaceIndex": n["if_index"],
+                "NetworkCategory": PSEnum("NetConnectionProfile.NetworkCategory", category, NETWORK_CATEGORY[category]),
+                "IPv4Connectivity": PSEnum("NetConnectionProfile.IPv4Connectivity", "LocalNetwork", 3),
+                "IPv6Connectivity": PSEnum("NetConnectionProfile.IPv6Connectivity", "NoTraffic", 1),
+            }, type_name=f"{_STD}/MSFT_NetConnectionProfile"))
+    for param in ("InterfaceAlias", "NetworkCategory"):
+        wanted = p.get(param)
+        if wanted is not None:
+            out = [o for o in out if any(like(str(o.get_prop(param)), str(w)) for w in (wanted if isinstance(wanted, list) else [wanted]))]
+    return out
+
+
+# ----------------------------------------------------------------------------- DnsClient
+def _resolve(world: Any, h: dict, name: str) -> str | None:
+    """The IPv4 address `name` resolves to from host h, or None. Short names of the lab's hosts resolve
+    (LLMNR/NetBIOS on the segment) unless the lab file sets `dns: broken` on h; a FQDN of the domain,
+    and the domain name itself, resolve only while a DC of the domain with the DNS Server role is up."""
+    if str(h.get("dns", "")).lower() == "broken":
+        return None
+    name = name.rstrip(".").lower()
+    dom = world.domain()
+    short, _, suffix = name.partition(".")
+    def first_ip(host: dict) -> str | None:
+        return next((n["ipv4"] for n in host.get("nics", []) if n.get("ipv4")), None)
+    if suffix:
+        if not dom or (suffix != dom["fqdn"].lower() and name != dom["fqdn"].lower()):
+            return None
+        dc = world.host(dom["controller"]) if dom.get("controller") else None
+        if dc is None or not world.reachable(dc["name"]) or dc["features"].get("DNS", {}).get("state") != "Installed":
+            return None
+        if name == dom["fqdn"].lower():
+            return first_ip(dc)
+        try:
+            target = world.host(short)
+        except KeyError:
+            return None
+        return first_ip(target) if target.get("domain") == dom["fqdn"] or target.get("domain_controller") else None
+    try:
+        return first_ip(world.host(short))
+    except KeyError:
+        return None
+
+
+@cmdlet("Resolve-DnsName")
+def resolve_dns_name(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    name = str(p["Name"])
+    with ctx.world.read():
+        address = _resolve(ctx.world, ctx.host(), name)
+    if address is None:
+        raise CmdletError(f"{name} : DNS name does not exist", "DNS_ERROR_RCODE_NAME_ERROR", category="ResourceUnavailable",
+                          target=name, exception_type="System.ComponentModel.Win32Exception")
+    return [PSObject({"Name": name, "Type": PSEnum("Microsoft.DnsClient.Commands.RecordType", "A", 1), "TTL": 1200,
+                      "Section": PSEnum("Microsoft.DnsClient.Commands.Section", "Answer", 1), "IPAddress": address,
+                      "IP4Address": address, "DataLength": 4}, type_name="Microsoft.DnsClient.Commands.DnsRecord_A")]

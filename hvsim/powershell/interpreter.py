@@ -124,7 +124,15 @@ class Interpreter(Statements, Expressions, Commands):
         return self.env.get(name)
 
     def now(self) -> _dt.datetime:
-        return self._world_now() + self.clock_offset
+        return self._world_now() + self.clock_offset + self._clock_skew()
+
+    def _clock_skew(self) -> _dt.timedelta:
+        """The host's clock error (a lab file's clock_skew_seconds): what a preflight compares."""
+        world, session = getattr(self.ctx, "world", None), getattr(self.ctx, "session", None)
+        try:
+            return _dt.timedelta(seconds=float(world.data["hosts"][session.host].get("clock_skew_seconds") or 0))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return _dt.timedelta(0)
 
     def _world_now(self) -> _dt.datetime:
         world = getattr(self.ctx, "world", None)

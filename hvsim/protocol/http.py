@@ -24,6 +24,16 @@ MAX_ENVELOPE_KB = 500                 # MaxEnvelopeSizekb: larger requests get H
 MAX_BODY_READ = 16 * 1024 * 1024      # beyond this the connection is simply closed
 
 
+class AnswerLost(Exception):
+    """An injected fault (fail-operation): the request gets no answer. ``reset``: the connection is
+    reset at once; ``timeout``: it stays silent for ``seconds`` (the client's read timeout fires), then
+    is reset."""
+
+    def __init__(self, kind: str, seconds: float) -> None:
+        super().__init__(kind)
+        self.kind, self.seconds = kind, seconds
+
+
 def reset_socket(sock: socket.socket) -> None:
     """Close with RST (SO_LINGER 0): the client sees 'connection reset', never an HTTP answer."""
     try:
@@ -143,6 +153,9 @@ class WinRMHandler(BaseHTTPRequestHandler):
             # down, or restarted since this TCP connection was opened: the connection is gone
             self._reset()
             return
+        if not svc.firewall_allows(host, self.server.server_address[1]):
+            self._reset()  # the host's firewall drops WinRM on this port: the client sees a reset
+            return
         body = self._read_body()
         if body is None:
             self._reset()
@@ -219,8 +232,14 @@ class WinRMHandler(BaseHTTPRequestHandler):
             self._send(413)
             return
 
-        status, reply = svc.dispatch(host, identity, body, self.client_address[0], self.server.scheme,
-                                     self.server.port)
+        try:
+            status, reply = svc.dispatch(host, identity, body, self.client_address[0], self.server.scheme,
+                                         self.server.port)
+        except AnswerLost as lost:
+            if lost.kind == "timeout":
+                time.sleep(lost.seconds)
+            self._reset()
+            return
         if not svc.reachable(host):
             # the host went down while the request ran (a restart it asked for waits a moment first)
             self._reset()

@@ -16,9 +16,15 @@ from typing import Any, Callable
 
 from . import soap
 from .auth import Identity, cert_hash_for_cbt, setup_ntlm_user_file
-from .http import WinRMListener, start_listener
+from .http import AnswerLost, WinRMListener, start_listener
 from .shells import ShellManager
 from .tls import ensure_ca, issue_host_cert, server_context
+
+
+# The WS-Management operations by the names fail-operation faults use (docs/hvsim.md)
+OPERATIONS = {soap.ACTION_CREATE: "Create", soap.ACTION_COMMAND: "Command", soap.ACTION_SEND: "Send",
+              soap.ACTION_RECEIVE: "Receive", soap.ACTION_SIGNAL: "Signal", soap.ACTION_DELETE: "Delete"}
+OPERATION_NAMES = tuple(OPERATIONS.values())
 
 
 def default_executor(script: str, ctx: Any, stdin: Any) -> Any:
@@ -113,6 +119,27 @@ class WinRMService:
             self.world.audit("connection_dropped", host=host, remaining=pending - 1)
             return False
 
+    def take_operation_fault(self, host: str, operation: str, after: bool) -> dict | None:
+        """The first fail-operation fault matching (host, operation, before/after), counted down once."""
+        if not self._faults().get("operations"):
+            return None
+        with self.world.lock:
+            with self.world.transaction() as data:
+                entries = data.setdefault("faults", {}).setdefault("operations", [])
+                for entry in entries:
+                    if (str(entry.get("host", "")).upper() == host.upper() and entry.get("operation") == operation
+                            and bool(entry.get("after")) == after):
+                        entry["count"] = int(entry.get("count", 1)) - 1
+                        if entry["count"] <= 0:
+                            entries.remove(entry)
+                        found = dict(entry)
+                        break
+                else:
+                    return None
+            self.world.audit("operation_fault", host=host, operation=operation, fault=found.get("kind", "reset"),
+                             after=after, remaining=max(0, found["count"]))
+            return found
+
     def latency(self, host: str) -> float:
         ms = self._faults().get("latency_ms", {}).get(host, 0) or 0
         return float(ms) / 1000.0
@@ -133,7 +160,15 @@ class WinRMService:
             if req.resource_uri and req.resource_uri.lower() != soap.SHELL_CMD_URI:
                 raise soap.ProtocolFault("DestinationUnreachable", "The WS-Management service cannot process the "
                                          "request. The resource URI is not supported. ", 2150858770)
-            return 200, self._operation(host, identity, req, client_ip, scheme, port)
+            operation = OPERATIONS.get(req.action, "")
+            self._lose_answer(host, operation, after=False)
+            reply = self._operation(host, identity, req, client_ip, scheme, port)
+            # an answer lost after the work was done; for Receive, the one that reports the command done
+            if operation != "Receive" or soap.STATE_DONE.encode() in reply:
+                self._lose_answer(host, operation, after=True)
+            return 200, reply
+        except AnswerLost:
+            raise
         except soap.ProtocolFault as fault:
             return fault.status, soap.render_fault(fault, relates_to, self._machine(host))
         except Exception as exc:
@@ -141,17 +176,33 @@ class WinRMService:
             fault = soap.ProtocolFault("InternalError", f"hvsim internal error: {exc}", 2147500037, code="s:Receiver")
             return 500, soap.render_fault(fault, relates_to, self._machine(host))
 
+    def _lose_answer(self, host: str, operation: str, after: bool) -> None:
+        fault = self.take_operation_fault(host, operation, after) if operation else None
+        if fault is not None:
+            raise AnswerLost(str(fault.get("kind") or "reset"), float(fault.get("seconds") or 60))
+
     def _machine(self, host: str) -> str:
         try:
             return self.world.fqdn(host)
         except Exception:
             return host
 
+    def firewall_allows(self, host: str, port: int) -> bool:
+        """Whether the host's firewall lets WinRM in on the port the listener serves."""
+        from hvsim.world import firewall
+
+        with self.world.lock:
+            h = self.world.host(host)
+            scheme_port = 5986 if port == self.endpoints[host].get("https_port") else 5985
+            return firewall.allows(h, "TCP", scheme_port)
+
     def _operation(self, host: str, identity: Identity, req: soap.Request, client_ip: str, scheme: str,
                    port: int) -> bytes:
         action = req.action
         mid = req.message_id
         if action == soap.ACTION_CREATE:
+            if self.world.remote_token_filtered(host, identity.user):
+                raise soap.access_denied_fault()
             sh = self.shells.create(host, identity.user, identity.auth, req, client_ip)
             address = f"{scheme}://{self.endpoints[host]['address']}:{port}/wsman"
             return soap.create_response(mid, address, sh.id, identity.user, client_ip, sh.idle_timeout,

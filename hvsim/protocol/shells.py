@@ -18,7 +18,8 @@ from . import clixml, cmdline, soap
 
 MAX_SHELLS_PER_USER = 30
 MAX_TIMEOUT_SECONDS = 60.0          # MaxTimeoutms 60000
-DEFAULT_IDLE_TIMEOUT = 180.0        # shell IdleTimeout 180000 ms
+DEFAULT_IDLE_TIMEOUT = 7200.0       # winrm/config/winrs IdleTimeout 7200000 ms (Windows Server 2012 and later);
+                                    # a client's rsp:IdleTimeOut in the shell create request overrides it
 
 Executor = Callable[[str, Any, Any], Any]
 
@@ -169,8 +170,12 @@ class ShellManager:
                 self._kill(key)
 
     def count(self, host: str | None = None) -> int:
+        """Open shells (of one host): those a restart or the idle timeout ended do not count."""
         with self.lock:
-            return sum(1 for k in self.shells if host is None or k[0] == host)
+            hosts = [host] if host is not None else sorted({k[0] for k in self.shells})
+        boots = {h: self.boot_id(h) for h in hosts}
+        with self.lock:
+            return sum(1 for (h, _), sh in self.shells.items() if h in boots and self._alive(sh, boots[h]))
 
     def get(self, host: str, shell_id: str | None, user: str) -> Shell:
         if not shell_id:

@@ -61,7 +61,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from . import files as _files
-from . import hyperv
+from . import firewall, hyperv
 from . import storage as _st
 
 CLUSTER_EXCEPTION = "Microsoft.FailoverClusters.PowerShell.ClusterCmdletException"
@@ -245,6 +245,10 @@ def node_problems(world: Any, node: str, adding: bool = True) -> list[str]:
     if not world.reachable(node):
         return [f"Unable to connect to {fqdn} via WMI. Make sure the computer is turned on and reachable."]
     problems = []
+    if h.get("features", {}).get("Failover-Clustering", {}).get("state") == "Installed" and not (
+            firewall.allows(h, "TCP", 3343) and firewall.allows(h, "UDP", 3343)):
+        problems.append(f"The cluster service on node '{fqdn}' cannot be reached: network communication on port 3343 "
+                        f"(TCP and UDP) is blocked by the node's firewall (rule group Failover Clusters).")
     if not dom or h.get("domain") != dom.get("fqdn"):
         problems.append(f"The computer '{fqdn}' is not joined to the domain "
                         f"'{dom['fqdn'] if dom else '(none)'}'. Cluster nodes must be members of the same "
@@ -1015,6 +1019,14 @@ def _move_group(world: Any, c: dict, g: dict, target: str | None, migration: str
             f"{mig} of 'Virtual Machine {vm['name']}' failed.\r\n"
             f"Virtual machine migration operation for '{vm['name']}' failed at migration destination '{target}'. "
             f"(Virtual machine ID {vm['id']})\r\n" + "\r\n".join(blockers), None,
+            category="InvalidOperation", target=g["name"])
+    if migration == "Live" and vm["state"] == "Running" and not firewall.allows(world.host(target), "TCP", 6600):
+        raise ClusterError(
+            f"Live migration of 'Virtual Machine {vm['name']}' failed.\r\n"
+            f"Virtual machine migration operation for '{vm['name']}' failed at migration source '{source}'. "
+            f"(Virtual machine ID {vm['id']})\r\nThe Virtual Machine Management Service failed to establish a "
+            f"connection for a Virtual Machine migration with host '{target}': A connection attempt failed because "
+            f"the connected party did not properly respond after a period of time (0x8007274C).", None,
             category="InvalidOperation", target=g["name"])
     was = vm["state"]
     boot_before = vm.get("boot_id", 0)

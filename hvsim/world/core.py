@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -292,6 +293,9 @@ class World:
             else:
                 h["domain"] = None
                 h["workgroup"] = dom.get("workgroup", "WORKGROUP")
+        promo = pending.pop("dcpromo", None)
+        if promo is not None:
+            self._apply_dcpromo(h, promo)
         for name, action in sorted(pending.pop("features", {}).items()):
             feats = h["features"]
             if action == "install":
@@ -299,6 +303,34 @@ class World:
             else:
                 feats.setdefault(name, {})["state"] = "Available"
         pending["restart_required"] = False
+
+    def _apply_dcpromo(self, h: dict, promo: dict) -> None:
+        """A promotion (Install-ADDSForest) or demotion (Uninstall-ADDSDomainController) takes effect at
+        the restart: the forest appears with this host as its DC, or goes with its last DC."""
+        if promo["action"] == "promote":
+            self.data["domain"] = {
+                "fqdn": promo["fqdn"], "netbios": promo["netbios"], "controller": h["name"],
+                "forest_mode": promo["forest_mode"], "domain_mode": promo["domain_mode"],
+                "sid": "S-1-5-21-" + "-".join(str(int(uuid.uuid4().int % 4_000_000_000)) for _ in range(3)),
+                "guid": str(uuid.uuid4()),
+                # the local Administrator becomes the domain's, with the same password; a DC has no local accounts
+                "users": {"Administrator": {"password": promo["administrator_password"]}},
+                "computers": {h["name"]: {"dns_host_name": f"{h['name'].lower()}.{promo['fqdn']}", "enabled": True,
+                                          "created": iso(utcnow())}},
+                "cluster_objects": {},
+            }
+            h["domain"], h["workgroup"], h["domain_controller"] = promo["fqdn"], None, True
+            h["local_users"] = {}
+            h["dsrm_password_set"] = True
+            if promo.get("dns"):
+                for name in ("DNS", "RSAT-DNS-Server"):
+                    h["features"].setdefault(name, {})["state"] = "Installed"
+        else:
+            dom = self.data.get("domain")
+            if dom and str(dom.get("controller", "")).lower() == h["name"].lower():
+                self.data["domain"] = None
+            h["domain"], h["workgroup"], h["domain_controller"] = None, "WORKGROUP", False
+            h["local_users"] = {"Administrator": {"password": promo["administrator_password"]}}
 
     def _reset_services(self, h: dict) -> None:
         services = h["services"]
@@ -386,6 +418,17 @@ class World:
         if found is None or found[1] != password:
             return None
         return found[0]
+
+    def remote_token_filtered(self, host: str, canonical_user: str) -> bool:
+        """UAC remote restrictions: over the network a local account other than the built-in
+        Administrator gets a filtered (non-administrator) token, and WinRM refuses it, unless the
+        host sets LocalAccountTokenFilterPolicy = 1 (lab file: `local_account_token_filter_policy: 1`)."""
+        with self.lock:
+            h = self.host(host)
+            authority, name = self.split_user(canonical_user)
+            if not authority or authority.lower() != h["name"].lower() or name.lower() == "administrator":
+                return False
+            return int(h.get("local_account_token_filter_policy", 0)) != 1
 
     def check_domain_credential(self, user: str, password: str) -> str | None:
         """Canonical 'NETBIOS\\name' for a valid domain credential (DC must be up), else None."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import features as _features
+from . import firewall as _firewall
 from .core import DEFAULT_BOOT_SECONDS, DEFAULT_RESTART_DELAY, DEFAULT_TIME_FACTOR, iso, utcnow
 
 DEFAULT_OS = {"caption": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348", "product_type": "server"}
@@ -69,6 +70,7 @@ def build_host(name: str, spec: dict[str, Any], domain: dict | None) -> dict:
             "ipv4": nic.get("ipv4"),
             "prefix": int(nic.get("prefix", 24)),
             "link_speed": nic.get("link_speed", "10 Gbps"),
+            **({"network_category": nic["network_category"]} if nic.get("network_category") else {}),
         })
     services = {
         sname: {"display_name": display, "status": "Running" if start == "Automatic" else "Stopped", "start_type": start}
@@ -102,11 +104,18 @@ def build_host(name: str, spec: dict[str, Any], domain: dict | None) -> dict:
         "domain_controller": is_dc,
         "pending": {"restart_required": False},
         "local_users": {u: {"password": str(v.get("password", ""))} for u, v in (spec.get("local_users") or {}).items()},
-        "features": {f: {"state": "Installed"} for f in installed},
+        "features": {**{f: {"state": "Removed"} for f in spec.get("removed_features") or []},
+                     **{f: {"state": "Installed"} for f in installed}},
         "services": services,
         "nics": nics,
         "files": files,
         "credssp": {"server": False, "client": False, "delegate": []},
+        # what a preflight looks for (docs/hvsim.md, "Lab file"): clock off by this many seconds, the DNS
+        # client broken, UAC remote restrictions lifted for local accounts
+        "clock_skew_seconds": float(spec.get("clock_skew_seconds", 0)),
+        "dns": spec.get("dns", "ok"),
+        "local_account_token_filter_policy": int(spec.get("local_account_token_filter_policy", 0)),
+        "firewall": _firewall.from_lab(spec.get("firewall")),
         "iscsi_target_server": {"targets": {}, "virtual_disks": {}},
         "iscsi_initiator": {"portals": [], "sessions": [], "iqn": f"iqn.1991-05.com.microsoft:{fqdn}"},
         "disks": [],

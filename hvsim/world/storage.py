@@ -581,8 +581,10 @@ def resolve_target_host(world, address: str) -> dict | None:
 
 
 def _target_server_up(world, h: dict) -> bool:
+    from . import firewall  # a closed TCP 3260 looks like a server that does not answer
+
     return (_powered(h) and h.get("features", {}).get("FS-iSCSITarget-Server", {}).get("state") == "Installed"
-            and _service_running(h, "WinTarget"))
+            and _service_running(h, "WinTarget") and firewall.allows(h, "TCP", 3260))
 
 
 def _discover(world, initiator_host: str, target_host: dict) -> list[str]:

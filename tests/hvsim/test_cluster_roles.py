@@ -304,3 +304,28 @@ def test_the_csv_coordinator_moves_when_its_node_leaves(lab, leave):
     other = "HV02" if first == "HV01" else "HV01"
     getattr(lab, leave)(first)
     assert csv_owner(other) == other
+
+
+def test_a_closed_migration_port_blocks_live_migration_only(ha):
+    """hvsim/world/firewall.py: Hyper-V's TCP 6600 rule switched off on the destination."""
+    from hvsim.world import firewall
+
+    with ha.transaction():
+        firewall.set_enabled(ha.host("HV02"), "VIRT-MIGL-In-TCP-NoScope", False)
+    with pytest.raises(CmdletError) as exc:
+        run(ha, "HV01", "Move-ClusterVirtualMachineRole", Name="VM1", Node="HV02", MigrationType="Live")
+    assert "failed to establish a connection for a Virtual Machine migration with host 'HV02'" in str(exc.value)
+    assert _owner(ha) == "HV01" and _vm_on(ha, "HV01")["state"] == "Running"
+    run(ha, "HV01", "Move-ClusterVirtualMachineRole", Name="VM1", Node="HV02", MigrationType="Quick")
+    assert _owner(ha) == "HV02"
+
+
+def test_a_closed_cluster_port_keeps_a_node_out(lab):
+    from hvsim.world import cluster, firewall
+
+    before = cluster.node_problems(lab, "HV02", adding=False)
+    assert not any("3343" in p for p in before)
+    with lab.transaction():
+        firewall.set_enabled(lab.host("HV02"), "FailoverCluster-UDP-3343-In", False)
+    [problem] = [p for p in cluster.node_problems(lab, "HV02", adding=False) if p not in before]
+    assert "port 3343" in problem and "hv02.hyper.local" in problem

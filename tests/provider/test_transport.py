@@ -22,17 +22,27 @@ def commands_on(lab, host):
     return [r for r in lab.audit() if r.get("kind") == "command" and r.get("host") == host]
 
 
+def open_shells(lab, host):
+    """The shells hvsim's host holds open (control status)."""
+    return lab.control("status")["hosts"][host]["shells"]
+
+
 def test_calls_reuse_one_authenticated_shell(hvsim_lab_module):
     lab = hvsim_lab_module
     conn = conn_for(lab, "HV01")
     transport.discard_shells(conn)
+    baseline = open_shells(lab, "HV01")
     before = dict(transport.STATS)
-    results = [transport.run_script(conn, "host_boot_time.ps1") for _ in range(5)]
+    with transport.operation():   # one provider operation
+        results = [transport.run_script(conn, "host_boot_time.ps1") for _ in range(5)]
+        assert open_shells(lab, "HV01") == baseline + 1
+    # the operation ended: its shell was deleted on the host
+    assert open_shells(lab, "HV01") == baseline
     assert {r["ComputerName"] for r in results} == {"HV01"}
     assert len({r["LastBootUpTime"] for r in results}) == 1
     delta = {k: transport.STATS[k] - before.get(k, 0) for k in transport.STATS}
     # one shell for five scripts; per script one Command, one Send, one Signal (and its Receives)
-    assert delta["shell_create"] == 1
+    assert delta["shell_create"] == 1 and delta["shell_delete"] == 1
     assert delta["command"] == 5 and delta["send"] == 5 and delta["signal"] == 5
     assert delta["receive"] >= 5
     cmds = commands_on(lab, "HV01")[-5:]
@@ -51,10 +61,15 @@ def test_concurrent_calls_use_a_small_pool(hvsim_lab_module):
     before = transport.STATS["shell_create"]
     results, failures = [], []
 
-    def worker():
+    started = threading.Barrier(4)
+
+    def worker():   # 4 provider operations at once share the pool; the last one to end closes it
         try:
-            for _ in range(3):
-                results.append(transport.run_script(conn, "host_boot_time.ps1")["ComputerName"])
+            with transport.operation():
+                transport._pool(conn)
+                started.wait(30)
+                for _ in range(3):
+                    results.append(transport.run_script(conn, "host_boot_time.ps1")["ComputerName"])
         except Exception as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
@@ -66,6 +81,7 @@ def test_concurrent_calls_use_a_small_pool(hvsim_lab_module):
     assert failures == []
     assert results == ["HV02"] * 12
     assert 1 <= transport.STATS["shell_create"] - before <= transport.MAX_SHELLS_PER_HOST
+    assert transport.open_shells() == 0 and open_shells(lab, "HV02") == 0
 
 
 def test_wrong_password_is_one_actionable_line(hvsim_lab_module):
@@ -114,6 +130,7 @@ def test_stale_shell_is_reopened_after_a_restart(hvsim_lab_module):
     assert new != first
     # the pooled shells died with the old boot; the next call opens a fresh one transparently
     assert transport.run_script(conn, "host_boot_time.ps1")["LastBootUpTime"] == new
+    assert open_shells(lab, "HV02") == 0 and transport.open_shells() == 0   # none left behind
     boots = [r for r in lab.audit() if r.get("kind") == "boot" and r.get("host") == "HV02"]
     assert boots, "hvsim saw no restart"
 
@@ -261,13 +278,17 @@ def test_run_script_any_goes_on_to_a_node_that_answers(hvsim_lab_module):
     lab.control("power-off", host="HV01")
     try:
         assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
-        commands = len(commands_on(lab, "HV02"))
-        before = transport.STATS["shell_create"]   # counts every attempt to open a shell
-        assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
-        assert len(commands_on(lab, "HV02")) == commands + 1
-        assert transport.STATS["shell_create"] == before   # HV01 was not tried first this time (HV02 reuses its shell)
+        with transport.operation():   # one provider operation: HV02's shell is reused within it
+            assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
+            commands = len(commands_on(lab, "HV02"))
+            before = transport.STATS["shell_create"]   # counts every attempt to open a shell
+            assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
+            assert len(commands_on(lab, "HV02")) == commands + 1
+            assert transport.STATS["shell_create"] == before   # HV01 was not tried first this time
         with pytest.raises(errors.ConnectionFailedError):           # nobody answers: the first failure
             transport.run_script_any([hv01], "host_boot_time.ps1")
+        # the restart wait's cheap probe (no logon) sees a dark host as dark, a live one as live
+        assert transport.answers(hv01) is False and transport.answers(hv02) is True
     finally:
         lab.control("power-on", host="HV01")
         lab.wait_reachable("HV01")
