@@ -160,15 +160,17 @@ class _Shell:
                                                  idle_timeout=f"PT{SHELL_IDLE_TIMEOUT}.000S")
         self.commands = 0
 
-    def close(self) -> None:
-        """Delete the shell on the host (best effort, bounded by CLOSE_TIMEOUT; never raises)."""
+    def close(self) -> bool:
+        """Delete the shell on the host, which ends a command still running in it (best effort,
+        bounded by CLOSE_TIMEOUT; never raises). False when the host could not be told."""
         self.protocol.transport.read_timeout_sec = CLOSE_TIMEOUT
-        if not _delete_shell(self.protocol, self.shell_id):
-            # its connection may be what broke (NTLM context lost): once more on a fresh session
-            try:
-                _delete_shell(_protocol(self.conn, CLOSE_TIMEOUT), self.shell_id)
-            except Exception:
-                pass
+        if _delete_shell(self.protocol, self.shell_id):
+            return True
+        # its connection may be what broke (NTLM context lost): once more on a fresh session
+        try:
+            return _delete_shell(_protocol(self.conn, CLOSE_TIMEOUT), self.shell_id)
+        except Exception:
+            return False
 
     def drop_session(self) -> None:
         try:
@@ -217,7 +219,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self.idle: list[_Shell] = []
-        self.orphans: list[_Shell] = []   # broken mid-command (connection lost): delete, never reuse
+        self.orphans: list[_Shell] = []   # to delete when the operation ends, never to reuse
         self.total = 0
         self.users = 0
         self.cond = threading.Condition()
@@ -239,17 +241,21 @@ class _Pool:
 
     def release(self, shell: _Shell, state: str) -> None:
         """``state``: "ok" (back to the pool), "gone" (the host no longer has it: a restart, an idle
-        timeout) or "broken" (the connection failed: it may still exist, deleted when the scope ends)."""
+        timeout) or "broken" (the connection failed mid-command: the shell, and the command in it,
+        may still be running)."""
         with self.cond:
             if state == "ok":
                 self.idle.append(shell)
             else:
                 self.total -= 1
-                if state == "broken":
-                    self.orphans.append(shell)
             self.cond.notify()
-        if state != "ok":
+        if state == "gone":
             shell.drop_session()
+        elif state == "broken" and not shell.close():
+            # deleted now, so that an abandoned run never overlaps the retry; if the host could not
+            # be told, once more when the operation ends
+            with self.cond:
+                self.orphans.append(shell)
 
     def retire_idle(self, state: str) -> None:
         """Take the idle shells out of use: "gone" forgets them, "broken" deletes them at the end."""
