@@ -95,9 +95,10 @@ def test_an_unknown_keyword_is_a_clear_error(resource, args):
 
 @pulumi.runtime.test
 def test_args_object_and_keywords_register_the_same(mocks):
-    SharedVolume("by-args", SharedVolumeArgs(connection=CONN, cluster_name="CLUSTER1", disk_serial="S1"))
-    SharedVolume("by-keywords", connection=CONN, cluster_name="CLUSTER1", disk_serial="S1")
-    SharedVolume("both", SharedVolumeArgs(connection=CONN, cluster_name="CLUSTER1", disk_serial="S1"), label="Data")
+    made = [SharedVolume("by-args", SharedVolumeArgs(connection=CONN, cluster_name="CLUSTER1", disk_serial="S1")),
+            SharedVolume("by-keywords", connection=CONN, cluster_name="CLUSTER1", disk_serial="S1"),
+            SharedVolume("both", SharedVolumeArgs(connection=CONN, cluster_name="CLUSTER1", disk_serial="S1"),
+                         label="Data")]
     target = IscsiTarget("target", connection=CONN, target_name="cluster", initiator_ids=["DNSName:hv01.hyper.local"])
 
     def check(_):
@@ -108,7 +109,8 @@ def test_args_object_and_keywords_register_the_same(mocks):
         assert inputs["disk_serial"] == "S1" and both.inputs["label"] == "Data"
         assert mocks.of("target").typ == "pulumi-python:dynamic/hvprovider:IscsiTarget"
 
-    return target.target_iqn.apply(check)
+    # wait for every registration, not only the target's (they finish in any order)
+    return pulumi.Output.all(target.target_iqn, *(v.urn for v in made)).apply(check)
 
 
 def lab_args(**over):
