@@ -13,8 +13,10 @@ Outputs: every input, plus
     mapped_lun      the LUN number on the target
     status          the disk's status on the target server
     adopted         True when a disk already registered at that path (or a leftover file) was taken over
+    created_folders the folders create made for the .vhdx (outermost first)
 Replacement deletes the old disk first (the new one usually reuses the path). Delete removes every
-mapping, the disk, and the .vhdx file unless keep_file. Script: scripts/iscsi_volume.ps1.
+mapping, the disk, the .vhdx file unless keep_file, and each of created_folders that is empty by then
+(never recursively). Script: scripts/iscsi_volume.ps1.
 """
 from __future__ import annotations
 
@@ -73,7 +75,7 @@ class IscsiVolumeProvider(HvProvider):
         Prop("lun", "int", default=-1, checks=(number_between(-1, 254),)),
         Prop("keep_file", "bool", default=False),
     )
-    OUTPUTS = ("serial_number", "mapped_lun", "status", "adopted")
+    OUTPUTS = ("serial_number", "mapped_lun", "status", "adopted", "created_folders")
     DELETE_BEFORE_REPLACE = True
 
     def check_more(self, olds: dict, news: dict) -> list:
@@ -97,7 +99,9 @@ class IscsiVolumeProvider(HvProvider):
         return {"Mode": mode, "Path": inputs["path"], "SizeBytes": int(inputs.get("size_bytes") or 0),
                 "DiskType": inputs.get("disk_type") or "Dynamic", "TargetName": inputs.get("target_name") or "",
                 "Lun": int(inputs.get("lun") if inputs.get("lun") is not None else -1),
-                "KeepFile": bool(inputs.get("keep_file"))}
+                "KeepFile": bool(inputs.get("keep_file")),
+                # the folders create made for the .vhdx: delete removes them when empty
+                "CreatedFolders": list(inputs.get("created_folders") or [])}
 
     @staticmethod
     def _facts(state: dict) -> dict:
@@ -108,6 +112,7 @@ class IscsiVolumeProvider(HvProvider):
         state = self.run_mode(inputs, "Set")
         facts = self._facts(state)
         facts["adopted"] = adopted(state, olds)
+        facts["created_folders"] = list(state.get("CreatedFolders") or (olds or {}).get("created_folders") or [])
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:
