@@ -33,8 +33,9 @@ function Get-Mappings {
 }
 
 function New-Folders {
-    # Creates the missing folders above the .vhdx, outermost first, and returns the ones it made
-    # (delete removes exactly those). One made meanwhile by a parallel run is not ours.
+    # Creates the missing folders above the .vhdx, outermost first, and returns them (delete removes
+    # exactly those, when empty). One that a parallel create (of another volume) made meanwhile is
+    # listed too: it was made for these disks, and the last of them to go removes it.
     param([string]$Folder)
     $missing = @()
     while ($Folder -and -not (Test-Path -LiteralPath $Folder)) {
@@ -45,11 +46,11 @@ function New-Folders {
     foreach ($dir in $missing) {
         try {
             New-Item -ItemType Directory -Path $dir | Out-Null
-            $made += $dir
         }
         catch {
             if (-not (Test-Path -LiteralPath $dir)) { throw }
         }
+        $made += $dir
     }
     $made
 }

@@ -10,7 +10,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import files
+from hvsim.world import cluster, files
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -179,6 +179,7 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             value = p.get("Value")
             size = len(str(value).encode("utf-8")) if value is not None else 0
             out.append(item_object(files.put_file(h, path, size)))
+        cluster.sync_csv_files(ctx.world)   # a file on a CSV is there for every node at once
     return out
 
 
@@ -202,4 +203,5 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
                 files.remove(h, entry["path"], recurse=True)
+        cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []
