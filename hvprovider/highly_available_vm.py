@@ -17,7 +17,10 @@ What it does (script ``scripts/highly_available_vm.ps1``):
   which Hyper-V changes only while the VM is off: with ``allow_restart_for_changes=True`` the provider
   stops and restarts it, otherwise preview refuses the change with a message saying so;
 - replace: ``name``, ``path``, ``generation``, ``disk_size_bytes``;
-- delete: removes the cluster role, the VM and its folder on the CSV (``<path>\\<name>``).
+- delete: removes the cluster role and the VM (found by the ``vm_id`` recorded at create), the VHDX
+  files create made (``vhd_paths``) and each folder create made (``created_folders``, e.g.
+  ``<path>\\<name>`` and its two subfolders) that is empty by then, never recursively: a folder that
+  holds another VM's files, or anybody's, stays.
 
 The VM is always found through the cluster (the role's owner node, then
 ``Get-VM -ComputerName <owner>``), never through the node that created it, so ``refresh`` after a
@@ -39,16 +42,16 @@ from .validation import Prop, contains_unknown, is_unknown, number_between, requ
 
 SCRIPT = "highly_available_vm.ps1"
 
-_VM_NAME = re.compile(r'^[^\\/:*?"<>|\[\]\x00-\x1f]{1,100}$')
+_VM_NAME = re.compile(r'^[^\\/:*?"<>|\x00-\x1f]{1,100}$')
 
 
 def vm_name(value: str) -> str | None:
-    """A VM name that is also a cluster role name and a folder name, and that Hyper-V's -Name
-    parameters (which take wildcards: * ? [ ]) match literally."""
+    """A VM name that is also a cluster role name and a folder name: what Windows allows in a folder
+    name. [ ] are allowed (the scripts find the VM by its Id, never with Get-VM -Name, which would read
+    them as wildcards)."""
     if not _VM_NAME.match(value) or value != value.strip() or value.endswith("."):
-        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > | [ ], "
-                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder, "
-                f"and Get-VM -Name reads * ? [ ] as wildcards)")
+        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > |, "
+                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder)")
     return None
 
 
@@ -84,7 +87,8 @@ SPEC: tuple[Prop, ...] = (
          doc="let the provider turn the VM off and on again for memory/processor changes"),
 )
 
-OUTPUTS = ("vm_id", "group_name", "group_state", "vm_state", "vhd_path", "config_path", "actual_preferred_owners")
+OUTPUTS = ("vm_id", "group_name", "group_state", "vm_state", "vhd_path", "config_path", "actual_preferred_owners",
+           "vhd_paths", "created_folders")
 
 _NEEDS_OFF = ("memory_startup_bytes", "processor_count")
 
@@ -193,12 +197,20 @@ class HighlyAvailableVMProvider(HvProvider):
             "State": props.get("state") or "Running",
             "MigrationType": props.get("migration_type") or "Live",
             "AllowRestart": bool(props.get("allow_restart_for_changes")),
+            # what create recorded: update and delete act on this VM, these files and folders alone
+            "VMId": props.get("vm_id") or "",
+            "VhdPaths": _recorded_vhds(props),
+            "CreatedFolders": _recorded_folders(props),
             **domain_params(props),
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        state = self.run_mode(inputs, "Set")
+        recorded = {k: (olds or {}).get(k) for k in ("vm_id", "vhd_paths", "created_folders")}
+        state = self.run_mode({**inputs, **recorded}, "Set")
         computed = computed_outputs(state)
+        # set by the create that made (or adopted) the VM, kept by every update
+        computed["vhd_paths"] = list(state.get("CreatedVhdPaths") or recorded["vhd_paths"] or [])
+        computed["created_folders"] = list(state.get("CreatedFolders") or recorded["created_folders"] or [])
         # owner_node is an input and an output: after create/update it names where the VM runs.
         computed["owner_node"] = state.get("OwnerNode") or inputs.get("owner_node")
         return computed
@@ -230,6 +242,22 @@ def computed_outputs(state: Mapping[str, Any]) -> dict:
         "config_path": state.get("Path") or "",
         "actual_preferred_owners": list(state.get("PreferredOwners") or []),
     }
+
+
+def _recorded_vhds(props: Mapping[str, Any]) -> list:
+    """The VHDX files create recorded; for a state written before they were recorded, its disk."""
+    if props.get("vhd_paths") is not None:
+        return list(props["vhd_paths"])
+    return [props["vhd_path"]] if props.get("vhd_path") else []
+
+
+def _recorded_folders(props: Mapping[str, Any]) -> list:
+    """The folders create recorded; for a state written before they were recorded, the folders New-VM
+    makes for a VM of its own (removed, like recorded ones, only when empty)."""
+    if props.get("created_folders") is not None or not props.get("name") or not props.get("path"):
+        return list(props.get("created_folders") or [])
+    folder = str(props["path"]).rstrip("\\") + "\\" + str(props["name"])
+    return [folder, folder + "\\Virtual Hard Disks", folder + "\\Virtual Machines"]
 
 
 def _normalized(value: Any) -> Any:

@@ -58,8 +58,25 @@ def test_unknown_path_during_preview_is_not_a_replacement():
     assert d.replaces == ["path"] and d.delete_before_replace
 
 
-def test_wildcard_characters_in_vm_names_are_refused():
-    # Get-VM -Name reads [ ] as a wildcard class: such a VM could not be found again by its name
-    failures = {f.property: f.reason for f in P.check({}, {**GOOD, "name": "web[1]"}).failures}
-    assert "Get-VM -Name reads * ? [ ] as wildcards" in failures["name"]
+def test_vm_names_allow_what_a_folder_name_allows():
+    # * and ? cannot be in a folder name (the VM's folder is <path>\\<name>): refused at preview;
+    # [ ] can, and work literally (the scripts find the VM by its Id, never with Get-VM -Name)
+    failures = {f.property: f.reason for f in P.check({}, {**GOOD, "name": "web*"}).failures}
+    assert "without \\ / : * ? \" < > |" in failures["name"]
+    assert P.check({}, {**GOOD, "name": "web[1]"}).failures == []
     assert P.check({}, {**GOOD, "name": "DB 01 'prod' $(x);&"}).failures == []
+
+
+def test_delete_acts_on_what_create_recorded():
+    recorded = {**OLDS, "vm_id": "6a0d2c4e-0000-4000-8000-000000000001", "vhd_paths": ["C:\\V\\a.vhdx"],
+                "created_folders": ["C:\\V\\TestVM"]}
+    params = P.script_params(recorded, "Remove")
+    assert (params["VMId"], params["VhdPaths"], params["CreatedFolders"]) == (
+        recorded["vm_id"], ["C:\\V\\a.vhdx"], ["C:\\V\\TestVM"])
+    # a state from before the files were recorded: the VM's own disk and New-VM's own folders
+    legacy = {**OLDS, "vm_id": "x", "vhd_path": "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Hard Disks\\TestVM.vhdx"}
+    params = P.script_params(legacy, "Remove")
+    assert params["VhdPaths"] == [legacy["vhd_path"]]
+    assert params["CreatedFolders"] == ["C:\\ClusterStorage\\Volume1\\TestVM",
+                                        "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Hard Disks",
+                                        "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Machines"]
