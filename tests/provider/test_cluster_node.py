@@ -56,8 +56,14 @@ def test_ready_node_is_adopted_without_changes_and_delete_flags_undo_features_an
     read = provider.read(first.id, first.outs)
     assert read.outs["features"] == ["Hyper-V", "Hyper-V-PowerShell"] and read.outs["domain_name"] == "hyper.local"
 
+    # renaming the switch in the program rebuilds the recorded one (the NIC is bound to it); the
+    # same-named-by-pattern 'VMNet' stays
+    renamed = provider.update(first.id, first.outs, {**inputs, "switch_name": "VMNet[2]"})
+    names = {s["id"]: s["name"] for s in lab.world()["hosts"]["HV02"]["hyperv"]["switches"].values()}
+    assert sorted(names.values()) == ["VMNet", "VMNet[2]"] and names[renamed.outs["switch_id"]] == "VMNet[2]"
+
     # delete with both flags: features uninstalled and the domain left, after a restart
-    provider.delete(first.id, first.outs)
+    provider.delete(first.id, {**first.outs, **renamed.outs})
     h = lab.world()["hosts"]["HV02"]
     assert [s["name"] for s in h["hyperv"]["switches"].values()] == ["VMNet"]   # only its own switch went
     assert h["domain"] is None
