@@ -52,9 +52,7 @@ $work = {
     }
 
     function Get-State {
-        # A missing role is a terminating error of the cluster cmdlets: catch it.
-        $group = $null
-        try { $group = Get-ClusterGroup -Name $Name -ErrorAction SilentlyContinue } catch { }
+        $group = Get-Role
         if ($null -eq $group) {
             return [pscustomobject]@{ Exists = $false; Name = $Name }
         }
@@ -68,7 +66,7 @@ $work = {
             $vhdPath = [string]$drive.Path
             $diskSize = [long](Get-VHD -ComputerName $owner -Path $vhdPath).Size
         }
-        $preferred = @(Get-ClusterOwnerNode -Group $Name | ForEach-Object { $_.OwnerNodes } | ForEach-Object { Get-ShortName $_ })
+        $preferred = @(Get-ClusterOwnerNode -InputObject $group | ForEach-Object { $_.OwnerNodes } | ForEach-Object { Get-ShortName $_ })
         return [pscustomobject]@{
             Exists             = $true
             Name               = [string]$vm.Name
@@ -86,6 +84,18 @@ $work = {
             SwitchName         = [string]$adapter.SwitchName
             PreferredOwners    = $preferred
         }
+    }
+
+    # The VM's cluster role: by the VM Id recorded at create, else by its exact name (Where-Object -eq:
+    # FailoverClusters' -Name may read [ ] as a wildcard). Its cmdlets get this object piped.
+    # A missing role (or no cluster service) is a terminating error of the cluster cmdlets: $null.
+    function Get-Role {
+        $role = $null
+        try {
+            if ($VMId) { $role = Get-ClusterGroup -VMId $VMId -ErrorAction SilentlyContinue }
+            else { $role = Get-ClusterGroup | Where-Object { [string]$_.Name -eq $Name } }
+        } catch { }
+        if ($role) { return @($role)[0] }
     }
 
     # The VM of the role: by the Id recorded at create, else (before anything was recorded) the one the
@@ -139,7 +149,7 @@ $work = {
     }
 
     function Start-Role {
-        Start-ClusterGroup -Name $Name | Out-Null
+        Get-Role | Start-ClusterGroup | Out-Null
     }
 
     function Get-OrphanVM {
@@ -152,7 +162,7 @@ $work = {
     if ($Mode -eq 'Remove') {
         if ($current.Exists) {
             $vm = Get-VM -ComputerName $current.OwnerNode -Id $current.VMId
-            Remove-ClusterGroup -Name $Name -RemoveResources -Force
+            Get-Role | Remove-ClusterGroup -RemoveResources -Force
             # Running or paused: turn it off; a saved VM is removed with its saved state as it is.
             if (@('Running', 'Paused') -contains $current.VMState) { $vm | Stop-VM -TurnOff -Force }
             $vm | Remove-VM -Force
@@ -206,9 +216,8 @@ $work = {
                 # its folders (a half-made role goes with the VM), then report the failure.
                 $failure = $_
                 try {
-                    $role = $null
-                    try { $role = Get-ClusterGroup -Name $Name -ErrorAction SilentlyContinue } catch { }
-                    if ($role) { Remove-ClusterGroup -Name $Name -RemoveResources -Force }
+                    $role = Get-Role
+                    if ($role) { $role | Remove-ClusterGroup -RemoveResources -Force }
                     Get-VM -Id $VMId | Remove-VM -Force
                     Remove-OwnFiles
                 } catch { }
@@ -225,7 +234,7 @@ $work = {
         }
         $wantedOwners = @($PreferredOwners | ForEach-Object { Get-ShortName $_ })
         if ($wantedOwners.Count -gt 0 -and (($wantedOwners -join ',') -ne (@($current.PreferredOwners) -join ','))) {
-            Set-ClusterOwnerNode -Group $Name -Owners $wantedOwners | Out-Null
+            Set-ClusterOwnerNode -InputObject (Get-Role) -Owners $wantedOwners | Out-Null
         }
         # Startup memory and processor count change only while the VM is off.
         $sizing = ($current.MemoryStartupBytes -ne $MemoryStartupBytes) -or ($current.ProcessorCount -ne $ProcessorCount)
@@ -247,9 +256,9 @@ $work = {
         $target = Get-ShortName $OwnerNode
         if ($target -and $target -ne $owner) {
             if ($running) {
-                Move-ClusterVirtualMachineRole -Name $Name -Node $target -MigrationType $MigrationType | Out-Null
+                Get-Role | Move-ClusterVirtualMachineRole -Node $target -MigrationType $MigrationType | Out-Null
             } else {
-                Move-ClusterGroup -Name $Name -Node $target | Out-Null
+                Get-Role | Move-ClusterGroup -Node $target | Out-Null
             }
         }
         if ($State -eq 'Running' -and -not $running) {

@@ -54,6 +54,7 @@ def test_an_interrupted_create_is_adopted_and_deleted_by_what_it_recorded(tmp_pa
     run(world, "HV01", "Enable-WSManCredSSP", Role="Client", DelegateComputer=["hv01.hyper.local", "hv01"], Force=True)
     # 'Web[1]' read as a wildcard matches 'Web1': somebody's VM, in the same parent folder
     build_vm(world, f"{csv}\\VMs", name="Web1")
+    run(world, "HV01", "Add-ClusterVirtualMachineRole", VMName="Web1")
     decoy = _vms(world)["Web1"]
     # what a create stopped right after New-VM leaves: the VM, unclustered, in <path>\<name>
     build_vm(world, f"{csv}\\VMs", name="Web[1]", switch=False)
@@ -69,12 +70,13 @@ def test_an_interrupted_create_is_adopted_and_deleted_by_what_it_recorded(tmp_pa
     folder = f"{csv}\\VMs\\Web[1]"
     assert made["CreatedVhdPaths"] == [f"{folder}\\Virtual Hard Disks\\Web[1].vhdx"]
     assert made["CreatedFolders"] == [folder, f"{folder}\\Virtual Hard Disks", f"{folder}\\Virtual Machines"]
-    assert _vms(world)["Web[1]"]["clustered"] and not _vms(world)["Web1"]["clustered"]
+    assert _vms(world)["Web[1]"]["clustered"] and _vms(world)["Web[1]"]["group"] == "Web[1]"
 
     _ha_vm(world, {**params, "Mode": "Remove", "VMId": made["VMId"], "VhdPaths": made["CreatedVhdPaths"],
                    "CreatedFolders": made["CreatedFolders"]})
     assert set(_vms(world)) == {"Web1"} and _vms(world)["Web1"]["id"] == decoy["id"]
-    assert "Web[1]" not in world.data["clusters"]["CLUSTER1"]["groups"]
+    groups = world.data["clusters"]["CLUSTER1"]["groups"]
+    assert "Web[1]" not in groups and groups["Web1"]["vm_id"] == decoy["id"]
     # exactly its own files and folders went; the decoy's and the shared parent folder stayed
     assert _csv_files(world) == {k for k in files_before if not k.startswith("vms\\web[1]")}
     assert any(k.startswith("vms\\web1\\") for k in _csv_files(world))
