@@ -208,9 +208,10 @@ class HighlyAvailableVMProvider(HvProvider):
         recorded = {k: (olds or {}).get(k) for k in ("vm_id", "vhd_paths", "created_folders")}
         state = self.run_mode({**inputs, **recorded}, "Set")
         computed = computed_outputs(state)
-        # set by the create that made (or adopted) the VM, kept by every update
-        computed["vhd_paths"] = list(state.get("CreatedVhdPaths") or recorded["vhd_paths"] or [])
-        computed["created_folders"] = list(state.get("CreatedFolders") or recorded["created_folders"] or [])
+        # set by the create that made (or adopted) the VM, kept by every update (None: a state from
+        # before they were recorded, see _recorded_vhds / _recorded_folders)
+        for out, made in (("vhd_paths", "CreatedVhdPaths"), ("created_folders", "CreatedFolders")):
+            computed[out] = list(state[made]) if state.get(made) is not None else recorded[out]
         # owner_node is an input and an output: after create/update it names where the VM runs.
         computed["owner_node"] = state.get("OwnerNode") or inputs.get("owner_node")
         return computed

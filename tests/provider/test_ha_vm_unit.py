@@ -80,3 +80,25 @@ def test_delete_acts_on_what_create_recorded():
     assert params["CreatedFolders"] == ["C:\\ClusterStorage\\Volume1\\TestVM",
                                         "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Hard Disks",
                                         "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Machines"]
+
+
+def test_updates_keep_what_create_recorded():
+    class Stub(HighlyAvailableVMProvider):
+        def __init__(self, state):
+            self.state, self.params = state, None
+
+        def run_mode(self, props, mode):
+            self.params = self.script_params(props, mode)
+            return self.state
+
+    running = {"Exists": True, "VMId": "6a0d2c4e-0000-4000-8000-000000000001", "OwnerNode": "HV01"}
+    created = Stub({**running, "CreatedVhdPaths": ["C:\\V\\a.vhdx"], "CreatedFolders": []}).ensure(OLDS, None)
+    assert (created["vhd_paths"], created["created_folders"]) == (["C:\\V\\a.vhdx"], [])
+    olds = {**OLDS, **created}
+    update = Stub(running)
+    updated = update.ensure(OLDS, olds)
+    assert (updated["vhd_paths"], updated["created_folders"]) == (["C:\\V\\a.vhdx"], [])
+    assert update.params["VMId"] == running["VMId"]            # the update acts on the recorded VM
+    # a state from before these were recorded stays "not recorded" (delete then falls back)
+    legacy = Stub(running).ensure(OLDS, {**OLDS, "vm_id": running["VMId"]})
+    assert legacy["vhd_paths"] is None and legacy["created_folders"] is None
