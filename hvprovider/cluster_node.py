@@ -20,8 +20,9 @@ Inputs (``ClusterNodeArgs``)                 diff
     leave_domain_on_delete  bool = False       update (delete also leaves the domain, restarting)
 Outputs: every input, plus computer_name, fqdn, domain, initiator_iqn, connected_targets,
 disks ([{serial_number, unique_id, number}]), last_boot_time, restarts (restarts done by the last
-create/update), last_changes, and delete_policy (computed at check, so ``pulumi preview --diff``
-shows what a delete will undo).
+create/update), last_changes, delete_policy (computed at check, so ``pulumi preview --diff``
+shows what a delete will undo), and switch_id (the switch it created or adopted; update and delete
+act on that Id alone, never on ``switch_name`` as a pattern).
 
 Delete policy: disconnect the listed targets (dropping their persistent logins), remove the portal
 when no session is left, remove the virtual switch, disable both CredSSP roles. Features, domain
@@ -144,7 +145,7 @@ class ClusterNodeProvider(HvProvider):
         Prop("leave_domain_on_delete", "bool", default=False),
     )
     OUTPUTS = ("computer_name", "fqdn", "domain", "initiator_iqn", "connected_targets", "disks",
-               "last_boot_time", "restarts", "last_changes", "delete_policy")
+               "last_boot_time", "restarts", "last_changes", "delete_policy", "switch_id")
 
     # facts of the host that only another host (connection) or a domain join can change
     KEPT_OUTPUTS = {"computer_name": ("connection",), "fqdn": ("connection", "domain_name"),
@@ -187,6 +188,8 @@ class ClusterNodeProvider(HvProvider):
             "DiskSerialNumbers": list(inputs.get("disk_serial_numbers") or []),
             "SwitchName": inputs.get("switch_name") or "",
             "SwitchAdapter": inputs.get("switch_adapter") or "",
+            # the switch this resource created or adopted (update and delete act on it alone)
+            "SwitchId": inputs.get("switch_id") or "",
         }
 
     @staticmethod
@@ -214,6 +217,7 @@ class ClusterNodeProvider(HvProvider):
             "disks": [{"serial_number": d.get("SerialNumber"), "unique_id": d.get("UniqueId"),
                        "number": d.get("Number")} for d in state.get("Disks") or []],
             "last_boot_time": state.get("LastBootUpTime"),
+            "switch_id": (state.get("Switch") or {}).get("Id"),
         }
 
     @staticmethod
@@ -263,7 +267,8 @@ class ClusterNodeProvider(HvProvider):
                 break
             self._restart(inputs, ", ".join(prepared.get("Changes") or []) or "pending changes")
             restarts += 1
-        state = transport.run_script(conn, SCRIPT, self._node_params(inputs, "Set"))
+        recorded = {"switch_id": (olds or {}).get("switch_id")}
+        state = transport.run_script(conn, SCRIPT, self._node_params({**inputs, **recorded}, "Set"))
         changes.extend(state.get("Changes") or [])
         facts = self._facts(state)
         facts.update(restarts=restarts, last_changes=changes, delete_policy=delete_policy(inputs))

@@ -17,7 +17,10 @@ What it does (script ``scripts/highly_available_vm.ps1``):
   which Hyper-V changes only while the VM is off: with ``allow_restart_for_changes=True`` the provider
   stops and restarts it, otherwise preview refuses the change with a message saying so;
 - replace: ``name``, ``path``, ``generation``, ``disk_size_bytes``;
-- delete: removes the cluster role, the VM and its folder on the CSV (``<path>\\<name>``).
+- delete: removes the cluster role and the VM (found by the ``vm_id`` recorded at create), the VHDX
+  files create made (``vhd_paths``) and each folder create made (``created_folders``, e.g.
+  ``<path>\\<name>`` and its two subfolders) that is empty by then, never recursively: a folder that
+  holds another VM's files, or anybody's, stays.
 
 The VM is always found through the cluster (the role's owner node, then
 ``Get-VM -ComputerName <owner>``), never through the node that created it, so ``refresh`` after a
@@ -41,16 +44,16 @@ from .validation import Prop, contains_unknown, is_unknown, number_between, requ
 
 SCRIPT = "highly_available_vm.ps1"
 
-_VM_NAME = re.compile(r'^[^\\/:*?"<>|\[\]\x00-\x1f]{1,100}$')
+_VM_NAME = re.compile(r'^[^\\/:*?"<>|\x00-\x1f]{1,100}$')
 
 
 def vm_name(value: str) -> str | None:
-    """A VM name that is also a cluster role name and a folder name, and that Hyper-V's -Name
-    parameters (which take wildcards: * ? [ ]) match literally."""
+    """A VM name that is also a cluster role name and a folder name: what Windows allows in a folder
+    name. [ ] are allowed (the scripts find the VM by its Id, never with Get-VM -Name, which would read
+    them as wildcards)."""
     if not _VM_NAME.match(value) or value != value.strip() or value.endswith("."):
-        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > | [ ], "
-                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder, "
-                f"and Get-VM -Name reads * ? [ ] as wildcards)")
+        return (f"{value!r} is not a usable VM name: 1-100 characters without \\ / : * ? \" < > |, "
+                f"no leading/trailing spaces or trailing '.' (it also names the cluster role and the VM folder)")
     return None
 
 
@@ -89,7 +92,8 @@ SPEC: tuple[Prop, ...] = (
              "against them at preview; unset: not checked"),
 )
 
-OUTPUTS = ("vm_id", "group_name", "group_state", "vm_state", "vhd_path", "config_path", "actual_preferred_owners")
+OUTPUTS = ("vm_id", "group_name", "group_state", "vm_state", "vhd_path", "config_path", "actual_preferred_owners",
+           "vhd_paths", "created_folders")
 
 _NEEDS_OFF = ("memory_startup_bytes", "processor_count")
 
@@ -201,6 +205,10 @@ class HighlyAvailableVMProvider(HvProvider):
             "State": props.get("state") or "Running",
             "MigrationType": props.get("migration_type") or "Live",
             "AllowRestart": bool(props.get("allow_restart_for_changes")),
+            # what create recorded: update and delete act on this VM, these files and folders alone
+            "VMId": props.get("vm_id") or "",
+            "VhdPaths": _recorded_vhds(props),
+            "CreatedFolders": _recorded_folders(props),
             **domain_params(props),
         }
 
@@ -209,8 +217,13 @@ class HighlyAvailableVMProvider(HvProvider):
         if target and now and not _same_owner(now, target):
             progress.status(f"{str(inputs.get('migration_type') or 'Live').lower()} migration of {inputs['name']} "
                             f"from {short_name(now)} to {short_name(target)}")
-        state = self.run_mode(inputs, "Set")
+        recorded = {k: (olds or {}).get(k) for k in ("vm_id", "vhd_paths", "created_folders")}
+        state = self.run_mode({**inputs, **recorded}, "Set")
         computed = computed_outputs(state)
+        # set by the create that made (or adopted) the VM, kept by every update (None: a state from
+        # before they were recorded, see _recorded_vhds / _recorded_folders)
+        for out, made in (("vhd_paths", "CreatedVhdPaths"), ("created_folders", "CreatedFolders")):
+            computed[out] = list(state[made]) if state.get(made) is not None else recorded[out]
         # owner_node is an input and an output: after create/update it names where the VM runs.
         computed["owner_node"] = state.get("OwnerNode") or inputs.get("owner_node")
         return computed
@@ -247,6 +260,20 @@ def computed_outputs(state: Mapping[str, Any]) -> dict:
 def _vm_text(name: Any) -> str:
     # a name taken from another resource's output may still be unknown at preview: never print its repr
     return "the VM" if contains_unknown(name) else f"VM {name!r}"
+def _recorded_vhds(props: Mapping[str, Any]) -> list:
+    """The VHDX files create recorded; for a state written before they were recorded, its disk."""
+    if props.get("vhd_paths") is not None:
+        return list(props["vhd_paths"])
+    return [props["vhd_path"]] if props.get("vhd_path") else []
+
+
+def _recorded_folders(props: Mapping[str, Any]) -> list:
+    """The folders create recorded; for a state written before they were recorded, the folders New-VM
+    makes for a VM of its own (removed, like recorded ones, only when empty)."""
+    if props.get("created_folders") is not None or not props.get("name") or not props.get("path"):
+        return list(props.get("created_folders") or [])
+    folder = str(props["path"]).rstrip("\\") + "\\" + str(props["name"])
+    return [folder, folder + "\\Virtual Hard Disks", folder + "\\Virtual Machines"]
 
 
 def _normalized(value: Any) -> Any:

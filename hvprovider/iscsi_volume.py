@@ -12,8 +12,10 @@ Outputs: every input, plus
     serial_number   how every initiator identifies the LUN (ClusterNode.disk_serial_numbers)
     mapped_lun      the LUN number on the target
     adopted         True when a disk already registered at that path (or a leftover file) was taken over
+    created_folders the folders create made for the .vhdx (outermost first)
 Replacement deletes the old disk first (the new one usually reuses the path). Delete removes every
-mapping, the disk, and the .vhdx file unless keep_file. Script: scripts/iscsi_volume.ps1.
+mapping, the disk, the .vhdx file unless keep_file, and each of created_folders that is empty by then
+(never recursively). Script: scripts/iscsi_volume.ps1.
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ class IscsiVolumeProvider(HvProvider):
         Prop("lun", "int", default=-1, checks=(number_between(-1, 254),)),
         Prop("keep_file", "bool", default=False),
     )
-    OUTPUTS = ("serial_number", "mapped_lun", "adopted")
+    OUTPUTS = ("serial_number", "mapped_lun", "adopted", "created_folders")
     # the serial is the disk's identity (a new disk gets a new one); the LUN changes only when re-mapped.
     # The disk's connection status is no output: nodes connecting change it (docs/provider.md).
     KEPT_OUTPUTS = {"serial_number": ("connection", "path", "disk_type"),
@@ -100,7 +102,9 @@ class IscsiVolumeProvider(HvProvider):
         return {"Mode": mode, "Path": inputs["path"], "SizeBytes": int(inputs.get("size_bytes") or 0),
                 "DiskType": inputs.get("disk_type") or "Dynamic", "TargetName": inputs.get("target_name") or "",
                 "Lun": int(inputs.get("lun") if inputs.get("lun") is not None else -1),
-                "KeepFile": bool(inputs.get("keep_file"))}
+                "KeepFile": bool(inputs.get("keep_file")),
+                # the folders create made for the .vhdx: delete removes them when empty
+                "CreatedFolders": list(inputs.get("created_folders") or [])}
 
     @staticmethod
     def _facts(state: dict) -> dict:
@@ -110,6 +114,7 @@ class IscsiVolumeProvider(HvProvider):
         state = self.run_mode(inputs, "Set")
         facts = self._facts(state)
         facts["adopted"] = adopted(state, olds)
+        facts["created_folders"] = list(state.get("CreatedFolders") or (olds or {}).get("created_folders") or [])
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:

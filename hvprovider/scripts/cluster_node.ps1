@@ -7,7 +7,8 @@
 #                 the given serial numbers) online and writable, the external virtual switch
 #   -Mode Remove  take the targets' disks offline, disconnect the targets (and drop their persistent
 #                 logins), remove the portal
-#                 when nothing else uses it, remove the switch, disable both CredSSP roles.
+#                 when nothing else uses it, remove the switch (the one with the recorded SwitchId),
+#                 disable both CredSSP roles.
 #                 Features and domain membership stay (cluster_node_prepare.ps1 -Mode Remove undoes them).
 # Disks are found by SerialNumber / UniqueId, never by Number (numbers change across restarts).
 param(
@@ -19,6 +20,7 @@ param(
     [string[]]$DiskSerialNumbers = @(),
     [string]$SwitchName = '',
     [string]$SwitchAdapter = '',
+    [string]$SwitchId = '',
     [int]$DiskWaitSeconds = 30
 )
 
@@ -80,7 +82,11 @@ function Get-NodeState {
         } })
     $switch = $null
     if ($SwitchName -ne '' -and [bool](Get-WindowsFeature -Name Hyper-V-PowerShell).Installed) {
-        $sw = Get-VMSwitch | Where-Object { $_.Name -eq $SwitchName } | Select-Object -First 1
+        # The switch this resource made is found by the Id it recorded; by exact name (never as a
+        # wildcard) only before it recorded one.
+        $sw = $null
+        if ($SwitchId -ne '') { $sw = Get-VMSwitch | Where-Object { [string]$_.Id -eq $SwitchId } | Select-Object -First 1 }
+        if ($null -eq $sw -and $SwitchId -eq '') { $sw = Get-VMSwitch | Where-Object { $_.Name -eq $SwitchName } | Select-Object -First 1 }
         if ($null -ne $sw) {
             $adapterName = $null
             if ([string]$sw.NetAdapterInterfaceDescription -ne '') {
@@ -88,6 +94,7 @@ function Get-NodeState {
                 if ($null -ne $nic) { $adapterName = [string]$nic.Name }
             }
             $switch = [pscustomobject]@{
+                Id                = [string]$sw.Id
                 Name              = [string]$sw.Name
                 SwitchType        = [string]$sw.SwitchType
                 NetAdapterName    = $adapterName
@@ -203,14 +210,15 @@ elseif ($Mode -eq 'Set') {
     if ($SwitchName -ne '') {
         $state = Get-NodeState
         $sw = $state.Switch
-        if ($null -ne $sw -and ($sw.NetAdapterName -ne $SwitchAdapter -or $sw.SwitchType -ne 'External')) {
-            # bound to another NIC (or not external): rebuild it, a switch cannot move between NICs
-            Remove-VMSwitch -Name $SwitchName -Force
-            $changes += "removed switch on $($sw.NetAdapterName)"
+        if ($null -ne $sw -and ($sw.NetAdapterName -ne $SwitchAdapter -or $sw.SwitchType -ne 'External' -or $sw.Name -ne $SwitchName)) {
+            # bound to another NIC, not external, or renamed in the program: rebuild it (a switch cannot
+            # move between NICs); the one removed is ours, picked by its Id
+            Get-VMSwitch | Where-Object { [string]$_.Id -eq $sw.Id } | Remove-VMSwitch -Force
+            $changes += "removed switch $($sw.Name) on $($sw.NetAdapterName)"
             $sw = $null
         }
         if ($null -eq $sw) {
-            New-VMSwitch -Name $SwitchName -NetAdapterName $SwitchAdapter -AllowManagementOS $true | Out-Null
+            $SwitchId = [string](New-VMSwitch -Name $SwitchName -NetAdapterName $SwitchAdapter -AllowManagementOS $true).Id
             $changes += "switch $SwitchName"
         }
     }
@@ -250,8 +258,9 @@ elseif ($Mode -eq 'Remove') {
         }
     }
     if ($null -ne $state.Switch) {
-        Remove-VMSwitch -Name $SwitchName -Force
-        $changes += "removed switch $SwitchName"
+        # by the Id Get-NodeState found it with: a name would be read as a wildcard ('VMNet*')
+        Get-VMSwitch | Where-Object { [string]$_.Id -eq $state.Switch.Id } | Remove-VMSwitch -Force
+        $changes += "removed switch $($state.Switch.Name)"
     }
     if ($EnableCredSSP) {
         if ($state.CredSSP.Server) { Disable-WSManCredSSP -Role Server; $changes += 'CredSSP server role off' }

@@ -151,11 +151,13 @@ $work = {
             $oldWitness = $state.WitnessResource
             $resource = Add-SharedDisk -Serial $WitnessDiskSerial -Label 'Witness' -ClusterName $Name -WaitSeconds $DiskWaitSeconds
             Set-ClusterQuorum -DiskWitness ([string]$resource.Name) | Out-Null
-            if ($oldWitness -and $oldWitness -ne [string]$resource.Name) { Remove-ClusterResource -Name $oldWitness -Force }
+            if ($oldWitness -and $oldWitness -ne [string]$resource.Name) {
+                Get-ClusterResource | Where-Object { [string]$_.Name -eq $oldWitness } | Remove-ClusterResource -Force
+            }
         }
         elseif (-not $WitnessDiskSerial -and $state.WitnessResource) {
             Set-ClusterQuorum -NoWitness | Out-Null
-            Remove-ClusterResource -Name $state.WitnessResource -Force
+            Get-ClusterResource | Where-Object { [string]$_.Name -eq $state.WitnessResource } | Remove-ClusterResource -Force
         }
         $state = Get-State
     }

@@ -3,7 +3,8 @@
 #   -Mode Set     create the disk (or adopt the one registered at Path, or import a leftover .vhdx
 #                 file there), grow it to SizeBytes, map it to TargetName (at Lun when Lun >= 0) and
 #                 remove mappings to other targets
-#   -Mode Remove  remove every mapping of the disk, the disk, and the .vhdx file unless KeepFile
+#   -Mode Remove  remove every mapping of the disk, the disk, and the .vhdx file unless KeepFile,
+#                 then each folder Set created for it (CreatedFolders) that is empty by then
 # Shrinking is refused: iSCSI virtual disks only grow.
 param(
     [string]$Mode = 'Get',
@@ -12,7 +13,8 @@ param(
     [string]$DiskType = 'Dynamic',
     [string]$TargetName = '',
     [int]$Lun = -1,
-    [bool]$KeepFile = $false
+    [bool]$KeepFile = $false,
+    [string[]]$CreatedFolders = @()
 )
 
 $FeatureName = 'FS-iSCSITarget-Server'
@@ -30,8 +32,45 @@ function Get-Mappings {
     $found
 }
 
+function New-Folders {
+    # Creates the missing folders above the .vhdx, outermost first, and returns them (delete removes
+    # exactly those, when empty). One that a parallel create (of another volume) made meanwhile is
+    # listed too: it was made for these disks, and the last of them to go removes it.
+    param([string]$Folder)
+    $missing = @()
+    while ($Folder -and -not (Test-Path -LiteralPath $Folder)) {
+        $missing = @($Folder) + $missing
+        $Folder = Split-Path -Path $Folder -Parent
+    }
+    $made = @()
+    foreach ($dir in $missing) {
+        try {
+            New-Item -ItemType Directory -Path $dir | Out-Null
+        }
+        catch {
+            if (-not (Test-Path -LiteralPath $dir)) { throw }
+        }
+        $made += $dir
+    }
+    $made
+}
+
+function Remove-EmptyFolders {
+    # Innermost first, never -Recurse: a folder that holds anything (another disk, someone's file) stays.
+    param([string[]]$Folders)
+    $removed = @()
+    for ($i = @($Folders).Count - 1; $i -ge 0; $i--) {
+        $dir = @($Folders)[$i]
+        if ((Test-Path -LiteralPath $dir -PathType Container) -and @(Get-ChildItem -LiteralPath $dir -Force).Count -eq 0) {
+            Remove-Item -LiteralPath $dir
+            $removed += $dir
+        }
+    }
+    $removed
+}
+
 function Get-VolumeState {
-    param([bool]$Adopted = $false, [string[]]$Changes = @())
+    param([bool]$Adopted = $false, [string[]]$Changes = @(), [string[]]$Folders = @())
     $installed = [bool](Get-WindowsFeature -Name $FeatureName).Installed
     $disk = $null
     $mappings = @()
@@ -64,6 +103,7 @@ function Get-VolumeState {
         Lun              = $mappedLun
         Adopted          = $Adopted
         Changes          = @($Changes)
+        CreatedFolders   = @($Folders)
     }
 }
 
@@ -78,6 +118,7 @@ elseif ($Mode -eq 'Set') {
         $changes += 'installed FS-iSCSITarget-Server'
     }
     $adopted = $before.Exists
+    $created = @()
     if (-not $before.Exists) {
         if ($before.FileExists) {
             # a .vhdx left behind (e.g. deleted with keep_file): register it again instead of failing
@@ -87,15 +128,19 @@ elseif ($Mode -eq 'Set') {
             $adopted = $true
         }
         else {
-            $folder = Split-Path -Path $Path -Parent
-            if (-not (Test-Path -LiteralPath $folder)) {
-                New-Item -ItemType Directory -Path $folder | Out-Null
+            $created = @(New-Folders -Folder (Split-Path -Path $Path -Parent))
+            try {
+                if ($DiskType -eq 'Fixed') {
+                    New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes -UseFixed | Out-Null
+                }
+                else {
+                    New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes | Out-Null
+                }
             }
-            if ($DiskType -eq 'Fixed') {
-                New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes -UseFixed | Out-Null
-            }
-            else {
-                New-IscsiVirtualDisk -Path $Path -SizeBytes $SizeBytes | Out-Null
+            catch {
+                # nothing is recorded when the create fails: take the folders made for it away again
+                Remove-EmptyFolders -Folders $created | Out-Null
+                throw
             }
             $changes += 'created disk'
         }
@@ -129,7 +174,7 @@ elseif ($Mode -eq 'Set') {
         }
         $changes += "mapped to $TargetName"
     }
-    Get-VolumeState -Adopted $adopted -Changes $changes
+    Get-VolumeState -Adopted $adopted -Changes $changes -Folders $created
 }
 elseif ($Mode -eq 'Remove') {
     $before = Get-VolumeState
@@ -146,6 +191,7 @@ elseif ($Mode -eq 'Remove') {
         Remove-Item -LiteralPath $Path -Force
         $changes += 'deleted file'
     }
+    foreach ($dir in @(Remove-EmptyFolders -Folders $CreatedFolders)) { $changes += "removed folder $dir" }
     Get-VolumeState -Changes $changes
 }
 else {

@@ -88,11 +88,13 @@ if ($Mode -eq 'Set') {
     }
 }
 elseif ($Mode -eq 'Remove') {
+    # The objects Get-State found by serial number, looked up by their exact name and piped: a name
+    # passed to -Name could be read as a pattern.
     if ($state.Placement -eq 'ClusterSharedVolume') {
-        Remove-ClusterSharedVolume -Name $state.ClusterDiskName -Confirm:$false | Out-Null
+        Get-ClusterSharedVolume | Where-Object { [string]$_.Name -eq $state.ClusterDiskName } | Remove-ClusterSharedVolume -Confirm:$false | Out-Null
     }
     if (@('ClusterDisk', 'ClusterSharedVolume') -contains $state.Placement) {
-        Remove-ClusterResource -Name $state.ClusterDiskName -Force
+        Get-ClusterResource | Where-Object { [string]$_.Name -eq $state.ClusterDiskName } | Remove-ClusterResource -Force
     }
     $state = Get-State
 }

@@ -1,7 +1,8 @@
 """Emulated cmdlets: Get-Item, Get-ChildItem, New-Item, Remove-Item on a host's files (FileSystem provider).
 
 The files live in the world (`host["files"]`, see hvsim/world/files.py). Objects are FileInfo /
-DirectoryInfo with their usual properties; wildcards work in the last path component.
+DirectoryInfo with their usual properties; with -Path, wildcards (* ? [ ]) work in the last path
+component, with -LiteralPath every character is literal (a folder named 'lab [1]').
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import files
+from hvsim.world import cluster, files
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -82,6 +83,11 @@ def _expand(h: dict, path: str) -> list[dict] | None:
     return None if entry is None else [entry]
 
 
+def _literal(h: dict, path: str) -> list[dict] | None:
+    entry = files.get(h, path)
+    return None if entry is None else [entry]
+
+
 def _paths(ctx: CmdletContext, p: BoundParameters, default: str | None = None) -> list[str]:
     raw = p.get("LiteralPath") or p.get("Path") or ([default] if default else [])
     return [_absolute(ctx, x) for x in raw]
@@ -93,9 +99,9 @@ def get_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.read():
         h = ctx.host()
         for path in _paths(ctx, p):
-            entries = [files.get(h, path)] if p.get("LiteralPath") else _expand(h, path)
-            if not entries or entries == [None]:
-                if entries is None or entries == [None]:
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+            if not entries:
+                if entries is None:
                     raise _not_found(path)
                 continue
             out += [item_object(e) for e in entries]
@@ -108,7 +114,8 @@ def get_child_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.read():
         h = ctx.host()
         for path in _paths(ctx, p, default=f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents"):
-            entries = _expand(h, path)
+            # -LiteralPath takes * ? [ ] as characters of the name; -Path reads them as wildcards
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
             if entries is None:
                 raise _not_found(path)
             for entry in entries:
@@ -172,6 +179,7 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             value = p.get("Value")
             size = len(str(value).encode("utf-8")) if value is not None else 0
             out.append(item_object(files.put_file(h, path, size)))
+        cluster.sync_csv_files(ctx.world)   # a file on a CSV is there for every node at once
     return out
 
 
@@ -180,8 +188,8 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.transaction():
         h = ctx.host()
         for path in _paths(ctx, p):
-            entries = [files.get(h, path)] if p.get("LiteralPath") else _expand(h, path)
-            if entries is None or entries == [None]:
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+            if entries is None:
                 raise _not_found(path)
             for entry in entries:
                 if files.is_root(entry["path"]):
@@ -195,4 +203,5 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
                 files.remove(h, entry["path"], recurse=True)
+        cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []

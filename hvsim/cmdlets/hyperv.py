@@ -7,6 +7,11 @@ error. -ComputerName naming another host is a second hop: without a delegable cr
 Hyper-V's "You do not have the required permission to complete this task. Contact the administrator of
 the authorization policy for the computer 'HV02'." A clustered VM exists only on its current owner node.
 
+Names: the VM, switch and adapter name parameters (-Name, -VMName) take wildcards (* ? [ ]), as on
+Windows (the parameter tables in Microsoft's docs say "Accept wildcard characters: False", their
+examples say otherwise: `Start-VM -Name Test*`, `Get-VMNetworkAdapter -VMName *`, `Get-VM -Name New* |
+Remove-VM`), so `Remove-VMSwitch -Name 'VMNet*'` also removes 'VMNet'. -Id and piped objects are exact.
+
 Output objects carry the real property names: VirtualMachine (Name, State as VMState, VMId, ComputerName,
 Path, ConfigurationLocation, MemoryStartup, DynamicMemoryEnabled, ProcessorCount, Generation, Uptime,
 IsClustered, NetworkAdapters, HardDrives, ...), VMSwitch, VMNetworkAdapter (SwitchName, Connected, ...),

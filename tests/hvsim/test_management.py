@@ -407,6 +407,21 @@ def test_items_new_get_children_remove(world):
     assert world.host("HV02")["files"].get("c:\\clusterstorage") is None
 
 
+def test_literal_path_takes_brackets_as_characters(world):
+    ctx = ctx_for(world)
+    run(ctx, "New-Item", Arg("ItemType", "File"), Arg("Path", "C:\\Disks\\lab [1]\\a.vhdx"), Arg("Force", True, switch=True))
+    run(ctx, "New-Item", Arg("ItemType", "File"), Arg("Path", "C:\\Disks\\lab 1\\b.txt"), Arg("Force", True, switch=True))
+    # -Path reads [1] as a character class (matching 'lab 1'); -LiteralPath names 'lab [1]' itself
+    assert [i.get_prop("Name") for i in run(ctx, "Get-ChildItem", Arg("Path", "C:\\Disks\\lab [1]"))] == ["b.txt"]
+    assert [i.get_prop("Name") for i in run(ctx, "Get-ChildItem", Arg("LiteralPath", "C:\\Disks\\lab [1]"))] == ["a.vhdx"]
+    err = fails(ctx, "Get-ChildItem", Arg("LiteralPath", "C:\\Disks\\lab [2]"))
+    assert err.message == "Cannot find path 'C:\\Disks\\lab [2]' because it does not exist."
+    run(ctx, "Remove-Item", Arg("LiteralPath", "C:\\Disks\\lab [1]\\a.vhdx"))
+    run(ctx, "Remove-Item", Arg("LiteralPath", "C:\\Disks\\lab [1]"))
+    assert sorted(k for k in world.host("HV01")["files"] if k.startswith("c:\\disks")) == [
+        "c:\\disks", "c:\\disks\\lab 1", "c:\\disks\\lab 1\\b.txt"]
+
+
 def test_test_connection(world):
     ctx = ctx_for(world)
     assert run(ctx, "Test-Connection", Arg(None, "HV02"), Arg("Count", 1), Arg("Quiet", True, switch=True)) == [True]

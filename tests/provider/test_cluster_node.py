@@ -33,11 +33,18 @@ def test_restart_is_refused_when_not_allowed(hvsim_lab):
 def test_ready_node_is_adopted_without_changes_and_delete_flags_undo_features_and_domain(hvsim_lab):
     lab = hvsim_lab
     provider = ClusterNodeProvider()
+    # a switch name with a wildcard character: Hyper-V's -Name parameters would read it as a pattern
     inputs = node_inputs(lab, "HV02", features=["Hyper-V", "Hyper-V-PowerShell"], credssp=False,
+                         switch_name="VMNet*", switch_adapter="Ethernet 2",
                          remove_features_on_delete=True, leave_domain_on_delete=True)
     first = provider.create(inputs)
     assert first.outs["restarts"] == 1 and first.outs["domain"] == "hyper.local"
     assert lab.world()["hosts"]["HV02"]["features"]["Hyper-V"]["state"] == "Installed"
+    switches = lab.world()["hosts"]["HV02"]["hyperv"]["switches"]
+    assert [(s["id"], s["name"]) for s in switches.values()] == [(first.outs["switch_id"], "VMNet*")]
+    # somebody else's switch that the pattern would match
+    made = lab.session("HV02").run_ps("New-VMSwitch -Name 'VMNet' -SwitchType Internal | Out-Null")
+    assert made.status_code == 0, made.std_err
 
     # creating again over a ready host (what adoption does): nothing to change, no restart
     n = len(lab.audit())
@@ -49,9 +56,16 @@ def test_ready_node_is_adopted_without_changes_and_delete_flags_undo_features_an
     read = provider.read(first.id, first.outs)
     assert read.outs["features"] == ["Hyper-V", "Hyper-V-PowerShell"] and read.outs["domain_name"] == "hyper.local"
 
+    # renaming the switch in the program rebuilds the recorded one (the NIC is bound to it); the
+    # same-named-by-pattern 'VMNet' stays
+    renamed = provider.update(first.id, first.outs, {**inputs, "switch_name": "VMNet[2]"})
+    names = {s["id"]: s["name"] for s in lab.world()["hosts"]["HV02"]["hyperv"]["switches"].values()}
+    assert sorted(names.values()) == ["VMNet", "VMNet[2]"] and names[renamed.outs["switch_id"]] == "VMNet[2]"
+
     # delete with both flags: features uninstalled and the domain left, after a restart
-    provider.delete(first.id, first.outs)
+    provider.delete(first.id, {**first.outs, **renamed.outs})
     h = lab.world()["hosts"]["HV02"]
+    assert [s["name"] for s in h["hyperv"]["switches"].values()] == ["VMNet"]   # only its own switch went
     assert h["domain"] is None
     assert h["features"]["Hyper-V"]["state"] != "Installed"
     # and deleting again is a no-op (missing is success)

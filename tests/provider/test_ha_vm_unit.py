@@ -58,8 +58,47 @@ def test_unknown_path_during_preview_is_not_a_replacement():
     assert d.replaces == ["path"] and d.delete_before_replace
 
 
-def test_wildcard_characters_in_vm_names_are_refused():
-    # Get-VM -Name reads [ ] as a wildcard class: such a VM could not be found again by its name
-    failures = failures_by_property(P.check({}, {**GOOD, "name": "web[1]"}).failures)
-    assert "Get-VM -Name reads * ? [ ] as wildcards" in failures["name"]
+def test_vm_names_allow_what_a_folder_name_allows():
+    # * and ? cannot be in a folder name (the VM's folder is <path>\\<name>): refused at preview;
+    # [ ] can, and work literally (the scripts find the VM by its Id, never with Get-VM -Name)
+    failures = failures_by_property(P.check({}, {**GOOD, "name": "web*"}).failures)
+    assert "without \\ / : * ? \" < > |" in failures["name"]
+    assert P.check({}, {**GOOD, "name": "web[1]"}).failures == []
     assert P.check({}, {**GOOD, "name": "DB 01 'prod' $(x);&"}).failures == []
+
+
+def test_delete_acts_on_what_create_recorded():
+    recorded = {**OLDS, "vm_id": "6a0d2c4e-0000-4000-8000-000000000001", "vhd_paths": ["C:\\V\\a.vhdx"],
+                "created_folders": ["C:\\V\\TestVM"]}
+    params = P.script_params(recorded, "Remove")
+    assert (params["VMId"], params["VhdPaths"], params["CreatedFolders"]) == (
+        recorded["vm_id"], ["C:\\V\\a.vhdx"], ["C:\\V\\TestVM"])
+    # a state from before the files were recorded: the VM's own disk and New-VM's own folders
+    legacy = {**OLDS, "vm_id": "x", "vhd_path": "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Hard Disks\\TestVM.vhdx"}
+    params = P.script_params(legacy, "Remove")
+    assert params["VhdPaths"] == [legacy["vhd_path"]]
+    assert params["CreatedFolders"] == ["C:\\ClusterStorage\\Volume1\\TestVM",
+                                        "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Hard Disks",
+                                        "C:\\ClusterStorage\\Volume1\\TestVM\\Virtual Machines"]
+
+
+def test_updates_keep_what_create_recorded():
+    class Stub(HighlyAvailableVMProvider):
+        def __init__(self, state):
+            self.state, self.params = state, None
+
+        def run_mode(self, props, mode):
+            self.params = self.script_params(props, mode)
+            return self.state
+
+    running = {"Exists": True, "VMId": "6a0d2c4e-0000-4000-8000-000000000001", "OwnerNode": "HV01"}
+    created = Stub({**running, "CreatedVhdPaths": ["C:\\V\\a.vhdx"], "CreatedFolders": []}).ensure(OLDS, None)
+    assert (created["vhd_paths"], created["created_folders"]) == (["C:\\V\\a.vhdx"], [])
+    olds = {**OLDS, **created}
+    update = Stub(running)
+    updated = update.ensure(OLDS, olds)
+    assert (updated["vhd_paths"], updated["created_folders"]) == (["C:\\V\\a.vhdx"], [])
+    assert update.params["VMId"] == running["VMId"]            # the update acts on the recorded VM
+    # a state from before these were recorded stays "not recorded" (delete then falls back)
+    legacy = Stub(running).ensure(OLDS, {**OLDS, "vm_id": running["VMId"]})
+    assert legacy["vhd_paths"] is None and legacy["created_folders"] is None

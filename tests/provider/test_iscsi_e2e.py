@@ -14,7 +14,8 @@ TARGET = "lab-cluster.1"
 # values a careless template would break: quotes, $(), backticks, ;, &, | and @{}
 DESCRIPTION = "it's the \"cluster\" target $(Remove-Item C:\\) `n; & | @{x=1}"
 SWITCH = "Lab \"External\" $net 'vm'"
-QUORUM = "C:\\iSCSIVirtualDisks\\quorum o'brien $(x).vhdx"
+# the quorum disk goes into a folder of its own, named with wildcard characters (taken literally)
+QUORUM = "C:\\iSCSIVirtualDisks\\lab [1]\\quorum o'brien $(x).vhdx"
 STORAGE = "C:\\iSCSIVirtualDisks\\storage; & data.vhdx"
 GB = 1024 ** 3
 
@@ -86,6 +87,12 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     lab = hvsim_lab
     config, secrets = lab_config(lab)
     project = pulumi_project(PROGRAM, config=config, secrets=secrets)
+    # somebody else's files: one in the folder the storage disk shares, one in the folder that the
+    # quorum folder's name matches as a wildcard ('lab [1]' matches 'lab 1')
+    made = lab.session("DC01").run_ps(
+        "New-Item -ItemType File -Force -Path 'C:\\iSCSIVirtualDisks\\readme.txt' | Out-Null; "
+        "New-Item -ItemType File -Force -Path 'C:\\iSCSIVirtualDisks\\lab 1\\other.txt' | Out-Null")
+    assert made.status_code == 0, made.std_err
     before = lab.world()
 
     # preview: five creates, nothing touched on any host
@@ -111,6 +118,9 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     assert sorted(m["path"].lower() for m in target["luns"]) == sorted([QUORUM.lower(), STORAGE.lower()])
     outputs = project.outputs()
     assert outputs["target_iqn"] == target["iqn"] and outputs["target_adopted"] is False
+    # each volume recorded the folders it made (the shared one existed already)
+    assert resource(project, "quorum-volume")["outputs"]["created_folders"] == ["C:\\iSCSIVirtualDisks\\lab [1]"]
+    assert resource(project, "storage-volume")["outputs"]["created_folders"] == []
     assert {outputs["quorum_serial"], outputs["storage_serial"]} == {quorum["serial"], storage["serial"]}
     for host in ("HV01", "HV02"):
         h = world["hosts"][host]
@@ -185,8 +195,9 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     world = lab.world()
     assert target_of(world) is None
     assert vdisk_of(world, QUORUM) is None and vdisk_of(world, STORAGE) is None
-    files = world["hosts"]["DC01"]["files"]
-    assert QUORUM.lower() not in files and STORAGE.lower() not in files
+    # the storage host's files are as they were: the quorum's folder went (empty by then, removed
+    # without -Recurse), the shared folder and everybody else's files stayed
+    assert world["hosts"]["DC01"]["files"] == before["hosts"]["DC01"]["files"]
     for host in ("HV01", "HV02"):
         h = world["hosts"][host]
         assert sessions_of(world, host) == []

@@ -10,6 +10,12 @@ CLUSTER = "HVCLU-B"
 DB = "DB 01 'prod' $(x);&`n"
 
 
+def resource(project, name):
+    found = [r for r in project.resources() if r["urn"].endswith("::" + name)]
+    assert len(found) == 1, [r["urn"] for r in project.resources()]
+    return found[0]
+
+
 def config(lab, web_owner="HV01", db_owner="HV02"):
     hosts = {n: {"host": lab.host_endpoint(n)["address"], "port": lab.host_endpoint(n)["http_port"]}
              for n in ("DC01", "HV01", "HV02")}
@@ -30,6 +36,11 @@ def vms_by_name(world):
             for vm in (h.get("hyperv") or {}).get("vms", {}).values()}
 
 
+def csv_files(world):
+    """{CSV mount path: the relative (lower-case) paths of the files and folders on it}."""
+    return {c["path"]: set(c["files"]) for c in world["clusters"][CLUSTER]["csvs"].values()}
+
+
 def mutating(records):
     return [f"{r['host']}:{r['cmdlet']}" for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
 
@@ -38,14 +49,18 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     lab = hvsim_lab
     project = pulumi_project(PROGRAM, config=config(lab), secrets=secrets(lab))
     # a failure halfway loses nothing: the first VM role cannot be created (injected fault) after its
-    # VM exists; that VM is neither lost nor duplicated, the next up adopts it and makes it a role
+    # VM exists; that create takes back its VM, disk and folders (nothing of it is in the state)
     lab.control("fail-cmdlet", host="HV02", cmdlet="Add-ClusterVirtualMachineRole")
     failed = project.up(expect_failure=True)
     assert "injected fault" in failed.output
-    [(orphan_name, (_, orphan))] = [(n, hv) for n, hv in vms_by_name(lab.world()).items() if not hv[1]["clustered"]]
+    world = lab.world()
+    clustered = {n.lower() for n, (_, vm) in vms_by_name(world).items() if vm["clustered"]}
+    assert len(clustered) == len(vms_by_name(world)) == 1
+    for files in csv_files(world).values():     # only the clustered VM's files, under VMs\<its name>
+        assert all(k.split("\\")[1] in clustered for k in files if k != "vms"), files
+        assert files == set() or any(k.split("\\")[1:2] == [n] for k in files for n in clustered)
     project.up()
     world = lab.world()
-    assert vms_by_name(world)[orphan_name][1]["id"] == orphan["id"]   # adopted, not created twice
     out = project.outputs()
     cluster = world["clusters"][CLUSTER]
     assert out["cluster_fqdn"] == "hvclu-b.hyper.local"
@@ -120,6 +135,40 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     assert cluster["resources"][new_witness]["disk"]["serial"] == serials["witness-2"]
     assert serials["witness"] not in [r.get("disk", {}).get("serial") for r in cluster["resources"].values()]
     assert project.outputs()["witness_resource"] == new_witness and len(cluster["csvs"]) == 2
+
+    # a VM inside another VM's folder, named so that Hyper-V's -Name would match that other VM
+    # ('Web-0[1]' as a wildcard is 'Web-01'), and somebody's file next to the VM folders
+    csv_a, csv_b = out["csv_paths"]
+    assert lab.session("HV01").run_ps(
+        f"New-Item -ItemType File -Force -Path '{csv_a}\\VMs\\notes.txt' | Out-Null").status_code == 0
+    nested = "Web-0[1]"
+    vms = {**config(lab, web_owner="HV01", db_owner="HV01")["vms"], nested: {"owner": "HV01", "csv": 0, "state": "Off", "in": "Web-01"}}
+    project.set_config("vms", vms)
+    project.up()
+    world = lab.world()
+    inner = f"vms\\web-01\\{nested.lower()}"
+    assert vms_by_name(world)[nested][1]["path"] == f"{csv_a}\\VMs\\Web-01\\{nested}"
+    assert vms_by_name(world)["Web-01"][1]["state"] == "Running"      # the pattern touched nothing else
+    made = resource(project, f"vm-{nested.lower()}")["outputs"]
+    assert made["created_folders"] == [f"{csv_a}\\VMs\\Web-01\\{nested}" + sub for sub in
+                                       ("", "\\Virtual Hard Disks", "\\Virtual Machines")]
+    assert made["vhd_paths"] == [f"{csv_a}\\VMs\\Web-01\\{nested}\\Virtual Hard Disks\\{nested}.vhdx"]
+    # deleting the outer VM removes its own disk, configuration and empty folders; the nested VM's
+    # files, its folder's parent (not empty) and the note stay
+    inner_files = {k for k in csv_files(world)[csv_a] if k.startswith(inner)}
+    del vms["Web-01"]
+    project.set_config("vms", vms)
+    project.up()
+    world = lab.world()
+    assert set(vms_by_name(world)) == {nested, DB}
+    assert csv_files(world)[csv_a] == {"vms", "vms\\notes.txt", "vms\\web-01"} | inner_files
+    # the last VMs go: nothing of theirs is left, somebody's note and the outer VM's folder (not empty
+    # when that VM was deleted, so kept) stay; the other CSV is as empty as before the first VM
+    project.set_config("vms", {})
+    project.up()
+    world = lab.world()
+    assert vms_by_name(world) == {}
+    assert csv_files(world) == {csv_a: {"vms", "vms\\notes.txt", "vms\\web-01"}, csv_b: set()}
 
     project.destroy()
     world = lab.world()

@@ -53,7 +53,9 @@ def secrets_of(lab):
 
 # What `pulumi destroy` leaves behind by design (docs/provider-cluster.md, "Delete policy"): the nodes'
 # domain membership, features, services and the restarts that took; the storage host's iSCSI Target
-# Server feature and folder; the empty C:\ClusterStorage folder and the validation reports (as on
+# Server feature, and C:\iSCSIVirtualDisks when the volume that made it went first while the other one
+# (whose create began after the folder was made, so it did not record it) still had its disk there
+# (docs/provider.md, IscsiVolume); the empty C:\ClusterStorage folder and the validation reports (as on
 # Windows); hvsim's own bookkeeping (counters, the validation history, disks listed lazily).
 KEPT_AFTER_DESTROY = [re.compile(p, re.IGNORECASE) for p in (
     r"/cluster_validations$", r"/domain/computers/HV0[12]$",

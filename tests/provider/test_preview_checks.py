@@ -110,7 +110,7 @@ INVALID = [
     (HA, "owner_node", "hv03.hyper.local", "owner_node", "its nodes are: HV01, HV02"),
     (HA, "preferred_owners", ["HV01", "HV03"], "preferred_owners[1]", "not a node of the cluster"),
     (HA, "preferred_owners", ["HV01", "hv01.hyper.local"], "preferred_owners[1]", "listed twice"),
-    (HA, "name", "web[1]", "name", "wildcards"),
+    (HA, "name", "web*1", "name", "without"),
     (HA, "name", "", "name", "must not be empty"),
     (HA, "path", "C:\\", "path", "below the drive root"),
     (HA, "memory_startup_bytes", "1KB", "memory_startup_bytes", "out of range"),

@@ -73,6 +73,16 @@ def test_target_check_names_the_property_and_whats_allowed():
     assert "colour" in f and "allowed" in f["colour"]
 
 
+@pytest.mark.parametrize("name", ["cluster*", "cluster?", "c[1]"])
+def test_wildcard_target_names_are_refused_at_preview(name):
+    # a target name becomes part of its IQN, which allows no * ? [ ]: refused before any WinRM call,
+    # so no Set-/Remove-IscsiServerTarget -TargetName ever gets a pattern
+    assert "target_name" in failures_of(IscsiTargetProvider().check(
+        {}, {"connection": CONN, "target_name": name, "initiator_ids": ["DNSName:hv01.hyper.local"]}))
+    assert "target_name" in failures_of(IscsiVolumeProvider().check(
+        {}, {"connection": CONN, "path": "C:\\d\\x.vhdx", "size_bytes": "1GB", "target_name": name}))
+
+
 def test_target_check_normalizes_and_fills_defaults():
     p = IscsiTargetProvider()
     res = p.check({}, {"connection": CONN, "target_name": "cluster", "initiator_ids": ["dnsname:hv01.hyper.local"],

@@ -3,7 +3,7 @@ resources used directly, not through ClusterLab; three LUNs on one target, two C
 names of their own, one per CSV.
 
 Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrator", ...},
-        vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off"}},
+        vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off", "in": "<folder under VMs>"}},
         cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02),
         witness (which LUN is the disk witness: "witness" or "witness-2")
 Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
@@ -65,7 +65,7 @@ csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
 for name, spec in vms.items():
     vm = HighlyAvailableVM(f"vm-{name.lower()}", HighlyAvailableVMArgs(
         connection=connection(via), domain_username=domain_user, domain_password=domain_password,
-        name=name, path=csvs[int(spec["csv"])].path.apply(lambda p: p + "\\VMs"),
+        name=name, path=csvs[int(spec["csv"])].path.apply(lambda p, sub=spec.get("in"): p + "\\VMs" + (f"\\{sub}" if sub else "")),
         memory_startup_bytes="512MB", processor_count=2, disk_size_bytes="8GB", switch_name="Lab Switch",
         owner_node=spec.get("owner"), state=spec.get("state", "Running")),
         opts=pulumi.ResourceOptions(depends_on=nodes))
