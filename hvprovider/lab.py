@@ -213,6 +213,7 @@ class ClusterLab(pulumi.ComponentResource):
             target_portal_address=config.storage_host.address or config.storage_host.name,
             target_iqns=[self.target.target_iqn],
             disk_serial_numbers=serials,
+            disk_sizes=[self.quorum_volume.size_bytes, self.storage_volume.size_bytes],
             switch_name=config.switch_name,
             switch_adapter=n.vm_nic), opts=child) for n in config.nodes]
 
