@@ -234,6 +234,7 @@ class ClusterLab(pulumi.ComponentResource):
             cluster_name=self.cluster.name,
             disk_serial=self.storage_volume.serial_number,
             label=config.csv_label,
+            disk_size_bytes=self.storage_volume.size_bytes,
             alternate_connections=others), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
 
         vm = config.vm
