@@ -151,7 +151,7 @@ function Disconnect-Target {
     $done
 }
 
-# The iSCSI disks with this serial number that this host sees now.
+# The disk with this serial number as this host sees it now (numbers change; serials do not).
 function Find-NodeDisk {
     param([string]$Serial)
     Get-Disk | Where-Object { [string]$_.SerialNumber -eq $Serial } | Select-Object -First 1
