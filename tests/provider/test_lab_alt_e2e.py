@@ -109,6 +109,29 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     assert set(project.up().change_summary) == {"same"}
     assert mutating(lab.audit()[n:]) == []
 
+    # rename the iSCSI target under the running cluster (a replacement): the LUNs move to the new
+    # target with their data, both nodes log in to it (after rediscovering the portal) and off the old
+    # one; the witness, both CSVs and the VMs are where they were, every disk is in the cluster online
+    old_iqn = out["target_iqn"]
+    project.set_config("target_name", "hyperv-san-2")
+    project.up()
+    world = lab.world()
+    new_iqn = project.outputs()["target_iqn"]
+    assert new_iqn != old_iqn and "hyperv-san" not in world["hosts"]["DC01"]["iscsi_target_server"]["targets"]
+    for host in ("HV01", "HV02"):
+        ini = world["hosts"][host]["iscsi_initiator"]
+        assert [(s["target_iqn"], s["persistent"]) for s in ini["sessions"]] == [(new_iqn, True)], host
+        present = {d["serial"] for d in world["hosts"][host]["disks"] if d.get("present") and d["bus_type"] == "iSCSI"}
+        assert present == {v["serial"] for v in vdisks.values()}, host
+    cluster = world["clusters"][CLUSTER]
+    disks = [r for r in cluster["resources"].values() if r["type"] == "Physical Disk"]
+    assert len(disks) == 3 and all(r["state"] == "Online" for r in disks)
+    assert cluster["quorum"]["resource"] == witness and len(cluster["csvs"]) == 2
+    assert {n: h for n, (h, _) in vms_by_name(world).items()} == {"Web-01": "HV01", DB: "HV02"}
+    n = len(lab.audit())
+    assert set(project.up().change_summary) == {"same"}
+    assert mutating(lab.audit()[n:]) == []
+
     # moving both VMs: an in-place update each; the running one live-migrates, the stopped one moves
     project.set_config("vms", config(lab, web_owner="HV02", db_owner="HV01")["vms"])
     preview = project.preview()

@@ -6,7 +6,8 @@ Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrat
         vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off"}},
         cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02),
         witness (which LUN is the disk witness: "witness" or "witness-2"),
-        vmstore_a_size (the first CSV's LUN, default "3GB": grows in place)
+        vmstore_a_size (the first CSV's LUN, default "3GB": grows in place),
+        target_name (the iSCSI target, default "hyperv-san": a rename replaces it)
 Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
 """
 import pulumi
@@ -38,7 +39,7 @@ def connection(name: str) -> ConnectionArgs:
 
 
 target = IscsiTarget("san", IscsiTargetArgs(
-    connection=connection("DC01"), target_name="hyperv-san",
+    connection=connection("DC01"), target_name=cfg.get("target_name") or "hyperv-san",
     initiator_ids=["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]))
 
 luns = {
@@ -76,6 +77,7 @@ for name, spec in vms.items():
     pulumi.export(f"{name}_owner", vm.owner_node)
     pulumi.export(f"{name}_config", vm.config_path)
 
+pulumi.export("target_iqn", target.target_iqn)
 pulumi.export("csv_paths", [c.path for c in csvs])
 pulumi.export("csv_sizes", [c.size_bytes for c in csvs])
 pulumi.export("node_disks", {n.lower(): node.disks for n, node in zip(("HV01", "HV02"), nodes)})
