@@ -248,11 +248,12 @@ class ClusterNodeProvider(HvProvider):
             "domain_name": state.get("Domain") if desired.get("domain_name") else desired.get("domain_name"),
         }
         if desired.get("disk_sizes"):
-            # the size this host sees (a grown LUN stays small here until a rescan): drift the next up repairs
+            # a LUN this host sees smaller than listed (grown, not rescanned yet) is drift the next up
+            # repairs; one it sees larger (grown out of band) fulfils the input
             seen = {str(d.get("SerialNumber")).lower(): d.get("Size") for d in state.get("Disks") or []}
             serials = list(desired.get("disk_serial_numbers") or [])
             observed["disk_sizes"] = [
-                seen.get(str(serials[i]).lower()) or size if i < len(serials) else size
+                min(size, seen.get(str(serials[i]).lower()) or size) if i < len(serials) else size
                 for i, size in enumerate(desired["disk_sizes"])]
         if desired.get("credssp", True):
             observed["credssp"] = credssp_ok
