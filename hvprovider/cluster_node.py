@@ -12,7 +12,7 @@ Inputs (``ClusterNodeArgs``)                 diff
     target_portal_address   str | None         update (the iSCSI Target Server's address as the node reaches it)
     target_iqns             list[str] = []     update (persistent sessions to these targets)
     disk_serial_numbers     list[str] = []     update (LUNs to wait for and, while still RAW, bring online + writable)
-    disk_sizes              list[size] = []    update (the LUNs' sizes, in the order of disk_serial_numbers: usually
+    disk_sizes              list[size] | None  update (the LUNs' sizes, in the order of disk_serial_numbers: usually
                                                  [IscsiVolume.size_bytes, ...]; a grown LUN makes the node rescan)
     switch_name             str | None         update (external virtual switch, same name on every node)
     switch_adapter          str | None         update (the NIC the switch is bound to, e.g. "Ethernet 2")
@@ -142,7 +142,8 @@ class ClusterNodeProvider(HvProvider):
         Prop("target_iqns", "list", default=lambda: [], items=(iqn,), unordered=True, case_insensitive=True),
         Prop("disk_serial_numbers", "list", default=lambda: [], items=(nonempty,), unordered=True,
              case_insensitive=True),
-        Prop("disk_sizes", "list", item_kind="size", default=lambda: [], items=(size_between(MIN_LUN, MAX_LUN),),
+        # no default: a stack created before this input existed shows no change for it
+        Prop("disk_sizes", "list", item_kind="size", items=(size_between(MIN_LUN, MAX_LUN),),
              doc="the LUNs' sizes in the order of disk_serial_numbers (IscsiVolume.size_bytes)"),
         Prop("switch_name", "str", checks=(switch_name_check,), case_insensitive=True),
         Prop("switch_adapter", "str", checks=(switch_name_check,), case_insensitive=True),

@@ -69,3 +69,11 @@ def test_disk_sizes_check_and_drift():
     state = {"Disks": [{"SerialNumber": "SER-A", "Size": 2 * 1024 ** 3}, {"SerialNumber": "SER-B", "Size": 1024 ** 3}]}
     observed = ClusterNodeProvider._observed_inputs(inputs, state)
     assert observed["disk_sizes"] == [1024 ** 3, 1024 ** 3]
+
+
+def test_a_node_without_disk_sizes_shows_no_change_for_it():
+    base = {"connection": {"host": "127.0.10.11", "username": "Administrator", "password": "pw"},
+            "disk_serial_numbers": ["SER-A"]}
+    provider = ClusterNodeProvider()
+    olds = {k: v for k, v in provider.check({}, base).inputs.items() if k != "disk_sizes"}  # state of older code
+    assert provider.diff("x", olds, provider.check(olds, base).inputs).changes is False
