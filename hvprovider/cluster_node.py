@@ -12,6 +12,8 @@ Inputs (``ClusterNodeArgs``)                 diff
     target_portal_address   str | None         update (the iSCSI Target Server's address as the node reaches it)
     target_iqns             list[str] = []     update (persistent sessions to these targets)
     disk_serial_numbers     list[str] = []     update (LUNs to wait for and, while still RAW, bring online + writable)
+    disk_sizes              list[size] | None  update (the LUNs' sizes, in the order of disk_serial_numbers: usually
+                                                 [IscsiVolume.size_bytes, ...]; a grown LUN makes the node rescan)
     switch_name             str | None         update (external virtual switch, same name on every node)
     switch_adapter          str | None         update (the NIC the switch is bound to, e.g. "Ethernet 2")
     allow_restart           bool = True        update (False: fail instead of restarting the host)
@@ -41,11 +43,13 @@ from pulumi.dynamic import CheckFailure
 from . import errors, progress, transport
 from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
-from .validation import Prop, dns_name, host_address, iqn, nonempty, number_between, require_unique
+from .validation import (Prop, dns_name, host_address, iqn, is_unknown, nonempty, number_between, require_unique,
+                         size_between)
 
 SCRIPT = "cluster_node.ps1"
 PREPARE_SCRIPT = "cluster_node_prepare.ps1"
 DEFAULT_FEATURES = ("Hyper-V", "Failover-Clustering", "RSAT-Clustering-PowerShell", "Hyper-V-PowerShell")
+MIN_LUN, MAX_LUN = 8 * 1024 ** 2, 64 * 1024 ** 4   # what an iSCSI virtual disk can be
 _FEATURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -78,6 +82,7 @@ class ClusterNodeArgs:
                  target_portal_address: Optional[pulumi.Input[str]] = None,
                  target_iqns: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
                  disk_serial_numbers: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
+                 disk_sizes: Optional[pulumi.Input[Sequence[pulumi.Input[int | str]]]] = None,
                  switch_name: Optional[pulumi.Input[str]] = None,
                  switch_adapter: Optional[pulumi.Input[str]] = None,
                  allow_restart: Optional[pulumi.Input[bool]] = None,
@@ -93,6 +98,7 @@ class ClusterNodeArgs:
         self.target_portal_address = target_portal_address
         self.target_iqns = target_iqns
         self.disk_serial_numbers = disk_serial_numbers
+        self.disk_sizes = disk_sizes
         self.switch_name = switch_name
         self.switch_adapter = switch_adapter
         self.allow_restart = allow_restart
@@ -137,6 +143,9 @@ class ClusterNodeProvider(HvProvider):
         Prop("target_iqns", "list", default=lambda: [], items=(iqn,), unordered=True, case_insensitive=True),
         Prop("disk_serial_numbers", "list", default=lambda: [], items=(nonempty,), unordered=True,
              case_insensitive=True),
+        # no default: a stack created before this input existed shows no change for it
+        Prop("disk_sizes", "list", item_kind="size", items=(size_between(MIN_LUN, MAX_LUN),),
+             doc="the LUNs' sizes in the order of disk_serial_numbers (IscsiVolume.size_bytes)"),
         Prop("switch_name", "str", checks=(switch_name_check,), case_insensitive=True),
         Prop("switch_adapter", "str", checks=(switch_name_check,), case_insensitive=True),
         Prop("allow_restart", "bool", default=True),
@@ -171,6 +180,10 @@ class ClusterNodeProvider(HvProvider):
         for prop in ("features", "target_iqns", "disk_serial_numbers"):
             if isinstance(news.get(prop), list):
                 failures.extend(require_unique(news[prop], prop))
+        sizes, serials = news.get("disk_sizes"), news.get("disk_serial_numbers")
+        if sizes and isinstance(sizes, list) and isinstance(serials, list) and len(sizes) != len(serials):
+            failures.append(CheckFailure("disk_sizes", f"has {len(sizes)} sizes for {len(serials)} disk_serial_numbers: "
+                                         "give one size per serial number, in the same order, or none"))
         return failures
 
     def make_id(self, inputs: dict) -> str:
@@ -178,14 +191,17 @@ class ClusterNodeProvider(HvProvider):
 
     # -- parameters ---------------------------------------------------------------------
     @staticmethod
-    def _node_params(inputs: dict, mode: str) -> dict:
+    def _node_params(inputs: dict, mode: str, olds: dict | None = None) -> dict:
         return {
             "Mode": mode,
             "Features": list(inputs.get("features") or []),
             "EnableCredSSP": bool(inputs.get("credssp", True)),
             "TargetPortalAddress": inputs.get("target_portal_address") or "",
             "TargetIqns": list(inputs.get("target_iqns") or []),
+            # the targets this resource connected before: the only sessions an update may log off
+            "PreviousTargetIqns": list((olds or {}).get("target_iqns") or []),
             "DiskSerialNumbers": list(inputs.get("disk_serial_numbers") or []),
+            "DiskSizes": [int(n) for n in inputs.get("disk_sizes") or []],
             "SwitchName": inputs.get("switch_name") or "",
             "SwitchAdapter": inputs.get("switch_adapter") or "",
             # the switch this resource created or adopted (update and delete act on it alone)
@@ -239,6 +255,14 @@ class ClusterNodeProvider(HvProvider):
             "disk_serial_numbers": [s for s in desired.get("disk_serial_numbers") or [] if s.lower() in visible],
             "domain_name": state.get("Domain") if desired.get("domain_name") else desired.get("domain_name"),
         }
+        if desired.get("disk_sizes"):
+            # a LUN this host sees smaller than listed (grown, not rescanned yet) is drift the next up
+            # repairs; one it sees larger (grown out of band) fulfils the input
+            seen = {str(d.get("SerialNumber")).lower(): d.get("Size") for d in state.get("Disks") or []}
+            serials = list(desired.get("disk_serial_numbers") or [])
+            observed["disk_sizes"] = [
+                min(size, seen.get(str(serials[i]).lower()) or size) if i < len(serials) else size
+                for i, size in enumerate(desired["disk_sizes"])]
         if desired.get("credssp", True):
             observed["credssp"] = credssp_ok
         if desired.get("switch_name"):
@@ -268,7 +292,7 @@ class ClusterNodeProvider(HvProvider):
             self._restart(inputs, ", ".join(prepared.get("Changes") or []) or "pending changes")
             restarts += 1
         recorded = {"switch_id": (olds or {}).get("switch_id")}
-        state = transport.run_script(conn, SCRIPT, self._node_params({**inputs, **recorded}, "Set"))
+        state = transport.run_script(conn, SCRIPT, self._node_params({**inputs, **recorded}, "Set", olds))
         changes.extend(state.get("Changes") or [])
         facts = self._facts(state)
         facts.update(restarts=restarts, last_changes=changes, delete_policy=delete_policy(inputs))

@@ -394,6 +394,7 @@ class ClusterLab(pulumi.ComponentResource):
             target_portal_address=config.storage_host.address or config.storage_host.name,
             target_iqns=[self.target.target_iqn],
             disk_serial_numbers=serials,
+            disk_sizes=[self.quorum_volume.size_bytes, self.storage_volume.size_bytes],
             switch_name=config.switch_name,
             switch_adapter=n.vm_nic), opts=child) for n in config.nodes]
 
@@ -414,6 +415,7 @@ class ClusterLab(pulumi.ComponentResource):
             cluster_name=self.cluster.name,
             disk_serial=self.storage_volume.serial_number,
             label=config.csv_label,
+            disk_size_bytes=self.storage_volume.size_bytes,
             alternate_connections=others), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
 
         self.vms = [HighlyAvailableVM(f"{name}-vm-{vm.name.lower()}", HighlyAvailableVMArgs(

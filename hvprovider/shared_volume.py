@@ -13,6 +13,10 @@ What it does (script ``scripts/shared_volume.ps1``, run on the connected node):
   volume and its data are kept), waits until every node sees it (``Get-ClusterAvailableDisk``),
   ``Add-ClusterDisk``, ``Add-ClusterSharedVolume``; the mount path, cluster disk name, size and free
   space are read back from ``Get-ClusterSharedVolume``;
+- grow in place: ``disk_size_bytes`` (pass ``IscsiVolume.size_bytes``) larger than the LUN this
+  node sees: ``Update-HostStorageCache``, then on the CSV's coordinator node (its owner; the other
+  connections are tried in turn) ``Get-PartitionSupportedSize`` and ``Resize-Partition`` to the maximum,
+  which grows the NTFS volume and the CSV with it; ``size_bytes`` reports the grown CSV;
 - replace: ``disk_serial``, ``cluster_name``; ``label`` is applied when the disk is first
   formatted and cannot change afterwards (check refuses a change);
 - delete: ``Remove-ClusterSharedVolume`` then ``Remove-ClusterResource`` of that disk only; the LUN's
@@ -28,7 +32,8 @@ from pulumi.dynamic import CheckFailure, DiffResult
 from .base import HvProvider, HvResource
 from .cluster_common import ALTERNATE_CONNECTIONS_PROP, CLUSTER_CONNECTION_PROP
 from .connection import ConnectionArgs
-from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between
+from . import errors
+from .validation import Prop, is_unknown, length_at_most, netbios_name, nonempty, number_between, size_between
 
 SCRIPT = "shared_volume.ps1"
 
@@ -43,6 +48,8 @@ SPEC: tuple[Prop, ...] = (
          doc="NTFS volume label, applied when the disk is first formatted"),
     Prop("disk_wait_seconds", "int", default=300, checks=(number_between(0, 3600),), on_change="ignore",
          doc="how long to wait for the LUN to be visible on every node"),
+    Prop("disk_size_bytes", "size", checks=(size_between(8 * 1024 ** 2, 64 * 1024 ** 4),),
+         doc="the LUN's size (IscsiVolume.size_bytes): when it grows, the CSV's partition is extended"),
 )
 
 # (no free space output: the VMs on the volume change it, so it would be stale right after the up that made them)
@@ -60,6 +67,7 @@ class SharedVolumeArgs:
         label: Optional[pulumi.Input[str]] = None,
         disk_wait_seconds: Optional[pulumi.Input[int]] = None,
         alternate_connections: "Optional[Sequence[ConnectionArgs | Mapping[str, Any]]]" = None,
+        disk_size_bytes: Optional[pulumi.Input[int | str]] = None,
     ) -> None:
         self.connection = connection
         self.cluster_name = cluster_name
@@ -67,6 +75,7 @@ class SharedVolumeArgs:
         self.label = label
         self.disk_wait_seconds = disk_wait_seconds
         self.alternate_connections = alternate_connections
+        self.disk_size_bytes = disk_size_bytes
 
 
 class SharedVolumeProvider(HvProvider):
@@ -102,10 +111,28 @@ class SharedVolumeProvider(HvProvider):
             "DiskSerial": props["disk_serial"],
             "Label": props["label"] if props.get("label") is not None else "CSV",
             "DiskWaitSeconds": int(props["disk_wait_seconds"] if props.get("disk_wait_seconds") is not None else 300),
+            "DiskSizeBytes": int(props.get("disk_size_bytes") or 0),
         }
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
-        return computed_outputs(self.run_mode(inputs, "Set"))
+        from . import transport  # imported late: check and diff never need WinRM
+
+        state = self.run_mode(inputs, "Set")
+        if state.get("GrowOnNode"):
+            # a CSV's partition is resized by its coordinator node: run Set where the CSV is owned
+            owner = state["GrowOnNode"]
+            for conn in inputs.get("alternate_connections") or []:
+                try:
+                    other = transport.run_script(conn, self.SCRIPT, self.script_params(inputs, "Set"))
+                except errors.ConnectionFailedError:
+                    continue
+                if not other.get("GrowOnNode"):
+                    return computed_outputs(other)
+            raise errors.InputError(self.RESOURCE, "alternate_connections", (
+                f"the LUN {inputs['disk_serial']} grew, and its CSV is owned by {owner}: its partition can only be "
+                f"extended there, and neither connection nor alternate_connections reaches {owner}. Add a "
+                f"connection to {owner} to alternate_connections (or move the CSV), then run pulumi up again"))
+        return computed_outputs(state)
 
     def observe(self, id: str, outputs: dict) -> dict | None:
         state = self.run_mode(outputs, "Get")

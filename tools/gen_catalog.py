@@ -49,7 +49,7 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         "Get-IscsiSession", "Register-IscsiSession", "Unregister-IscsiSession"]),
     "Storage": (WINSERVER_REPO, "docset/winserver2022-ps/Storage", [
         "Get-InitiatorPort", "Get-Disk", "Set-Disk", "Initialize-Disk", "Clear-Disk", "Get-Partition", "New-Partition", "Get-Volume",
-        "Format-Volume", "Update-HostStorageCache"]),
+        "Format-Volume", "Update-HostStorageCache", "Get-PartitionSupportedSize", "Resize-Partition"]),
     "FailoverClusters": (WINSERVER_REPO, "docset/winserver2022-ps/FailoverClusters", [
         "Test-Cluster", "New-Cluster", "Get-Cluster", "Remove-Cluster", "Get-ClusterNode", "Add-ClusterNode",
         "Remove-ClusterNode", "Get-ClusterAvailableDisk", "Add-ClusterDisk", "Get-ClusterResource",

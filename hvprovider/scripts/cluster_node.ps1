@@ -3,8 +3,10 @@
 #   -Mode Get     report features, domain, CredSSP, the iSCSI initiator, iSCSI disks and the switch
 #   -Mode Set     CredSSP server + client roles (delegating to this host's own name and FQDN, so
 #                 FailoverCluster can use a loopback CredSSP session), MSiSCSI automatic and running,
-#                 the target portal and a persistent session to each target, new LUNs (RAW disks with
-#                 the given serial numbers) online and writable, the external virtual switch
+#                 the target portal (rediscovered when a wanted target is not listed yet) and a
+#                 persistent session to each target, sessions to PreviousTargetIqns no longer wanted
+#                 disconnected, a rescan when a LUN is missing or smaller than DiskSizes says, new LUNs
+#                 (RAW disks with the given serial numbers) online and writable, the external virtual switch
 #   -Mode Remove  take the targets' disks offline, disconnect the targets (and drop their persistent
 #                 logins), remove the portal
 #                 when nothing else uses it, remove the switch (the one with the recorded SwitchId),
@@ -18,6 +20,10 @@ param(
     [string]$TargetPortalAddress = '',
     [string[]]$TargetIqns = @(),
     [string[]]$DiskSerialNumbers = @(),
+    # the LUNs' sizes in bytes, in the order of DiskSerialNumbers (empty: not checked)
+    [long[]]$DiskSizes = @(),
+    # the targets this resource connected last time: the only sessions it may disconnect
+    [string[]]$PreviousTargetIqns = @(),
     [string]$SwitchName = '',
     [string]$SwitchAdapter = '',
     [string]$SwitchId = '',
@@ -127,6 +133,48 @@ function Test-Connected {
     return $false
 }
 
+# Log off one target we connected: its disks go offline first (Windows refuses to log off a session
+# whose volume is mounted), then the persistent login is dropped and the session disconnected.
+function Disconnect-Target {
+    param($State, [string]$Iqn)
+    $done = @()
+    foreach ($session in @(Get-IscsiSession | Where-Object { $_.TargetNodeAddress -eq $Iqn })) {
+        foreach ($disk in @($session | Get-Disk)) {
+            if (-not $disk.IsOffline) {
+                Set-Disk -UniqueId $disk.UniqueId -IsOffline $true
+                $done += "disk $($disk.SerialNumber) offline"
+            }
+        }
+    }
+    foreach ($s in @($State.Sessions | Where-Object { $_.TargetNodeAddress -eq $Iqn })) {
+        if ($s.IsPersistent) {
+            Unregister-IscsiSession -SessionIdentifier $s.SessionIdentifier
+        }
+    }
+    if (Test-Connected -State $State -Iqn $Iqn) {
+        Disconnect-IscsiTarget -NodeAddress $Iqn -Confirm:$false
+        $done += "disconnected $Iqn"
+    }
+    $done
+}
+
+# The disk with this serial number as this host sees it now (numbers change; serials do not).
+function Find-NodeDisk {
+    param([string]$Serial)
+    Get-Disk | Where-Object { [string]$_.SerialNumber -eq $Serial } | Select-Object -First 1
+}
+
+# True when a wanted LUN is not visible or looks smaller than DiskSizes says (a grown LUN keeps its
+# old size on the initiator until a rescan).
+function Test-RescanNeeded {
+    for ($i = 0; $i -lt @($DiskSerialNumbers).Count; $i++) {
+        $disk = Find-NodeDisk -Serial $DiskSerialNumbers[$i]
+        if ($null -eq $disk) { return $true }
+        if ($i -lt @($DiskSizes).Count -and [long]$disk.Size -lt [long]$DiskSizes[$i]) { return $true }
+    }
+    return $false
+}
+
 if ($Mode -eq 'Get') {
     Get-NodeState
 }
@@ -164,8 +212,17 @@ elseif ($Mode -eq 'Set') {
             $changes += "portal $TargetPortalAddress"
         }
         $connectedAny = $false
+        $rediscovered = $false
         foreach ($iqn in $TargetIqns) {
             if (-not (Test-Connected -State $state -Iqn $iqn)) {
+                # The initiator lists only what the portal reported at its last discovery: a target
+                # created (or opened to this node) since then needs Update-IscsiTargetPortal first.
+                $listed = @(Get-IscsiTarget | Where-Object { [string]$_.NodeAddress -eq $iqn })
+                if ($listed.Count -eq 0 -and -not $rediscovered) {
+                    Update-IscsiTargetPortal -TargetPortalAddress $TargetPortalAddress | Out-Null
+                    $changes += "rediscovered portal $TargetPortalAddress"
+                    $rediscovered = $true
+                }
                 Connect-IscsiTarget -NodeAddress $iqn -TargetPortalAddress $TargetPortalAddress -IsPersistent $true | Out-Null
                 $changes += "connected $iqn"
                 $connectedAny = $true
@@ -180,13 +237,30 @@ elseif ($Mode -eq 'Set') {
         if ($connectedAny) { Update-HostStorageCache }
     }
 
+    # Sessions this resource made to targets it no longer wants (a renamed or replaced target, a
+    # target dropped from target_iqns); sessions it did not make are never touched.
+    foreach ($old in $PreviousTargetIqns) {
+        if (@($TargetIqns | Where-Object { $_ -eq $old }).Count -gt 0) { continue }
+        if (@($state.Sessions | Where-Object { $_.TargetNodeAddress -eq $old }).Count -eq 0) { continue }
+        $changes += @(Disconnect-Target -State $state -Iqn $old)
+        $state = Get-NodeState
+    }
+
+    # New LUNs on a connected target and grown LUNs reach this host only with a rescan.
+    if (Test-RescanNeeded) {
+        Update-HostStorageCache
+        $changes += 'rescanned disks'
+    }
+
     # LUNs arrive offline (and read-only) on each node; bring new (RAW) ones online and writable.
     # An initialized disk belongs to whoever initialized it (the cluster): left alone.
+    $index = -1
     foreach ($serial in $DiskSerialNumbers) {
+        $index += 1
         $disk = $null
         $waited = 0
         while ($true) {
-            $disk = Get-Disk | Where-Object { [string]$_.SerialNumber -eq $serial } | Select-Object -First 1
+            $disk = Find-NodeDisk -Serial $serial
             if ($null -ne $disk -or $waited -ge $DiskWaitSeconds) { break }
             Start-Sleep -Seconds 1
             Update-HostStorageCache
@@ -194,6 +268,9 @@ elseif ($Mode -eq 'Set') {
         }
         if ($null -eq $disk) {
             throw "No disk with serial number '$serial' is visible on $env:COMPUTERNAME after $DiskWaitSeconds s. Check that the IscsiVolume is mapped to one of target_iqns and that the target's initiator_ids include this node."
+        }
+        if ($index -lt @($DiskSizes).Count -and [long]$disk.Size -lt [long]$DiskSizes[$index]) {
+            throw "The disk with serial number '$serial' is $($disk.Size) bytes on $env:COMPUTERNAME after a rescan, not $($DiskSizes[$index]) as disk_sizes says. Check that the IscsiVolume was grown (size_bytes) before this node."
         }
         if ([string]$disk.PartitionStyle -eq 'RAW') {
             if ($disk.IsOffline) {
@@ -229,24 +306,7 @@ elseif ($Mode -eq 'Remove') {
     $state = Get-NodeState
     foreach ($iqn in $TargetIqns) {
         if (@($state.Sessions | Where-Object { $_.TargetNodeAddress -eq $iqn }).Count -gt 0) {
-            # a mounted volume keeps the session busy (Windows refuses the logoff): offline its disks first
-            foreach ($session in @(Get-IscsiSession | Where-Object { $_.TargetNodeAddress -eq $iqn })) {
-                foreach ($disk in @($session | Get-Disk)) {
-                    if (-not $disk.IsOffline) {
-                        Set-Disk -UniqueId $disk.UniqueId -IsOffline $true
-                        $changes += "disk $($disk.SerialNumber) offline"
-                    }
-                }
-            }
-        }
-        foreach ($s in @($state.Sessions | Where-Object { $_.TargetNodeAddress -eq $iqn })) {
-            if ($s.IsPersistent) {
-                Unregister-IscsiSession -SessionIdentifier $s.SessionIdentifier
-            }
-        }
-        if (Test-Connected -State $state -Iqn $iqn) {
-            Disconnect-IscsiTarget -NodeAddress $iqn -Confirm:$false
-            $changes += "disconnected $iqn"
+            $changes += @(Disconnect-Target -State $state -Iqn $iqn)
         }
     }
     $state = Get-NodeState

@@ -4,7 +4,8 @@
 # service, so no delegable credential is needed (unlike New-Cluster; see failover_cluster.ps1).
 #
 # Mode Get    : where the disk is (not clustered / cluster disk / CSV) and the CSV's real mount path
-# Mode Set    : initialize and format once, add as cluster disk, add to Cluster Shared Volumes
+# Mode Set    : initialize and format once, add as cluster disk, add to Cluster Shared Volumes; when
+#               the LUN grew (DiskSizeBytes), rescan and extend the CSV's partition on its coordinator
 # Mode Remove : take it out of CSV and out of the cluster; the data on the LUN stays (missing = success)
 #
 # Include: lib/cluster_disks.ps1
@@ -13,7 +14,9 @@ param(
     [string]$ClusterName,
     [string]$DiskSerial,
     [string]$Label = 'CSV',
-    [int]$DiskWaitSeconds = 300
+    [int]$DiskWaitSeconds = 300,
+    # the LUN's size (IscsiVolume.size_bytes); 0 = do not grow
+    [long]$DiskSizeBytes = 0
 )
 
 # Placement: Absent (not in the cluster), ClusterDisk, ClusterSharedVolume, or NoCluster (this node
@@ -22,6 +25,7 @@ function Get-State {
     $state = [pscustomobject]@{
         Exists = $false; Placement = 'Absent'; DiskVisible = $false; ClusterDiskName = ''
         Path = ''; SizeBytes = 0; FreeBytes = 0; Label = ''; OwnerNode = ''; Problem = ''
+        DiskSizeBytes = 0; GrowOnNode = ''
     }
     $cluster = $null
     try { $cluster = Get-Cluster -ErrorAction SilentlyContinue } catch { }
@@ -39,6 +43,7 @@ function Get-State {
     if ($null -eq $disk) { return $state }
     $state.DiskVisible = $true
     $state.SizeBytes = [long]$disk.Size
+    $state.DiskSizeBytes = [long]$disk.Size
     foreach ($csv in @(Get-ClusterSharedVolume)) {
         if (Test-ResourceIsDisk -Resource $csv -Disk $disk) {
             $info = @($csv.SharedVolumeInfo)[0]
@@ -65,6 +70,31 @@ function Get-State {
     return $state
 }
 
+# Grow in place: a LUN grown on the target reaches this node only with a rescan, and its partition
+# (with the NTFS file system on it) only with Resize-Partition. A CSV's partition is resized by its
+# coordinator node (the CSV's owner): on another node this returns the owner's name and changes nothing.
+function Expand-SharedVolume {
+    param($State)
+    if ([string]$State.OwnerNode -ne [string]$env:COMPUTERNAME) { return [string]$State.OwnerNode }
+    $disk = Find-DiskBySerial -Serial $DiskSerial
+    if ([long]$disk.Size -lt $DiskSizeBytes) {
+        Update-HostStorageCache
+        $disk = Find-DiskBySerial -Serial $DiskSerial
+    }
+    if ([long]$disk.Size -lt $DiskSizeBytes) {
+        throw "The LUN with serial number '$DiskSerial' is $($disk.Size) bytes on $env:COMPUTERNAME after a rescan, not $DiskSizeBytes: grow the IscsiVolume first (its size_bytes), then run pulumi up again."
+    }
+    $part = Get-Partition -DiskNumber $disk.Number | Where-Object { [string]$_.Type -ne 'Reserved' } |
+        Sort-Object -Property Size -Descending | Select-Object -First 1
+    if ($null -eq $part) { return '' }
+    $supported = Get-PartitionSupportedSize -DiskNumber $disk.Number -PartitionNumber $part.PartitionNumber
+    # less than 1 MB to gain is alignment slack, not growth
+    if ([long]$supported.SizeMax - [long]$part.Size -ge 1MB) {
+        Resize-Partition -DiskNumber $disk.Number -PartitionNumber $part.PartitionNumber -Size $supported.SizeMax
+    }
+    return ''
+}
+
 function Get-VolumeLabel {
     param($Disk)
     $volume = $null
@@ -85,6 +115,13 @@ if ($Mode -eq 'Set') {
     if ($state.Placement -eq 'ClusterDisk') {
         Add-ClusterSharedVolume -Name $state.ClusterDiskName | Out-Null
         $state = Get-State
+    }
+    # grown: the LUN looks smaller here than DiskSizeBytes, or the partition does not fill the LUN
+    $grown = ($state.DiskSizeBytes -lt $DiskSizeBytes) -or ($state.SizeBytes -lt $state.DiskSizeBytes - 32MB)
+    if ($state.Placement -eq 'ClusterSharedVolume' -and $DiskSizeBytes -gt 0 -and $grown) {
+        $owner = Expand-SharedVolume -State $state
+        $state = Get-State
+        $state.GrowOnNode = $owner
     }
 }
 elseif ($Mode -eq 'Remove') {

@@ -1,5 +1,6 @@
 """Emulated cmdlets: Storage module (Get-Disk, Set-Disk, Initialize-Disk, Clear-Disk, Get-Partition,
-New-Partition, Get-Volume, Format-Volume, Update-HostStorageCache).
+New-Partition, Get-Volume, Format-Volume, Update-HostStorageCache, Get-PartitionSupportedSize,
+Resize-Partition).
 
 Objects are CIM instances (MSFT_Disk, MSFT_Partition, MSFT_Volume) with the real property names;
 enum-like properties (PartitionStyle, OperationalStatus, HealthStatus, BusType, OfflineReason, Type,
@@ -340,6 +341,78 @@ def new_partition(ctx: CmdletContext, p) -> Iterable[Any]:
                 ctx.world, host, d, size=p.get("Size"), use_max=p.switch("UseMaximumSize"),
                 drive_letter=p.get("DriveLetter"), assign_letter=p.switch("AssignDriveLetter")), "New-Partition")
             out.append(partition_object(ctx, d, part))
+    return out
+
+
+def _partitions_from_input(ctx: CmdletContext, p, command: str) -> list[tuple[dict, dict]]:
+    """The partitions a Get-PartitionSupportedSize / Resize-Partition call names: -DiskNumber
+    [-PartitionNumber], -DiskId -Offset, -DriveLetter or piped MSFT_Partition objects."""
+    host = host_of(ctx)
+    pairs = _all_partitions(ctx)
+    if p.parameter_set == "InputObject (cdxml)":
+        out = []
+        for obj in as_list(p.get("InputObject")):
+            found = _find_partition(ctx, _partition_guid_from(obj) or "")
+            if found is None:
+                raise CmdletError("The requested object could not be found.", f"CimJobException,{command}",
+                                  category="ObjectNotFound")
+            out.append(found)
+        return out
+    if p.parameter_set == "ByNumber":
+        numbers = [int(n) for n in as_list(p["DiskNumber"])]
+        for n in numbers:
+            if not any(d["number"] == n for d, _ in pairs):
+                raise not_found("MSFT_Partition", "DiskNumber", n, command)
+        pairs = [(d, x) for d, x in pairs if d["number"] in numbers]
+        if p.get("PartitionNumber") is not None:
+            wanted = [int(n) for n in as_list(p["PartitionNumber"])]
+            pairs = [(d, x) for d, x in pairs if x["number"] in wanted]
+            if not pairs:
+                raise not_found("MSFT_Partition", "PartitionNumber", wanted[0], command)
+        return pairs
+    if p.parameter_set == "ByDriveLetter":
+        out = []
+        for c in [str(c).upper()[:1] for c in as_list(p["DriveLetter"])]:
+            hits = [(d, x) for d, x in pairs if st.partition_letter(d, x) == c]
+            if not hits:
+                raise not_found("MSFT_Partition", "DriveLetter", c, command)
+            out.extend(hits)
+        return out
+    if p.parameter_set == "ById":
+        ids = [str(i).lower() for i in as_list(p["DiskId"])]
+        pairs = [(d, x) for d, x in pairs if d["path"].lower() in ids or d["unique_id"].lower() in ids]
+        if not pairs:
+            raise not_found("MSFT_Partition", "DiskId", as_list(p["DiskId"])[0], command)
+        if p.get("Offset") is not None:
+            offsets = [int(o) for o in as_list(p["Offset"])]
+            pairs = [(d, x) for d, x in pairs if x["offset"] in offsets]
+            if not pairs:
+                raise not_found("MSFT_Partition", "Offset", offsets[0], command)
+        return pairs
+    # ByUniqueId with no parameters: Windows has no partition to act on either
+    raise CmdletError("The requested object could not be found.", f"CimJobException,{command}",
+                      category="ObjectNotFound")
+
+
+@cmdlet("Get-PartitionSupportedSize")
+def get_partition_supported_size(ctx: CmdletContext, p) -> Iterable[Any]:
+    out = []
+    with ctx.world.transaction():
+        for d, x in _partitions_from_input(ctx, p, "Get-PartitionSupportedSize"):
+            size_min, size_max = st.partition_supported_size(ctx.world, host_of(ctx), d, x)
+            out.append(cim("MSFT_PartitionSupportedSize", {"SizeMin": size_min, "SizeMax": size_max,
+                                                           "ExtendedStatus": None, "PSComputerName": None}))
+    return out
+
+
+@cmdlet("Resize-Partition")
+def resize_partition(ctx: CmdletContext, p) -> Iterable[Any]:
+    out = []
+    with ctx.world.transaction():
+        for d, x in _partitions_from_input(ctx, p, "Resize-Partition"):
+            _fault(lambda: st.resize_partition(ctx.world, host_of(ctx), d, x, int(p["Size"])), "Resize-Partition")
+            if p.switch("PassThru"):
+                out.append(partition_object(ctx, d, x))
     return out
 
 

@@ -50,8 +50,9 @@ Semantics: disks of iSCSI LUNs arrive offline and read-only (SAN policy OfflineS
 time a host sees them; later arrivals keep that host's last attributes. Numbers are the lowest free
 number at arrival; after a boot the LUNs of the persistent sessions arrive in an order that depends
 on the boot, so numbers may change across restarts. A resized LUN keeps its old size on the
-initiators until Update-HostStorageCache or a restart. GPT initialisation writes the MSR (offset
-17408, 15.98 MB); data partitions start at 16 MiB. A running initiator (MSiSCSI) keeps retrying
+initiators until Update-HostStorageCache or a restart, and its partition keeps its size until
+Resize-Partition (Get-PartitionSupportedSize offers the new space only after that rescan). GPT
+initialisation writes the MSR (offset 17408, 15.98 MB); data partitions start at 16 MiB. A running initiator (MSiSCSI) keeps retrying
 persistent logins that are not connected; Disconnect-IscsiTarget is refused (0xefff0040) while a
 volume of the session is online. A cluster reservation on a virtual disk makes every host but the owner see
 the disk offline, and disk-changing operations fail with StorageWMI 40018 unless in maintenance.
@@ -66,6 +67,7 @@ For the cluster helper (all take the World; call inside a transaction when they 
   set_maintenance(world, unique_id, on)
   reservation(world, unique_id) -> dict | None
   disk_volumes(world, unique_id) -> [partition dicts with "volume"] (shared layout of the LUN)
+  partition_supported_size(world, host, disk, part) / resize_partition(world, host, disk, part, size)
   lun_layout(world, unique_id) -> LAYOUT dict (mutable, shared by every node)
   install(world)  registers the boot/power_off hooks (World.__init__ calls it; idempotent)
   login_persistent(world, host)  what MSiSCSI does when it starts (rediscover, log in persistent targets)
@@ -1143,6 +1145,44 @@ def new_partition(world, host: str, disk: dict, *, size: int | None = None, use_
     if letter:
         disk.setdefault("letters", {})[part["guid"]] = letter
     return part
+
+
+def partition_supported_size(world, host: str, disk: dict, part: dict) -> tuple[int, int]:
+    """Get-PartitionSupportedSize: (SizeMin, SizeMax) of a partition as this host sees the disk. The
+    maximum reaches the next partition or the end of the disk less 1 MiB (backup GPT, alignment), so a
+    grown LUN offers more only after a rescan (size_of); the minimum is what the file system uses."""
+    layout = layout_of(world, disk)
+    following = [p["offset"] for p in layout["partitions"] if p["offset"] > part["offset"]]
+    end = min(following) if following else size_of(world, disk) - MB
+    size_max = max(int(part["size"]), (end - part["offset"]) // MB * MB)
+    vol = part.get("volume")
+    size_min = int(part["size"]) if not vol else max(32 * MB, int(part["size"]) - int(vol.get("size_remaining") or 0))
+    return min(size_min, size_max), size_max
+
+
+def resize_partition(world, host: str, disk: dict, part: dict, size: int) -> None:
+    """Resize-Partition: the partition and its file system grow (or shrink) to `size`. A clustered disk
+    is resized on the node that owns it (a CSV on its coordinator node); others see it offline."""
+    view = disk_view(world, host, disk)
+    if view["IsOffline"]:
+        raise storage_wmi(41003, "The disk is offline.")
+    if view["IsReadOnly"]:
+        raise storage_wmi(41002, "The disk is read only.")
+    size = int(size)
+    if size == int(part["size"]):
+        raise storage_wmi(4097, "Size Not Supported\r\n\r\nExtended information:\r\nThe partition is already "
+                                "the requested size.", "MSFT_Partition")
+    size_min, size_max = partition_supported_size(world, host, disk, part)
+    if size > size_max:
+        raise storage_wmi(40000, "Not enough available capacity", "MSFT_Partition")
+    if size < size_min:
+        raise storage_wmi(4097, "Size Not Supported\r\n\r\nExtended information:\r\nThe specified size is less "
+                                "than the minimum size the file system supports.", "MSFT_Partition")
+    delta = size - int(part["size"])
+    part["size"] = size
+    vol = part.get("volume")
+    if vol is not None:
+        vol["size_remaining"] = max(0, int(vol.get("size_remaining") or 0) + delta)
 
 
 def partitions(world, host: str, disk: dict) -> list[dict]:

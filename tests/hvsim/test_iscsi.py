@@ -231,6 +231,43 @@ def test_initiators_see_a_grown_disk_after_a_rescan_or_restart(tmp_path):
         assert sorted(d.get_prop("Size") for d in _iscsi_disks(world, node)) == [2 << 30, 40 << 30]
 
 
+def test_a_partition_grows_only_after_a_rescan_and_a_resize(tmp_path):
+    world = make_world(tmp_path)
+    build_lab_storage(world)
+    disk = next(d for d in _iscsi_disks(world, "HV01") if d.get_prop("Size") == 1 << 30)
+    n = disk.get_prop("Number")
+    run(world, "HV01", "Set-Disk", Number=n, IsOffline=False)
+    run(world, "HV01", "Set-Disk", Number=n, IsReadOnly=False)
+    run(world, "HV01", "Initialize-Disk", Number=n, PartitionStyle="GPT")
+    part = run(world, "HV01", "New-Partition", DiskNumber=n, UseMaximumSize=SWITCH)[0]
+    run(world, "HV01", "Format-Volume", FileSystem="NTFS", Confirm=False, _pipeline=[part])
+    number = part.get_prop("PartitionNumber")
+    first = part.get_prop("Size")
+    assert first == (1 << 30) - 17 * 1024 ** 2          # 16 MiB in (MSR), 1 MiB kept at the end
+    supported = run(world, "HV01", "Get-PartitionSupportedSize", DiskNumber=n, PartitionNumber=number)[0]
+    assert supported.get_prop("SizeMax") == first
+    with pytest.raises(CmdletError) as exc:             # nothing to gain: Windows' "Size Not Supported"
+        run(world, "HV01", "Resize-Partition", DiskNumber=n, PartitionNumber=number, Size=first)
+    assert exc.value.error_id == "StorageWMI 4097,Resize-Partition"
+    assert "already the requested size" in exc.value.message
+    run(world, "DC01", "Resize-IscsiVirtualDisk", Path="C:\\iSCSIVirtualDisks\\quorum.vhdx", SizeBytes=2 << 30)
+    # before the rescan the host offers no new space
+    supported = run(world, "HV01", "Get-PartitionSupportedSize", DiskNumber=n, PartitionNumber=number)[0]
+    assert supported.get_prop("SizeMax") == first
+    with pytest.raises(CmdletError) as exc:
+        run(world, "HV01", "Resize-Partition", DiskNumber=n, PartitionNumber=number, Size=first + (1 << 30))
+    assert exc.value.error_id == "StorageWMI 40000,Resize-Partition"
+    run(world, "HV01", "Update-HostStorageCache")
+    supported = run(world, "HV01", "Get-PartitionSupportedSize", DiskNumber=n, PartitionNumber=number)[0]
+    assert supported.get_prop("SizeMax") == first + (1 << 30)
+    assert run(world, "HV01", "Get-Partition", DiskNumber=n, PartitionNumber=number)[0].get_prop("Size") == first
+    run(world, "HV01", "Resize-Partition", DiskNumber=n, PartitionNumber=number, Size=supported.get_prop("SizeMax"))
+    grown = run(world, "HV01", "Get-Partition", DiskNumber=n, PartitionNumber=number)[0]
+    assert grown.get_prop("Size") == first + (1 << 30)
+    volume = run(world, "HV01", "Get-Volume", _pipeline=[grown])[0]
+    assert volume.get_prop("Size") > 1 << 30
+
+
 def test_mapped_virtual_disk_cannot_be_removed_and_target_removal_drops_sessions(tmp_path):
     world = make_world(tmp_path)
     build_lab_storage(world)

@@ -70,3 +70,24 @@ def test_ready_node_is_adopted_without_changes_and_delete_flags_undo_features_an
     assert h["features"]["Hyper-V"]["state"] != "Installed"
     # and deleting again is a no-op (missing is success)
     provider.delete(first.id, {**first.outs, "remove_features_on_delete": False, "leave_domain_on_delete": False})
+
+
+def test_disk_sizes_check_and_drift():
+    base = {"connection": {"host": "127.0.10.11", "username": "Administrator", "password": "pw"},
+            "disk_serial_numbers": ["SER-A", "SER-B"]}
+    bad = ClusterNodeProvider().check({}, {**base, "disk_sizes": ["1GB"]})
+    assert [f.property for f in bad.failures] == ["disk_sizes"] and "one size per serial" in bad.failures[0].reason
+    inputs = ClusterNodeProvider().check({}, {**base, "disk_sizes": ["1GB", "3GB"]}).inputs
+    assert inputs["disk_sizes"] == [1024 ** 3, 3 * 1024 ** 3]
+    # a LUN the host sees smaller (grown, not rescanned) is drift; one it sees larger fulfils the input
+    state = {"Disks": [{"SerialNumber": "SER-A", "Size": 2 * 1024 ** 3}, {"SerialNumber": "SER-B", "Size": 1024 ** 3}]}
+    observed = ClusterNodeProvider._observed_inputs(inputs, state)
+    assert observed["disk_sizes"] == [1024 ** 3, 1024 ** 3]
+
+
+def test_a_node_without_disk_sizes_shows_no_change_for_it():
+    base = {"connection": {"host": "127.0.10.11", "username": "Administrator", "password": "pw"},
+            "disk_serial_numbers": ["SER-A"]}
+    provider = ClusterNodeProvider()
+    olds = {k: v for k, v in provider.check({}, base).inputs.items() if k != "disk_sizes"}  # state of older code
+    assert provider.diff("x", olds, provider.check(olds, base).inputs).changes is False

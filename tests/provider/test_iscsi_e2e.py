@@ -169,14 +169,19 @@ def test_lab_storage_lifecycle(hvsim_lab, pulumi_project):
     project.set_config("target", {**config["target"], "initiator_ids": [
         "DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local", "IPAddress:192.168.10.99"]})
     preview = project.preview()
-    # (the nodes show as updates in the preview too: the serials and the IQN they consume are unknown
-    # until the target and the volume are updated; at up time their diff is empty)
     assert set(preview.change_summary) <= {"same", "update"} and preview.change_summary.get("update", 0) >= 2
     updated = project.up()
-    assert updated.change_summary.get("update") == 2 and set(updated.change_summary) <= {"same", "update"}
+    # target, volume, and both nodes (their disk_sizes grew: each rescans so it sees the new size)
+    assert updated.change_summary.get("update") == 4 and set(updated.change_summary) <= {"same", "update"}
     world = lab.world()
     assert vdisk_of(world, STORAGE)["size"] == 3 * GB
     assert vdisk_of(world, STORAGE)["serial"] == storage["serial"]
+    outputs = project.outputs()
+    for host in ("HV01", "HV02"):
+        seen = {d["serial"]: d["size_seen"] for d in world["hosts"][host]["disks"] if d.get("present")
+                and d["bus_type"] == "iSCSI"}
+        assert seen == {quorum["serial"]: GB, storage["serial"]: 3 * GB}, host
+        assert {d["serial_number"] for d in outputs[f"{host.lower()}_disks"]} == set(seen)
     assert "IPAddress:192.168.10.99" in target_of(world)["initiator_ids"]
     assert target_of(world)["iqn"] == target["iqn"]
 

@@ -8,6 +8,8 @@ PROGRAM = Path(__file__).resolve().parent / "part2_program"
 CLUSTER = "HVCLU-B"
 # a name a careless template would break: quotes, $(), ;, & and a backtick
 DB = "DB 01 'prod' $(x);&`n"
+MB = 1024 ** 2
+GB = 1024 ** 3
 
 
 def resource(project, name):
@@ -88,6 +90,59 @@ def test_two_csvs_two_vms(hvsim_lab, pulumi_project):
     assert set(cluster["groups"]) >= {"Web-01", DB}
 
     # a second up changes nothing on any host
+    n = len(lab.audit())
+    assert set(project.up().change_summary) == {"same"}
+    assert mutating(lab.audit()[n:]) == []
+
+    # grow a CSV's LUN in place (issue 9 item 4): every node rescans and sees the new size, the CSV's
+    # coordinator extends its partition (and NTFS) to the end of the LUN; what the resources report
+    # agrees with the hosts; the other CSV is untouched
+    vdisks = world["hosts"]["DC01"]["iscsi_target_server"]["virtual_disks"]
+    grown, other = vdisks["c:\\san\\vmstore-a.vhdx"], vdisks["c:\\san\\vmstore-b.vhdx"]
+    part_before = max(p["size"] for p in other["layout"]["partitions"])
+    project.set_config("vmstore_a_size", "4GB")
+    preview = project.preview()
+    assert preview.change_summary.get("update", 0) >= 1 and "replace" not in preview.change_summary
+    project.up()
+    world = lab.world()
+    vdisks = world["hosts"]["DC01"]["iscsi_target_server"]["virtual_disks"]
+    grown, other = vdisks["c:\\san\\vmstore-a.vhdx"], vdisks["c:\\san\\vmstore-b.vhdx"]
+    assert grown["size"] == 4 * GB
+    for host in ("HV01", "HV02"):
+        seen = {d["serial"]: d["size_seen"] for d in world["hosts"][host]["disks"]
+                if d.get("present") and d["bus_type"] == "iSCSI"}
+        assert seen[grown["serial"]] == 4 * GB and seen[other["serial"]] == 3 * GB, host
+    partition = max(p["size"] for p in grown["layout"]["partitions"])
+    assert partition == 4 * GB - 17 * MB                       # 16 MiB in (MSR), 1 MiB kept at the end
+    assert max(p["size"] for p in other["layout"]["partitions"]) == part_before
+    assert [r for r in lab.audit() if r.get("cmdlet") == "Resize-Partition" and not r.get("error")]
+    out = project.outputs()
+    assert sorted(out["csv_sizes"]) == sorted([partition, part_before])
+    for node, disks in out["node_disks"].items():
+        assert grown["serial"] in {d["serial_number"] for d in disks}, node   # (sizes: the world, above)
+    n = len(lab.audit())
+    assert set(project.up().change_summary) == {"same"}
+    assert mutating(lab.audit()[n:]) == []
+
+    # rename the iSCSI target under the running cluster (a replacement): the LUNs move to the new
+    # target with their data, both nodes log in to it (after rediscovering the portal) and off the old
+    # one; the witness, both CSVs and the VMs are where they were, every disk is in the cluster online
+    old_iqn = out["target_iqn"]
+    project.set_config("target_name", "hyperv-san-2")
+    project.up()
+    world = lab.world()
+    new_iqn = project.outputs()["target_iqn"]
+    assert new_iqn != old_iqn and "hyperv-san" not in world["hosts"]["DC01"]["iscsi_target_server"]["targets"]
+    for host in ("HV01", "HV02"):
+        ini = world["hosts"][host]["iscsi_initiator"]
+        assert [(s["target_iqn"], s["persistent"]) for s in ini["sessions"]] == [(new_iqn, True)], host
+        present = {d["serial"] for d in world["hosts"][host]["disks"] if d.get("present") and d["bus_type"] == "iSCSI"}
+        assert present == {v["serial"] for v in vdisks.values()}, host
+    cluster = world["clusters"][CLUSTER]
+    disks = [r for r in cluster["resources"].values() if r["type"] == "Physical Disk"]
+    assert len(disks) == 3 and all(r["state"] == "Online" for r in disks)
+    assert cluster["quorum"]["resource"] == witness and len(cluster["csvs"]) == 2
+    assert {n: h for n, (h, _) in vms_by_name(world).items()} == {"Web-01": "HV01", DB: "HV02"}
     n = len(lab.audit())
     assert set(project.up().change_summary) == {"same"}
     assert mutating(lab.audit()[n:]) == []

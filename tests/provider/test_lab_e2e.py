@@ -202,7 +202,10 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     project.set_config("lab", lab_shape(lab, storage="5GB"))
     grow = project.preview()
     steps = preview_steps(grow)
-    assert {n: op for n, op in steps.items() if op != "same"} == {"seed-storage": "update"}, steps
+    # the volume grows; the nodes (disk_sizes: they rescan) and the CSV (disk_size_bytes: it extends its
+    # partition) take its new size, known at preview; nothing else changes
+    assert {n: op for n, op in steps.items() if op != "same"} == {
+        "seed-storage": "update", "seed-hv01": "update", "seed-hv02": "update", "seed-csv": "update"}, steps
     project.set_config("lab", lab_shape(lab))
 
     # -- refresh right after the first up: every output is what the hosts report --------------------

@@ -37,3 +37,34 @@ def test_unknown_serial_or_cluster_is_decided_when_known():
     olds = p.check({}, GOOD).inputs
     d = p.diff("x", olds, {**olds, "disk_serial": UNKNOWN, "cluster_name": UNKNOWN})
     assert d.changes and d.replaces == []
+
+
+def test_a_grown_csv_is_extended_on_its_coordinator(monkeypatch):
+    """Only the CSV's owner may resize its partition: Set on another node answers GrowOnNode, and the
+    provider runs Set through alternate_connections until the owner did it (or says which node to add)."""
+    from hvprovider import errors, transport
+
+    hv01 = {**CONN, "host": "127.0.10.11"}
+    hv02 = {**CONN, "host": "127.0.10.12"}
+    calls = []
+    owner = {"host": "127.0.10.12"}
+
+    def run_script(conn, script, params, **kw):
+        calls.append((conn["host"], params["DiskSizeBytes"]))
+        grown = conn["host"] == owner["host"]
+        return {"Placement": "ClusterSharedVolume", "Path": "C:\\ClusterStorage\\Volume1", "OwnerNode": "HV02",
+                "SizeBytes": 4 if grown else 3, "GrowOnNode": "" if grown else "HV02"}
+
+    monkeypatch.setattr(transport, "run_script", run_script)
+    monkeypatch.setattr(transport, "run_script_any", lambda conns, s, p, **kw: run_script(conns[0], s, p))
+    p = SharedVolumeProvider()
+    inputs = p.check({}, {**GOOD, "connection": hv01, "alternate_connections": [hv02], "disk_size_bytes": "4GB"}).inputs
+    assert p.ensure(inputs, None)["size_bytes"] == 4
+    assert calls == [("127.0.10.11", 4 * 1024 ** 3), ("127.0.10.12", 4 * 1024 ** 3)]
+
+    owner["host"] = "127.0.10.13"       # the owner is reached by no connection: a clear error, no guess
+    try:
+        p.ensure(inputs, None)
+        raise AssertionError("expected InputError")
+    except errors.InputError as exc:
+        assert exc.prop == "alternate_connections" and "HV02" in str(exc)

@@ -5,7 +5,9 @@ Config (``pulumi config``):
     hosts       {"DC01": {"host", "port"}, "HV01": {...}, "HV02": {...}}   WinRM endpoints
     users       {"DC01": "DC01\\Administrator", ...}
     target      {"name", "initiator_ids", "description"}
-    volumes     {"quorum": {"path", "size"}, "storage": {...}}   (omit for a target-only stack)
+    extra_target {"name", "initiator_ids"}   a second target the nodes connect to (optional)
+    volumes     {"quorum": {"path", "size"}, "storage": {...}}   (omit for a target-only stack);
+                a volume with "on": "extra" is mapped to the extra target
     nodes       {"switch": "...", "adapter": "...", "portal": "..."}  (omit for a target-only stack)
     domain      "hyper.local"; domain_user "HYPER\\Administrator"
 Secrets: passwords {"DC01": "...", ...}, domain_password.
@@ -24,6 +26,7 @@ passwords = cfg.require_secret_object("passwords")
 target_cfg = cfg.require_object("target")
 volumes_cfg = cfg.get_object("volumes") or {}
 nodes_cfg = cfg.get_object("nodes")
+extra_cfg = cfg.get_object("extra_target")
 
 
 def connection(name: str) -> ConnectionArgs:
@@ -40,13 +43,19 @@ target = IscsiTarget("cluster-target", IscsiTargetArgs(
 pulumi.export("target_iqn", target.target_iqn)
 pulumi.export("target_adopted", target.adopted)
 
+targets = {"main": target}
+if extra_cfg:
+    targets["extra"] = IscsiTarget("extra-target", IscsiTargetArgs(
+        connection=connection("DC01"), target_name=extra_cfg["name"], initiator_ids=extra_cfg["initiator_ids"]))
+    pulumi.export("extra_iqn", targets["extra"].target_iqn)
+
 volumes = {}
 for key, vol in volumes_cfg.items():
     volumes[key] = IscsiVolume(f"{key}-volume", IscsiVolumeArgs(
         connection=connection("DC01"),
         path=vol["path"],
         size_bytes=vol["size"],
-        target_name=target.target_name,
+        target_name=targets[vol.get("on", "main")].target_name,
         disk_type=vol.get("type"),
     ))
     pulumi.export(f"{key}_serial", volumes[key].serial_number)
@@ -59,8 +68,9 @@ if nodes_cfg:
             domain_join_username=cfg.require("domain_user"),
             domain_join_password=cfg.require_secret("domain_password"),
             target_portal_address=nodes_cfg["portal"],
-            target_iqns=[target.target_iqn],
+            target_iqns=[t.target_iqn for t in targets.values()],
             disk_serial_numbers=[v.serial_number for v in volumes.values()],
+            disk_sizes=[v.size_bytes for v in volumes.values()],
             switch_name=nodes_cfg["switch"],
             switch_adapter=nodes_cfg["adapter"],
         ))

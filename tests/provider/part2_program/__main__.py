@@ -5,7 +5,9 @@ names of their own, one per CSV.
 Config: hosts {"DC01": {"host", "port"}, ...}, users {"DC01": "DC01\\Administrator", ...},
         vms {"<name>": {"owner": "HV01", "csv": 0|1, "state": "Running"|"Off", "in": "<folder under VMs>"}},
         cluster_nodes (default both, as FQDNs), via (the node the cluster resources connect to; HV02),
-        witness (which LUN is the disk witness: "witness" or "witness-2")
+        witness (which LUN is the disk witness: "witness" or "witness-2"),
+        vmstore_a_size (the first CSV's LUN, default "3GB": grows in place),
+        target_name (the iSCSI target, default "hyperv-san": a rename replaces it)
 Secrets: passwords {"DC01": ..., "HV01": ..., "HV02": ...}, domain_password.
 """
 import pulumi
@@ -25,6 +27,7 @@ vms = cfg.require_object("vms")
 cluster_nodes = cfg.get_object("cluster_nodes") or ["hv01.hyper.local", "hv02.hyper.local"]
 via = cfg.get("via") or "HV02"
 witness = cfg.get("witness") or "witness"
+vmstore_a_size = cfg.get("vmstore_a_size") or "3GB"
 passwords = cfg.require_secret_object("passwords")
 domain_user = "HYPER\\Administrator"
 domain_password = cfg.require_secret("domain_password")
@@ -36,13 +39,13 @@ def connection(name: str) -> ConnectionArgs:
 
 
 target = IscsiTarget("san", IscsiTargetArgs(
-    connection=connection("DC01"), target_name="hyperv-san",
+    connection=connection("DC01"), target_name=cfg.get("target_name") or "hyperv-san",
     initiator_ids=["DNSName:hv01.hyper.local", "DNSName:hv02.hyper.local"]))
 
 luns = {
     role: IscsiVolume(f"lun-{role}", IscsiVolumeArgs(
         connection=connection("DC01"), path=f"C:\\SAN\\{role}.vhdx", size_bytes=size, target_name=target.target_name))
-    for role, size in (("witness", "1GB"), ("witness-2", "1GB"), ("vmstore-a", "3GB"), ("vmstore-b", "3GB"))
+    for role, size in (("witness", "1GB"), ("witness-2", "1GB"), ("vmstore-a", vmstore_a_size), ("vmstore-b", "3GB"))
 }
 
 nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
@@ -50,6 +53,7 @@ nodes = [ClusterNode(f"node-{n.lower()}", ClusterNodeArgs(
     domain_join_username="HYPER\\Administrator", domain_join_password=domain_password,
     target_portal_address="192.168.10.10", target_iqns=[target.target_iqn],
     disk_serial_numbers=[lun.serial_number for lun in luns.values()],
+    disk_sizes=[lun.size_bytes for lun in luns.values()],
     switch_name="Lab Switch", switch_adapter="Ethernet 2")) for n in ("HV01", "HV02")]
 
 cluster = FailoverCluster("hvclu", FailoverClusterArgs(
@@ -59,7 +63,8 @@ cluster = FailoverCluster("hvclu", FailoverClusterArgs(
     opts=pulumi.ResourceOptions(depends_on=nodes))
 
 csvs = [SharedVolume(f"csv-{role}", SharedVolumeArgs(
-    connection=connection(via), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role),
+    connection=connection(via), cluster_name=cluster.name, disk_serial=luns[role].serial_number, label=role,
+    disk_size_bytes=luns[role].size_bytes, alternate_connections=[connection(n) for n in ("HV01", "HV02") if n != via]),
     opts=pulumi.ResourceOptions(depends_on=[cluster])) for role in ("vmstore-a", "vmstore-b")]
 
 for name, spec in vms.items():
@@ -72,7 +77,10 @@ for name, spec in vms.items():
     pulumi.export(f"{name}_owner", vm.owner_node)
     pulumi.export(f"{name}_config", vm.config_path)
 
+pulumi.export("target_iqn", target.target_iqn)
 pulumi.export("csv_paths", [c.path for c in csvs])
+pulumi.export("csv_sizes", [c.size_bytes for c in csvs])
+pulumi.export("node_disks", {n.lower(): node.disks for n, node in zip(("HV01", "HV02"), nodes)})
 pulumi.export("cluster_fqdn", cluster.fqdn)
 pulumi.export("witness_resource", cluster.witness_resource)
 pulumi.export("validation", cluster.validation_summary)
