@@ -197,8 +197,8 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     # secrets: not in the state, not on a command line, nowhere in what the hosts logged
     assert password_free(project, lab, secrets)
 
-    # -- a preview of growing one volume: that volume is the only update. What the nodes take from it
-    # (its serial number) and from the target (its IQN) stays known at preview, as it cannot change.
+    # -- a preview of growing one volume: what the nodes take from it (its serial number) and from the
+    # target (its IQN) stays known at preview, as it cannot change.
     project.set_config("lab", lab_shape(lab, storage="5GB"))
     grow = project.preview()
     steps = preview_steps(grow)
