@@ -113,6 +113,7 @@ class ControlServer(ThreadingHTTPServer):
             with world.transaction() as data:
                 data["faults"] = {}
             world.audit("fault", action="clear-faults")
+            world.flush()
             return {"faults": {}}
         if not host_arg:
             raise ValueError(f"{action} needs a host")
@@ -160,6 +161,7 @@ class ControlServer(ThreadingHTTPServer):
                                               if str(f.get("host", "")).upper() != host.upper()]
         world.audit("fault", host=host, action=action,
                     **{k: v for k, v in args.items() if k in ("count", "ms", "cmdlet")})
+        world.flush()  # the caller reads state.json next
         status = srv.status()
         return {"host": host, "state": status["hosts"].get(host), "faults": status["faults"]}
 

@@ -42,6 +42,9 @@ def test_calls_reuse_one_authenticated_shell(hvsim_lab_module):
     line = cmds[0]["command_line"]
     assert "-NoProfile" in line and "-NonInteractive" in line and "-EncodedCommand" in line
     assert conn.password not in line
+    # each record names the script from the payload; the bootstrap's text stays out (its size and hash only)
+    assert {c["script"] for c in cmds} == {"host_boot_time.ps1"}
+    assert "-EncodedCommand <script: " in line and transport.bootstrap_arguments()[-1] not in line
 
 
 def test_concurrent_calls_use_a_small_pool(hvsim_lab_module):
