@@ -1,12 +1,13 @@
 """The persistent world model: one JSON tree, guarded by one re-entrant lock, written atomically.
 
 Every mutation happens inside `World.transaction()`: the lock is held, a snapshot is taken on entry
-(marshal bytes: ten times cheaper than a deepcopy, and the world is plain JSON data), an exception
-restores it. A normal exit that changed the tree marks the world dirty; `<state>/state.json` is then
-written behind (tmp file + fsync + rename) by a writer thread within WRITE_DELAY seconds, and at once
-by `flush()`: the protocol flushes before it reports a command Done, the control interface after each
-action, so a client that saw a command finish, and `hvsim status`, find its effects on disk. Writing
-once per command instead of once per transaction keeps a cmdlet's cost flat as the world grows.
+(marshal bytes: several times cheaper than a deepcopy, and the world is plain JSON data), an exception
+restores it. A normal exit that left the tree different from the last write marks the world dirty;
+`<state>/state.json` is then written behind (tmp file + fsync + rename) by a writer thread within
+WRITE_DELAY seconds, and at once by `flush()`: the protocol flushes before it reports a command Done,
+the control interface after each action, so a client that saw a command finish, and `hvsim status`,
+find its effects on disk. Writing once per command instead of once per transaction keeps a cmdlet's
+cost flat as the world grows.
 Reads that must see a consistent tree use `World.read()` (lock only, nothing written).
 
 Time: simulated durations are real sleeps of `seconds * time_factor`; a restart makes a host
@@ -38,6 +39,7 @@ DEFAULT_RESTART_DELAY = 0.5
 # The writer thread writes a dirty world this long (real seconds) after the first change, so that the
 # transactions of one burst (one command runs dozens) cost one write.
 WRITE_DELAY = 0.05
+WRITER_IDLE = 5.0       # the writer thread ends after this long without a change
 
 Hook = Callable[["World", str], None]
 # Script texts (a command line's -EncodedCommand/-Command, a cmdlet's -ScriptBlock) stay out of the
@@ -79,6 +81,7 @@ class World:
         self._timers: list[threading.Timer] = []
         self._closed = False
         self._dirty = False
+        self._written: bytes | dict = b""         # _snapshot() of what state.json holds
         self._write_lock = threading.Lock()      # one writer of state.json at a time
         self._wake = threading.Condition(self.lock)
         self._writer: threading.Thread | None = None
@@ -98,6 +101,8 @@ class World:
         self.restart_delay = float(self.data.get("restart_delay", DEFAULT_RESTART_DELAY))
         if not state_path.exists():
             self._write()
+        else:
+            self._written = self._snapshot()
         self._install_domain_hooks()
 
     def _install_domain_hooks(self) -> None:
@@ -124,12 +129,15 @@ class World:
                 raise
             finally:
                 self._depth -= 1
-            if self._depth == 0 and not self._dirty and self._snapshot() != snapshot:
+            # compared with what was last written, so that a change made under the lock outside a
+            # transaction is not lost either
+            if self._depth == 0 and not self._dirty and self._snapshot() != self._written:
                 self._mark_dirty()
 
     def _snapshot(self) -> bytes | dict:
         try:
-            return marshal.dumps(self.data)
+            # version 2: no back-references, so equal trees give equal bytes whatever their refcounts
+            return marshal.dumps(self.data, 2)
         except ValueError:  # a value that is not plain data slipped in: fall back to a deep copy
             return copy.deepcopy(self.data)
 
@@ -154,27 +162,26 @@ class World:
     def _write_behind(self) -> None:
         while True:
             with self.lock:
-                while not self._dirty and not self._closed:
-                    self._wake.wait()
-                if self._closed:
+                if not self._dirty and not self._closed:
+                    self._wake.wait(WRITER_IDLE)
+                if self._closed or not self._dirty:
+                    self._writer = None  # idle (or closed): end; the next change starts another
                     return
             time.sleep(WRITE_DELAY)
             self.flush()
 
     def flush(self) -> None:
-        """Write state.json now if a transaction changed the world since the last write."""
+        """Write state.json now if a transaction changed the world since the last write.
+        Never call it holding the lock (the writer takes its own lock first)."""
+        self._write(only_if_dirty=True)
+
+    def _write(self, only_if_dirty: bool = False) -> None:
         with self._write_lock:
             with self.lock:
-                if not self._dirty:
+                if only_if_dirty and not self._dirty:
                     return
                 text = json.dumps(self.data)
-                self._dirty = False
-            self._write_text(text)
-
-    def _write(self) -> None:
-        with self._write_lock:
-            with self.lock:
-                text = json.dumps(self.data)
+                self._written = self._snapshot()
                 self._dirty = False
             self._write_text(text)
 

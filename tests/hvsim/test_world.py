@@ -140,6 +140,15 @@ def test_a_transaction_that_changes_nothing_writes_nothing(tmp_path, world):
     assert (tmp_path / "state" / "state.json").stat().st_mtime_ns == before
 
 
+def test_a_change_made_outside_a_transaction_is_written_by_the_next_one(tmp_path, world):
+    with world.lock:
+        world.data["hosts"]["HV01"]["workgroup"] = "OUTSIDE"
+    with world.transaction():
+        pass
+    world.flush()
+    assert _on_disk(tmp_path)["hosts"]["HV01"]["workgroup"] == "OUTSIDE"
+
+
 def test_a_rollback_restores_every_kind_of_value(world):
     with world.transaction() as data:
         data["mixed"] = {"list": [1, 2.5, None, True, "x"], "nested": {"a": []}}
