@@ -40,7 +40,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure
 
-from . import errors, progress, transport
+from . import errors, progress  # transport (the WinRM stack) is imported inside the operations: the program process never needs it
 from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .validation import (Prop, dns_name, host_address, iqn, is_unknown, nonempty, number_between, require_unique,
@@ -271,6 +271,7 @@ class ClusterNodeProvider(HvProvider):
 
     # -- operations ----------------------------------------------------------------------------
     def _restart(self, inputs: dict, why: str) -> None:
+        from . import transport
         if not inputs.get("allow_restart", True):
             raise errors.InputError(self.RESOURCE, "allow_restart",
                                     f"{inputs['connection']['host']} needs a restart ({why}) and allow_restart is "
@@ -280,6 +281,7 @@ class ClusterNodeProvider(HvProvider):
         transport.restart_and_wait(inputs["connection"], timeout)
 
     def ensure(self, inputs: dict, olds: dict | None) -> dict:
+        from . import transport
         conn = inputs["connection"]
         features = list(inputs.get("features") or [])
         changes: list[str] = []
@@ -299,12 +301,14 @@ class ClusterNodeProvider(HvProvider):
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:
+        from . import transport
         state = transport.run_script(outputs["connection"], SCRIPT, self._node_params(outputs, "Get"))
         facts = self._facts(state)
         facts.update(self._observed_inputs(outputs, state))
         return facts
 
     def remove(self, id: str, outputs: dict) -> None:
+        from . import transport
         conn = outputs["connection"]
         transport.run_script(conn, SCRIPT, self._node_params(outputs, "Remove"))
         features = list(outputs.get("features") or []) if outputs.get("remove_features_on_delete") else []

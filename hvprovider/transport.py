@@ -158,6 +158,7 @@ class _Shell:
         _count("shell_create")
         self.shell_id = self.protocol.open_shell(codepage=65001, noprofile=True,
                                                  idle_timeout=f"PT{SHELL_IDLE_TIMEOUT}.000S")
+        _close_all_at_exit()
         self.commands = 0
 
     def close(self) -> bool:
@@ -375,7 +376,22 @@ def close_all(wait: float = 2.0) -> None:
     _close(shells, wait)
 
 
-atexit.register(close_all)  # a last resort: the engine kills the provider process without running it
+_exit_hook = threading.Lock()
+_exit_hook_set = False
+
+
+def _close_all_at_exit() -> None:
+    """A last resort (the engine kills the provider process without running it; transport.operation()
+    is what closes shells). Register close_all with atexit once a shell is open, not at import (atexit runs the last
+    registered first). Registered at import, close_all ran after the exit handlers the WinRM stack
+    registers while opening its first connection, and every close was refused (HTTP 401, pywinrm
+    0.5, Python 3.11): each provider process left its shells open on the host until their idle
+    timeout, and a few quick runs in a row reached MaxShellsPerUser (30)."""
+    global _exit_hook_set
+    with _exit_hook:
+        if not _exit_hook_set:
+            atexit.register(close_all)
+            _exit_hook_set = True
 
 
 def _as_connection(connection: Any) -> Connection:

@@ -119,6 +119,7 @@ class ControlServer(ThreadingHTTPServer):
             with world.transaction() as data:
                 data["faults"] = {}
             world.audit("fault", action="clear-faults")
+            world.flush()
             return {"faults": {}}
         if not host_arg:
             raise ValueError(f"{action} needs a host")
@@ -171,6 +172,7 @@ class ControlServer(ThreadingHTTPServer):
         world.audit("fault", host=host, action=action,
                     **{("fault" if k == "kind" else k): v for k, v in args.items()
                        if k in ("count", "ms", "cmdlet", "operation", "kind", "after")})
+        world.flush()  # the caller reads state.json next
         status = srv.status()
         return {"host": host, "state": status["hosts"].get(host), "faults": status["faults"]}
 

@@ -52,6 +52,7 @@ class LabServer:
             "pid": os.getpid(),
         }
         self._record_endpoints()
+        getattr(self.world, "flush", lambda: None)()
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=1), encoding="utf-8")

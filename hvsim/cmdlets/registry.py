@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 from . import binder
 from .binder import ALL_SETS, BoundParameters
+from ..world.core import audit_scripts, script_summary
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
@@ -229,7 +230,7 @@ def _safe(value: Any) -> Any:
     if "PSEnum" in cls:
         return str(value)
     if "ScriptBlock" in cls:
-        return "{" + str(value) + "}"
+        return "{" + (str(value) if audit_scripts() else script_summary(str(value))) + "}"
     props = getattr(value, "props", None)
     if props is not None:
         label = {k: _safe(props[k]) for k in ("Name", "UniqueId", "Number", "Path", "TargetName", "Id")

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import clixml, cmdline, soap
+from . import audit, clixml, cmdline, soap
 
 MAX_SHELLS_PER_USER = 30
 MAX_TIMEOUT_SECONDS = 60.0          # MaxTimeoutms 60000
@@ -45,6 +45,10 @@ class StdinReader:
     @property
     def size(self) -> int:
         return len(self._buf)
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self._buf)
 
     @property
     def ended(self) -> bool:
@@ -336,9 +340,8 @@ class ShellManager:
         # audit first, then report Done: a client that sees the command finished finds it in audit.jsonl,
         # and the Signal terminate that pywinrm sends after Done cannot mark it terminated
         try:
-            self.world.audit("command", host=sh.host, user=sh.user, shell_id=sh.id, command_id=cmd.id,
-                             command_line=cmd.command_line, stdin_bytes=cmd.stdin.size, exit_code=int(code),
-                             seconds=round(time.monotonic() - started, 4), terminated=cmd.terminated)
+            self.world.audit("command", **audit.command_fields(sh, cmd, inv, code, time.monotonic() - started))
+            self.world.flush()  # and its effects are in state.json
         except Exception:  # the audit must never break the protocol
             pass
         cmd.finish(out.encode(sh.codec, errors="replace"), err.encode(sh.codec, errors="replace"), int(code))

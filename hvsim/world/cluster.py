@@ -646,8 +646,18 @@ def _mirror(world: Any, c: dict, csv: dict) -> None:
         for k in [k for k in fm if k.startswith(prefix) and k[len(prefix):] not in csv["files"]]:
             del fm[k]
         for rel, e in sorted(csv["files"].items()):
-            fm[prefix + rel] = _mounted(csv, e)
+            if not _is_mounted(fm.get(prefix + rel), csv, e):  # rebuild only what differs: this runs per cmdlet
+                fm[prefix + rel] = _mounted(csv, e)
         csv["synced"][n] = sorted(csv["files"])
+
+
+def _is_mounted(shown: dict | None, csv: dict, entry: dict) -> bool:
+    """shown == _mounted(csv, entry), without building it."""
+    if shown is None or len(shown) != len(entry) - ("rel" in entry) + ("path" not in entry):
+        return False
+    if shown.get("path") != csv["path"] + "\\" + entry["rel"]:
+        return False
+    return all(k == "path" or shown.get(k, shown) == v for k, v in entry.items() if k != "rel")
 
 
 def _mounted(csv: dict, entry: dict) -> dict:
@@ -675,8 +685,8 @@ def _absorb(world: Any, c: dict, csv: dict) -> None:
         for rel, e in present.items():
             if rel not in known and rel not in csv["files"]:
                 csv["files"][rel] = _stored(csv, e)
-            elif rel in csv["files"] and e != _mounted(csv, csv["files"][rel]) and \
-                    str(e.get("mtime", "")) > str(csv["files"][rel].get("mtime", "")):
+            elif rel in csv["files"] and str(e.get("mtime", "")) > str(csv["files"][rel].get("mtime", "")) and \
+                    e != _mounted(csv, csv["files"][rel]):
                 csv["files"][rel] = _stored(csv, e)     # rewritten on this node
         for rel in known - set(present):
             csv["files"].pop(rel, None)

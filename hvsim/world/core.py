@@ -1,7 +1,13 @@
 """The persistent world model: one JSON tree, guarded by one re-entrant lock, written atomically.
 
-Every mutation happens inside `World.transaction()`: the lock is held, a snapshot is taken on entry,
-an exception restores it, a normal exit writes `<state>/state.json` (tmp file + fsync + rename).
+Every mutation happens inside `World.transaction()`: the lock is held, a snapshot is taken on entry
+(marshal bytes: several times cheaper than a deepcopy, and the world is plain JSON data), an exception
+restores it. A normal exit that left the tree different from the last write marks the world dirty;
+`<state>/state.json` is then written behind (tmp file + fsync + rename) by a writer thread within
+WRITE_DELAY seconds, and at once by `flush()`: the protocol flushes before it reports a command Done,
+the control interface after each action, so a client that saw a command finish, and `hvsim status`,
+find its effects on disk. Writing once per command instead of once per transaction keeps a cmdlet's
+cost flat as the world grows.
 Reads that must see a consistent tree use `World.read()` (lock only, nothing written).
 
 Time: simulated durations are real sleeps of `seconds * time_factor`; a restart makes a host
@@ -12,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as _dt
+import hashlib
 import json
+import marshal
 import os
 import threading
 import time
@@ -29,8 +37,25 @@ DEFAULT_BOOT_SECONDS = 60.0
 # Restart-Computer waits this long (real seconds) before the host goes down, so that the WinRM reply
 # of the command that asked for the restart still reaches the client.
 DEFAULT_RESTART_DELAY = 0.5
+# The writer thread writes a dirty world this long (real seconds) after the first change, so that the
+# transactions of one burst (one command runs dozens) cost one write.
+WRITE_DELAY = 0.05
+WRITER_IDLE = 5.0       # the writer thread ends after this long without a change
 
 Hook = Callable[["World", str], None]
+# Script texts (a command line's -EncodedCommand/-Command, a cmdlet's -ScriptBlock) stay out of the
+# audit unless this is set to 1: they are long, and a record names the script instead.
+AUDIT_SCRIPTS_ENV = "HVSIM_AUDIT_SCRIPTS"
+
+
+def audit_scripts() -> bool:
+    return os.environ.get(AUDIT_SCRIPTS_ENV, "") == "1"
+
+
+def script_summary(text: str) -> str:
+    """What the audit keeps of a script text by default: its size and a hash to tell versions apart."""
+    digest = hashlib.sha256(text.encode("utf-8", errors="replace")).hexdigest()[:16]
+    return f"<script: {len(text)} characters, sha256 {digest}>"
 
 
 def utcnow() -> _dt.datetime:
@@ -56,6 +81,11 @@ class World:
         self._depth = 0
         self._timers: list[threading.Timer] = []
         self._closed = False
+        self._dirty = False
+        self._written: bytes | dict = b""         # _snapshot() of what state.json holds
+        self._write_lock = threading.Lock()      # one writer of state.json at a time
+        self._wake = threading.Condition(self.lock)
+        self._writer: threading.Thread | None = None
         self.hooks: dict[str, list[Hook]] = {"boot": [], "power_off": [], "shutdown": []}
         state_path = self.state_dir / STATE_FILE
         if state_path.exists():
@@ -72,6 +102,8 @@ class World:
         self.restart_delay = float(self.data.get("restart_delay", DEFAULT_RESTART_DELAY))
         if not state_path.exists():
             self._write()
+        else:
+            self._written = self._snapshot()
         self._install_domain_hooks()
 
     def _install_domain_hooks(self) -> None:
@@ -85,20 +117,34 @@ class World:
     # ----------------------------------------------------------------- persistence and locking
     @contextlib.contextmanager
     def transaction(self) -> Iterator[dict]:
-        """Hold the lock; persist on normal exit, restore the entry snapshot on an exception."""
+        """Hold the lock; on normal exit mark the world dirty if the tree changed (written behind, see
+        the module docstring), on an exception restore the entry snapshot."""
         with self.lock:
-            snapshot = copy.deepcopy(self.data)
+            snapshot = self._snapshot()
             self._depth += 1
             try:
                 yield self.data
             except BaseException:
                 self.data.clear()
-                self.data.update(snapshot)
+                self.data.update(self._restore(snapshot))
                 raise
             finally:
                 self._depth -= 1
-            if self._depth == 0:
-                self._write()
+            # compared with what was last written, so that a change made under the lock outside a
+            # transaction is not lost either
+            if self._depth == 0 and not self._dirty and self._snapshot() != self._written:
+                self._mark_dirty()
+
+    def _snapshot(self) -> bytes | dict:
+        try:
+            # version 2: no back-references, so equal trees give equal bytes whatever their refcounts
+            return marshal.dumps(self.data, 2)
+        except ValueError:  # a value that is not plain data slipped in: fall back to a deep copy
+            return copy.deepcopy(self.data)
+
+    @staticmethod
+    def _restore(snapshot: bytes | dict) -> dict:
+        return marshal.loads(snapshot) if isinstance(snapshot, bytes) else snapshot
 
     @contextlib.contextmanager
     def read(self) -> Iterator[dict]:
@@ -106,10 +152,43 @@ class World:
         with self.lock:
             yield self.data
 
-    def _write(self) -> None:
+    def _mark_dirty(self) -> None:
+        """(lock held) Ask the writer thread for a write; start it on first use."""
+        self._dirty = True
+        if self._writer is None and not self._closed:
+            self._writer = threading.Thread(target=self._write_behind, name="hvsim-world-writer", daemon=True)
+            self._writer.start()
+        self._wake.notify_all()
+
+    def _write_behind(self) -> None:
+        while True:
+            with self.lock:
+                if not self._dirty and not self._closed:
+                    self._wake.wait(WRITER_IDLE)
+                if self._closed or not self._dirty:
+                    self._writer = None  # idle (or closed): end; the next change starts another
+                    return
+            time.sleep(WRITE_DELAY)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write state.json now if a transaction changed the world since the last write.
+        Never call it holding the lock (the writer takes its own lock first)."""
+        self._write(only_if_dirty=True)
+
+    def _write(self, only_if_dirty: bool = False) -> None:
+        with self._write_lock:
+            with self.lock:
+                if only_if_dirty and not self._dirty:
+                    return
+                text = json.dumps(self.data)
+                self._written = self._snapshot()
+                self._dirty = False
+            self._write_text(text)
+
+    def _write_text(self, text: str) -> None:
         path = self.state_dir / STATE_FILE
         tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp")
-        text = json.dumps(self.data, indent=1, sort_keys=False)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -123,8 +202,8 @@ class World:
                 os.close(dir_fd)
 
     def save(self) -> None:
-        with self.lock:
-            self._write()
+        """Write state.json now, dirty or not."""
+        self._write()
 
     # ----------------------------------------------------------------- clock
     def now(self) -> _dt.datetime:
@@ -152,9 +231,11 @@ class World:
 
     def close(self) -> None:
         """Cancel scheduled work (pending restarts) and write the state."""
-        self._closed = True
         for t in list(self._timers):
             t.cancel()
+        with self.lock:
+            self._closed = True
+            self._wake.notify_all()
         self.save()
 
     # ----------------------------------------------------------------- audit
@@ -280,6 +361,9 @@ class World:
         self._apply_pending(h)
         self._reset_services(h)
         self.audit("boot", host=h["name"], boot_id=h["boot_id"], reason=reason, ready_in=ready_in)
+        name = h["name"]
+        # complete the boot when it is due, so that state.json (hvsim status) shows the host up on time
+        self.schedule(ready_in, lambda: self.reachable(name))
         for fn in list(self.hooks.get("boot", [])):
             fn(self, h["name"])
 

@@ -45,8 +45,8 @@ def test_run_ps_over_ntlm_with_message_encryption(lab):
     rec = commands_audited(lab, "HV01")[before:]
     assert len(rec) == 1
     assert rec[0]["user"] == "HV01\\Administrator"
-    assert rec[0]["command_line"].startswith("powershell -encodedcommand ")
-    assert rec[0]["exit_code"] == 0
+    assert rec[0]["command_line"].startswith("powershell -encodedcommand <script: ")   # no script text
+    assert rec[0]["script"] is None and rec[0]["exit_code"] == 0
 
 
 def test_shell_reused_for_several_commands_with_chunked_stdin(lab):
@@ -72,6 +72,7 @@ def test_shell_reused_for_several_commands_with_chunked_stdin(lab):
     recs = commands_audited(lab, "HV01")[-2:]
     assert [r["stdin_bytes"] for r in recs] == [len('{"name": "first"}'), 5000 + len('{"name": "second", "pad": ""}')]
     assert all("x" * 50 not in r["command_line"] for r in recs)   # stdin is not audited
+    assert [r["script"] for r in recs] == [None, None]            # no payload names a .ps1 here
 
 
 def test_wrong_password_is_401(lab):

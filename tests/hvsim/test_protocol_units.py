@@ -184,3 +184,23 @@ def test_a_command_is_audited_before_the_client_can_see_it_done():
     manager._run(cmd, cmdline.parse("cmd", ["/c", "exit 3"]))
     assert world.seen == [("command", False, 3, False)]
     assert cmd.done and cmd.exit_code == 3
+
+
+# ------------------------------------------------------------------ the command audit record
+def test_the_command_record_names_the_payload_script_and_keeps_script_texts_out(monkeypatch):
+    from hvsim.protocol import audit
+    monkeypatch.delenv("HVSIM_AUDIT_SCRIPTS", raising=False)
+    payload = b'{"name":"iscsi_target.ps1","script":"param($X)","libs":[],"params":{"X":"secret.ps1"}}\r\n'
+    assert audit.payload_script(payload) == "iscsi_target.ps1"
+    assert audit.payload_script(b'{"name":"x; Remove-Item C:\\\\"}') is None       # only a plain .ps1 name
+    assert audit.payload_script(b"not json") is None
+    script = "Get-Service MSiSCSI"
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+    line = f"powershell.exe -NoProfile -EncodedCommand {encoded}"
+    inv = cmdline.parse("powershell.exe", ["-NoProfile", "-EncodedCommand", encoded])
+    kept = audit.audited_command_line(line, inv)
+    assert encoded not in kept and kept.startswith("powershell.exe -NoProfile -EncodedCommand <script: 19 characters")
+    inv = cmdline.parse("powershell", ["-c", "Get-Service", "MSiSCSI"])
+    assert audit.audited_command_line("powershell -c Get-Service MSiSCSI", inv).startswith("powershell -c <script: ")
+    monkeypatch.setenv("HVSIM_AUDIT_SCRIPTS", "1")
+    assert audit.audited_command_line(line, cmdline.parse("powershell.exe", ["-EncodedCommand", encoded])) == line

@@ -64,10 +64,15 @@ def test_host_lookup_by_name_fqdn_and_addresses(world):
         world.host("hv01.hyper.local")
 
 
+def _on_disk(tmp_path) -> dict:
+    return json.loads((tmp_path / "state" / "state.json").read_text())
+
+
 def test_transaction_persists_atomically_and_survives_a_new_world(tmp_path, world):
     with world.transaction() as data:
         data["hosts"]["HV01"]["services"]["MSiSCSI"]["status"] = "Running"
-    on_disk = json.loads((tmp_path / "state" / "state.json").read_text())
+    world.flush()   # what the protocol does before it reports a command Done
+    on_disk = _on_disk(tmp_path)
     assert on_disk["hosts"]["HV01"]["services"]["MSiSCSI"]["status"] == "Running"
     assert not list((tmp_path / "state").glob("*.tmp"))
     again = World(tmp_path / "state", lab={"hosts": {"OTHER": {}}})   # state.json wins over the lab
@@ -115,7 +120,44 @@ def test_concurrent_transactions_lose_no_update(tmp_path, world):
     for t in threads:
         t.join()
     assert world.data["counter"] == 240
-    assert json.loads((tmp_path / "state" / "state.json").read_text())["counter"] == 240
+    world.flush()
+    assert _on_disk(tmp_path)["counter"] == 240
+
+
+def test_a_change_is_written_behind_without_a_flush(tmp_path, world):
+    with world.transaction() as data:
+        data["hosts"]["HV01"]["workgroup"] = "BEHIND"
+    assert wait_until(lambda: _on_disk(tmp_path)["hosts"]["HV01"]["workgroup"] == "BEHIND")
+    assert not list((tmp_path / "state").glob("*.tmp"))
+
+
+def test_a_transaction_that_changes_nothing_writes_nothing(tmp_path, world):
+    world.flush()
+    before = (tmp_path / "state" / "state.json").stat().st_mtime_ns
+    with world.transaction():
+        world.host("HV01")
+    world.flush()
+    assert (tmp_path / "state" / "state.json").stat().st_mtime_ns == before
+
+
+def test_a_change_made_outside_a_transaction_is_written_by_the_next_one(tmp_path, world):
+    with world.lock:
+        world.data["hosts"]["HV01"]["workgroup"] = "OUTSIDE"
+    with world.transaction():
+        pass
+    world.flush()
+    assert _on_disk(tmp_path)["hosts"]["HV01"]["workgroup"] == "OUTSIDE"
+
+
+def test_a_rollback_restores_every_kind_of_value(world):
+    with world.transaction() as data:
+        data["mixed"] = {"list": [1, 2.5, None, True, "x"], "nested": {"a": []}}
+    with pytest.raises(RuntimeError):
+        with world.transaction() as data:
+            data["mixed"]["list"].append("lost")
+            data["mixed"]["nested"]["a"].append(1)
+            raise RuntimeError("boom")
+    assert world.data["mixed"] == {"list": [1, 2.5, None, True, "x"], "nested": {"a": []}}
 
 
 def test_restart_makes_host_unreachable_then_back_with_new_boot(world):
@@ -142,9 +184,21 @@ def test_a_completed_boot_is_written_to_state_json(world, tmp_path):
     world.restart("HV01", "test")
     with world.transaction():
         world.host("HV01")["ready_at"] = time.time() - 1   # the boot time has passed
-    assert json.loads((tmp_path / "state" / "state.json").read_text())["hosts"]["HV01"]["power"] == "booting"
+    world.flush()
+    assert _on_disk(tmp_path)["hosts"]["HV01"]["power"] == "booting"
     assert world.power_state("HV01") == "on"               # completing the boot is a transaction
-    assert json.loads((tmp_path / "state" / "state.json").read_text())["hosts"]["HV01"]["power"] == "on"
+    world.flush()
+    assert _on_disk(tmp_path)["hosts"]["HV01"]["power"] == "on"
+
+
+def test_a_boot_completes_on_disk_when_due_with_nobody_asking(tmp_path, world):
+    """hvsim status reads state.json: a host that finished booting shows as on without any later call."""
+    with world.transaction():
+        world.host("HV01")["boot_seconds"] = 1000          # 1 s of real time: "booting" is seen first
+    world.restart("HV01", "test")
+    world.flush()
+    assert _on_disk(tmp_path)["hosts"]["HV01"]["power"] == "booting"
+    assert wait_until(lambda: _on_disk(tmp_path)["hosts"]["HV01"]["power"] == "on")
 
 
 def test_boot_time_scales_with_time_factor(tmp_path):

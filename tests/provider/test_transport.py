@@ -3,6 +3,8 @@
 One lab per module: each test leaves the lab usable for the next.
 """
 import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -52,6 +54,9 @@ def test_calls_reuse_one_authenticated_shell(hvsim_lab_module):
     line = cmds[0]["command_line"]
     assert "-NoProfile" in line and "-NonInteractive" in line and "-EncodedCommand" in line
     assert conn.password not in line
+    # each record names the script from the payload; the bootstrap's text stays out (its size and hash only)
+    assert {c["script"] for c in cmds} == {"host_boot_time.ps1"}
+    assert "-EncodedCommand <script: " in line and transport.bootstrap_arguments()[-1] not in line
 
 
 def test_concurrent_calls_use_a_small_pool(hvsim_lab_module):
@@ -296,3 +301,25 @@ def test_run_script_any_goes_on_to_a_node_that_answers(hvsim_lab_module):
     assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV02"
     assert transport.run_script_any([hv01], "host_boot_time.ps1")["ComputerName"] == "HV01"
     assert transport.run_script_any([hv01, hv02], "host_boot_time.ps1")["ComputerName"] == "HV01"
+
+
+def test_a_process_that_ends_closes_its_shells(hvsim_lab_module):
+    """A provider process ends after every run: its idle shells must not stay open on the host until
+    their idle timeout (a few quick runs in a row would reach MaxShellsPerUser)."""
+    lab = hvsim_lab_module
+    user, password = lab.credentials("DC01")
+    ep = lab.host_endpoint("DC01")
+    before = lab.control("status")["hosts"]["DC01"]["shells"]
+    program = (
+        "import sys, threading\n"
+        "from hvprovider import transport\n"
+        "from hvprovider.connection import connection_from_inputs\n"
+        "c = connection_from_inputs(dict(host=sys.argv[1], port=int(sys.argv[2]), username=sys.argv[3], password=sys.argv[4]))\n"
+        "ts = [threading.Thread(target=transport.run_script, args=(c, 'host_boot_time.ps1')) for _ in range(3)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "print(transport.STATS['shell_create'])\n")
+    done = subprocess.run([sys.executable, "-c", program, ep["address"], str(ep["http_port"]), user, password],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 1                     # it did open shells
+    assert lab.control("status")["hosts"]["DC01"]["shells"] == before
