@@ -21,7 +21,9 @@ host_passwords = config.require_secret("hostPasswords").apply(json.loads)
 
 # from_dict checks every key and value of the lab's shape strictly before any resource exists and
 # names what is wrong by its key path (lab.nodes[1].name), as an error without a traceback.
-lab = ClusterLab("seed", ClusterLabConfig.from_dict(config.require_object("lab"), host_passwords, domain_password))
+# dsrmPassword: the new forest's Directory Services Restore Mode password (only with lab.domainController)
+lab = ClusterLab("seed", ClusterLabConfig.from_dict(config.require_object("lab"), host_passwords, domain_password,
+                                                   config.get_secret("dsrmPassword")))
 
 pulumi.export("cluster_fqdn", lab.cluster_fqdn)
 pulumi.export("csv_path", lab.csv_path)

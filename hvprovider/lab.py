@@ -27,16 +27,22 @@ in camelCase there):
                    state, owner_node, preferred_owners, migration_type, allow_restart_for_changes)
     extra_vms      [LabVM(...)]                          more VMs on the lab's CSV
     switch_name, target_name, vhd_folder, csv_label, skip_validation       (defaults below)
+    domain_controller  LabDomainController(safe_mode_password, domain_netbios_name, forest_mode,
+                   domain_mode): the storage host becomes the first DC of a new forest domain_fqdn (the
+                   seed's step 1); leave it out when the domain exists (then the storage host is a member
+                   or the DC already, and DomainController is not declared)
+    management_tools   True: the cluster and Hyper-V management tools on the storage host (step 4)
 
 Each field is checked with the Prop of the resource input it feeds (LAB_SPEC, CONFIG_SPEC: derived
 from the resources' SPEC tables, never restated), then by the lab's own rules (``lab_failures``), before
 any resource is registered; a problem is an ``errors.ArgumentError`` naming the field's path.
 
-What a larger stack builds on (attributes): target, quorum_volume, storage_volume, extra_volumes
+What a larger stack builds on (attributes): domain_controller (or None), management_tools (or None), target, quorum_volume, storage_volume, extra_volumes
 (by name), nodes, cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
 
 Resources and their order (dependencies follow the outputs that flow between them):
-    IscsiTarget (InitiatorIds = DNSName:<node fqdn>, so the target needs no node facts first)
+    [DomainController on the storage host, with domain_controller] -> [ManagementTools]
+    -> IscsiTarget (InitiatorIds = DNSName:<node fqdn>, so the target needs no node facts first)
     -> IscsiVolume quorum + storage + extra volumes
     -> ClusterNode per node (features, domain join, CredSSP, iSCSI session, LUNs, VM switch)
     -> FailoverCluster (validation, nodes, witness = the quorum LUN by serial number)
@@ -54,12 +60,14 @@ from pulumi.dynamic import CheckFailure
 
 from .cluster_common import short_name
 from .cluster_node import ClusterNode, ClusterNodeArgs, ClusterNodeProvider
+from .domain_controller import DomainController, DomainControllerArgs, DomainControllerProvider
 from .connection import CONNECTION_FIELDS, ConnectionArgs
 from .errors import ArgumentError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs, FailoverClusterProvider
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs, HighlyAvailableVMProvider, folder_path
 from .iscsi_target import IscsiTarget, IscsiTargetArgs, IscsiTargetProvider
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs, IscsiVolumeProvider
+from .management_tools import ManagementTools, ManagementToolsArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs, SharedVolumeProvider
 from .validation import Prop, is_unknown, netbios_name, validate
 
@@ -107,6 +115,17 @@ class LabVolume:
 
 
 @dataclass
+class LabDomainController:
+    """The seed's step 1: the storage host becomes the first DC of a new forest named ``domain_fqdn``
+    (field names, checks and meaning: DomainController's). Leave it out when the domain exists."""
+
+    safe_mode_password: pulumi.Input[str]
+    domain_netbios_name: Optional[str] = None
+    forest_mode: str = "WinThreshold"
+    domain_mode: str = "WinThreshold"
+
+
+@dataclass
 class ClusterLabConfig:
     """Everything the lab needs (see the module docstring)."""
 
@@ -127,10 +146,13 @@ class ClusterLabConfig:
     vhd_folder: str = "C:\\iSCSIVirtualDisks"
     csv_label: str = "VMStorage"
     skip_validation: bool = False
+    domain_controller: Optional[LabDomainController] = None
+    management_tools: bool = False
 
     @classmethod
     def from_dict(cls, data: Any, passwords: "Mapping[str, pulumi.Input[str]] | pulumi.Output",
-                  domain_password: pulumi.Input[str]) -> "ClusterLabConfig":
+                  domain_password: pulumi.Input[str],
+                  dsrm_password: Optional[pulumi.Input[str]] = None) -> "ClusterLabConfig":
         """Build the config from stack config (camelCase keys, see stacks/Pulumi.example.yaml).
 
         Every key and value is checked first, strictly (``skipValidation: "no"`` is an error, not
@@ -154,6 +176,10 @@ class ClusterLabConfig:
 
         storage = values["storageHost"]
         volumes = values.get("storage") or {}
+        forest = values.get("domainController")
+        if forest is not None and dsrm_password is None:
+            raise ArgumentError("stack config lab.domainController: the new forest needs its DSRM password: "
+                                "pulumi config set --secret dsrmPassword <password>")
         cluster = values["cluster"]
         vm_keys = {_camel(f.name): f.name for f in dataclasses.fields(LabVM)}
         config = cls(
@@ -170,7 +196,11 @@ class ClusterLabConfig:
             **given(cluster, {"skipValidation": "skip_validation"}),
             **given(volumes, {"quorumSize": "quorum_size_bytes", "storageSize": "storage_size_bytes",
                               "targetName": "target_name", "folder": "vhd_folder", "csvLabel": "csv_label"}),
-            **given(values, {"switchName": "switch_name"}),
+            **given(values, {"switchName": "switch_name", "managementTools": "management_tools"}),
+            domain_controller=None if forest is None else LabDomainController(
+                safe_mode_password=dsrm_password,
+                **given(forest, {"netbiosName": "domain_netbios_name", "forestMode": "forest_mode",
+                                 "domainMode": "domain_mode"})),
         )
         failures = lab_failures(config)
         if failures:
@@ -215,6 +245,7 @@ def _volume_name(value: str) -> str | None:
 
 _CN, _FC, _HA, _IT, _IV, _SV = (ClusterNodeProvider, FailoverClusterProvider, HighlyAvailableVMProvider,
                                 IscsiTargetProvider, IscsiVolumeProvider, SharedVolumeProvider)
+_DC = DomainControllerProvider
 _OPTIONAL = {"required": False, "default": None}  # the dataclasses hold the lab's defaults
 _HOST_NAME = Prop("name", "str", required=True, checks=(netbios_name,), doc="the host's computer name, e.g. HV01")
 VM_FIELDS = tuple(_prop(_HA, f.name, **_OPTIONAL) for f in dataclasses.fields(LabVM))
@@ -239,6 +270,10 @@ LAB_SPEC: tuple[Prop, ...] = (
     Prop("vhd_folder", "str", required=True, checks=(folder_path,)),
     _prop(_SV, "label", "csv_label", **_OPTIONAL),
     _prop(_FC, "skip_validation", **_OPTIONAL),
+    Prop("domain_controller", "dict", fields=(
+        Prop("safe_mode_password", "any", required=True, secret=True),
+        _prop(_DC, "domain_netbios_name"), _prop(_DC, "forest_mode", **_OPTIONAL), _prop(_DC, "domain_mode", **_OPTIONAL))),
+    Prop("management_tools", "bool", doc="install the cluster and Hyper-V management tools on the storage host"),
 )
 
 # The stack config's shape (camelCase keys, grouped), checked with the same Props.
@@ -261,6 +296,10 @@ CONFIG_SPEC: tuple[Prop, ...] = (
     _prop(_CN, "switch_name", "switchName"),
     Prop("vm", "dict", fields=tuple(_camel_prop(f) for f in VM_FIELDS)),
     Prop("extraVms", "list", item_kind="dict", fields=tuple(_camel_prop(f) for f in VM_FIELDS)),
+    Prop("domainController", "dict", fields=(
+        _prop(_DC, "domain_netbios_name", "netbiosName"), _prop(_DC, "forest_mode", "forestMode", **_OPTIONAL),
+        _prop(_DC, "domain_mode", "domainMode", **_OPTIONAL))),
+    Prop("managementTools", "bool"),
 )
 
 # typed field -> stack config key, where they differ by more than camelCase
@@ -268,7 +307,8 @@ _CONFIG_KEYS = {"storage_host": "storageHost", "domain_fqdn": "domain.fqdn", "do
                 "cluster_name": "cluster.name", "cluster_address": "cluster.address",
                 "skip_validation": "cluster.skipValidation", "quorum_size_bytes": "storage.quorumSize",
                 "storage_size_bytes": "storage.storageSize", "target_name": "storage.targetName",
-                "vhd_folder": "storage.folder", "csv_label": "storage.csvLabel", "extra_volumes": "storage.extraVolumes"}
+                "vhd_folder": "storage.folder", "csv_label": "storage.csvLabel", "extra_volumes": "storage.extraVolumes",
+                "domain_controller": "domainController"}
 
 
 def _plain(value: Any) -> Any:
@@ -367,18 +407,40 @@ class ClusterLab(pulumi.ComponentResource):
         # the cluster resources talk to the first node, and to the others when it does not answer
         others = [n.connection for n in config.nodes[1:]]
 
+        # the seed's step 1: the storage host becomes the forest's first DC before anything else runs on
+        # it (the promotion restarts it); the nodes join the domain it answers for
+        self.domain_controller: Optional[DomainController] = None
+        storage_child = child
+        domain_name: pulumi.Input[str] = config.domain_fqdn
+        if config.domain_controller is not None:
+            forest = config.domain_controller
+            self.domain_controller = DomainController(f"{name}-dc", DomainControllerArgs(
+                connection=config.storage_host.connection,
+                domain_name=config.domain_fqdn,
+                domain_netbios_name=forest.domain_netbios_name,
+                forest_mode=forest.forest_mode,
+                domain_mode=forest.domain_mode,
+                safe_mode_password=forest.safe_mode_password), opts=child)
+            storage_child = pulumi.ResourceOptions(parent=self, depends_on=[self.domain_controller])
+            domain_name = self.domain_controller.domain_fqdn
+        # the seed's step 4: the management tools on the storage host
+        self.management_tools: Optional[ManagementTools] = None
+        if config.management_tools:
+            self.management_tools = ManagementTools(f"{name}-tools", ManagementToolsArgs(
+                connection=config.storage_host.connection), opts=storage_child)
+
         self.target = IscsiTarget(f"{name}-target", IscsiTargetArgs(
             connection=config.storage_host.connection,
             target_name=config.target_name,
             initiator_ids=[f"DNSName:{n.lower()}.{domain}" for n in node_names],
-            description=f"LUNs of cluster {config.cluster_name}"), opts=child)
+            description=f"LUNs of cluster {config.cluster_name}"), opts=storage_child)
 
         def volume(resource: str, role: str, size: Any) -> IscsiVolume:
             return IscsiVolume(resource, IscsiVolumeArgs(
                 connection=config.storage_host.connection,
                 path=f"{config.vhd_folder.rstrip(chr(92))}\\{config.cluster_name.lower()}-{role}.vhdx",
                 size_bytes=size,
-                target_name=self.target.target_name), opts=child)
+                target_name=self.target.target_name), opts=storage_child)
 
         self.quorum_volume = volume(f"{name}-quorum", "quorum", config.quorum_size_bytes)
         self.storage_volume = volume(f"{name}-storage", "storage", config.storage_size_bytes)
@@ -388,13 +450,13 @@ class ClusterLab(pulumi.ComponentResource):
 
         self.nodes = [ClusterNode(f"{name}-{n.name.lower()}", ClusterNodeArgs(
             connection=n.connection,
-            domain_name=config.domain_fqdn,
+            domain_name=domain_name,
             domain_join_username=config.domain_username,
             domain_join_password=config.domain_password,
             target_portal_address=config.storage_host.address or config.storage_host.name,
             target_iqns=[self.target.target_iqn],
             disk_serial_numbers=serials,
-            disk_sizes=[self.quorum_volume.size_bytes, self.storage_volume.size_bytes],
+            disk_sizes=[v.size_bytes for v in (self.quorum_volume, self.storage_volume, *self.extra_volumes.values())],
             switch_name=config.switch_name,
             switch_adapter=n.vm_nic), opts=child) for n in config.nodes]
 

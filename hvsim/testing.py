@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-SEED_LAB = Path(__file__).resolve().parent / "labs" / "seed.yaml"
+SEED_LAB = Path(__file__).resolve().parent / "labs" / "seed.yaml"                   # no domain yet (the seed's start)
+EXISTING_DOMAIN_LAB = Path(__file__).resolve().parent / "labs" / "existing-domain.yaml"  # hyper.local exists
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,8 +41,9 @@ def load_lab_file(path: str | os.PathLike) -> dict:
 
 def test_lab(base: dict | None = None, time_factor: float | None = 0.001,
              allow_unencrypted: bool | None = None) -> dict:
-    """A copy of `base` (default: the seed lab) with every endpoint on 127.0.0.1 and port 0."""
-    lab = copy.deepcopy(base if base is not None else load_lab_file(SEED_LAB))
+    """A copy of `base` (default: the seed lab with its domain already there, EXISTING_DOMAIN_LAB) with
+    every endpoint on 127.0.0.1 and port 0."""
+    lab = copy.deepcopy(base if base is not None else load_lab_file(EXISTING_DOMAIN_LAB))
     if time_factor is not None:
         lab["time_factor"] = time_factor
     lab["control"] = {"address": "127.0.0.1", "port": 0}

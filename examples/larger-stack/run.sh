@@ -41,7 +41,7 @@ case "${1:-up}" in
         if ! hvsim_running; then
             rm -f "$HVSIM_STATE/endpoints.json"
             say "starting hvsim (state in .hvsim-state/, log in .hvsim-state/server.log)"
-            nohup "$PYTHON" -m hvsim serve --lab "$ROOT/hvsim/labs/seed.yaml" --state "$HVSIM_STATE" \
+            nohup "$PYTHON" -m hvsim serve --lab "$ROOT/hvsim/labs/existing-domain.yaml" --state "$HVSIM_STATE" \
                 >>"$HVSIM_STATE/server.log" 2>&1 </dev/null &
             echo $! >"$HVSIM_STATE/hvsim.pid"
             for _ in $(seq 1 600); do [ -f "$HVSIM_STATE/endpoints.json" ] && break; sleep 0.1; done

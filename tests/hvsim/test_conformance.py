@@ -20,7 +20,7 @@ from hvsim.powershell import execute
 from hvsim.world import World
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
-SEED = Path(__file__).resolve().parents[2] / "hvsim" / "labs" / "seed.yaml"
+SEED = Path(__file__).resolve().parents[2] / "hvsim" / "labs" / "existing-domain.yaml"
 
 
 def _normalize(text: str) -> list[str]:

@@ -426,8 +426,8 @@ def test_domain_accounts_work_on_a_host_once_its_join_took_effect(fresh_lab):
 
 
 def test_allow_unencrypted_lets_basic_and_plain_soap_over_http(tmp_path):
-    from hvsim.testing import load_lab_file, SEED_LAB
-    seed = load_lab_file(SEED_LAB)
+    from hvsim.testing import load_lab_file, EXISTING_DOMAIN_LAB
+    seed = load_lab_file(EXISTING_DOMAIN_LAB)
     seed["hosts"]["HV02"]["local_users"]["Administrator"]["password"] = "Pa:ss w0rd\\'\"!"   # any character
     lab = LabProcess.for_tests(tmp_path, allow_unencrypted=True, lab=seed)
     lab.start()

@@ -303,12 +303,18 @@ def test_seed_lab_file_loads(tmp_path):
 
     from hvsim.world import load_lab
 
-    lab = load_lab(Path(__file__).resolve().parents[2] / "hvsim" / "labs" / "seed.yaml")
-    w = World(tmp_path / "seed", lab=lab)
+    labs = Path(__file__).resolve().parents[2] / "hvsim" / "labs"
+    lab = load_lab(labs / "existing-domain.yaml")
+    w = World(tmp_path / "existing", lab=lab)
     assert w.host_names() == ["DC01", "HV01", "HV02"]
     assert w.host("127.0.10.12")["name"] == "HV02"
     assert w.domain()["controller"] == "DC01" and w.host("HV01")["domain"] is None
     assert w.time_factor == lab["time_factor"]
+    w.close()
+    # the seed as the walkthrough starts it: no domain; Hyper-V Server ships with its Hyper-V role
+    w = World(tmp_path / "seed", lab=load_lab(labs / "seed.yaml"))
+    assert w.domain() is None and not any(w.host(h)["domain"] for h in w.host_names())
+    assert [h for h in w.host_names() if w.feature_installed(h, "Hyper-V")] == ["HV01", "HV02"]
     w.close()
 
 

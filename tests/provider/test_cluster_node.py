@@ -2,6 +2,8 @@
 engine scenario does not take. The provider methods are what the engine calls; check() first."""
 import pytest
 
+from hvprovider.validation import failures_by_property
+
 from hvprovider import errors
 from hvprovider.cluster_node import ClusterNodeProvider
 
@@ -76,7 +78,8 @@ def test_disk_sizes_check_and_drift():
     base = {"connection": {"host": "127.0.10.11", "username": "Administrator", "password": "pw"},
             "disk_serial_numbers": ["SER-A", "SER-B"]}
     bad = ClusterNodeProvider().check({}, {**base, "disk_sizes": ["1GB"]})
-    assert [f.property for f in bad.failures] == ["disk_sizes"] and "one size per serial" in bad.failures[0].reason
+    failures = failures_by_property(bad.failures)
+    assert list(failures) == ["disk_sizes"] and "one size per serial" in failures["disk_sizes"]
     inputs = ClusterNodeProvider().check({}, {**base, "disk_sizes": ["1GB", "3GB"]}).inputs
     assert inputs["disk_sizes"] == [1024 ** 3, 3 * 1024 ** 3]
     # a LUN the host sees smaller (grown, not rescanned) is drift; one it sees larger fulfils the input

@@ -24,7 +24,7 @@ VM = "TestVM"
 
 
 def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restart=False, first="HV01",
-              storage="4GB"):
+              storage="4GB", domain_user=None):
     def conn(host):
         ep = lab.host_endpoint(host)
         return {"host": ep["address"], "port": ep["http_port"], "username": lab.credentials(host)[0]}
@@ -34,7 +34,7 @@ def lab_shape(lab, *, owner="HV02", migration="Live", memory="1GB", allow_restar
         # the first node is the one the cluster resources talk to; the others serve when it does not answer
         "nodes": [{"name": n, "vmNic": "Ethernet 2", "connection": conn(n)}
                   for n in sorted(("HV01", "HV02"), key=lambda n: n != first)],
-        "domain": {"fqdn": "hyper.local", "username": lab.credentials("HV01", domain=True)[0]},
+        "domain": {"fqdn": "hyper.local", "username": domain_user or lab.credentials("HV01", domain=True)[0]},
         "cluster": {"name": CLUSTER, "address": "192.168.10.20"},
         # one more LUN given to the lab (ClusterLab's extension point): online on every node
         "storage": {"targetName": "cluster1", "quorumSize": "1GB", "storageSize": storage,

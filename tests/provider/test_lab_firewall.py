@@ -10,7 +10,7 @@ import pytest
 
 from hvsim.cmdlets.registry import CmdletContext, Session
 from hvsim.powershell import execute
-from hvsim.testing import LabProcess, SEED_LAB, load_lab_file
+from hvsim.testing import LabProcess, EXISTING_DOMAIN_LAB, load_lab_file
 from hvsim.world import World, firewall
 from test_iscsi_e2e import mutating
 
@@ -18,7 +18,7 @@ PROGRAM = __import__("pathlib").Path(__file__).resolve().parent / "firewall_prog
 
 
 def firewalled_lab() -> dict:
-    lab = copy.deepcopy(load_lab_file(SEED_LAB))
+    lab = copy.deepcopy(load_lab_file(EXISTING_DOMAIN_LAB))
     hosts = lab["hosts"]
     hosts["DC01"]["features"] += ["FS-iSCSITarget-Server"]
     hosts["DC01"]["firewall"] = {"disabled": ["iSCSITarget-TCP-In"]}
@@ -92,7 +92,7 @@ def test_bad_purpose_refused_at_preview():
 # ---- what a closed rule breaks in hvsim (world and cmdlets, no WinRM) ----------------------------------
 @pytest.fixture
 def world(tmp_path):
-    spec = copy.deepcopy(load_lab_file(SEED_LAB))
+    spec = copy.deepcopy(load_lab_file(EXISTING_DOMAIN_LAB))
     spec["time_factor"] = 0.001
     w = World(tmp_path / "state", lab=spec)
     yield w
@@ -118,7 +118,7 @@ def test_closed_winrm_rule_resets_connections(tmp_path):
     from hvprovider import errors, transport
     from hvprovider.connection import ConnectionArgs
 
-    spec = copy.deepcopy(load_lab_file(SEED_LAB))
+    spec = copy.deepcopy(load_lab_file(EXISTING_DOMAIN_LAB))
     spec["hosts"]["HV02"]["firewall"] = {"disabled": ["WINRM-HTTP-In-TCP"]}
     proc = LabProcess.for_tests(tmp_path, lab=spec)
     proc.start()

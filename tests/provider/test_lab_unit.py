@@ -16,10 +16,15 @@ def hvsim_lab_shape():
 
 
 def test_the_hvsim_stack_parses_into_the_typed_config():
-    cfg = ClusterLabConfig.from_dict(hvsim_lab_shape(), {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
+    cfg = ClusterLabConfig.from_dict(hvsim_lab_shape(), {"DC01": "a", "HV01": "b", "HV02": "c"}, "d", "e")
     assert (cfg.storage_host.name, cfg.storage_host.address) == ("DC01", "192.168.10.10")
-    assert cfg.storage_host.connection == {"host": "127.0.10.10", "port": 5985, "username": "DC01\\Administrator",
+    assert cfg.storage_host.connection == {"host": "127.0.10.10", "port": 5985, "username": "Administrator",
                                            "password": "a"}
+    # the seed's steps 1 and 4: a new forest on DC01 (its DSRM password the dsrmPassword secret), the tools
+    assert cfg.domain_controller.safe_mode_password == "e" and cfg.domain_controller.forest_mode == "WinThreshold"
+    assert cfg.management_tools is True
+    with pytest.raises(ArgumentError, match=r"lab\.domainController: the new forest needs its DSRM password"):
+        ClusterLabConfig.from_dict(hvsim_lab_shape(), {"DC01": "a", "HV01": "b", "HV02": "c"}, "d")
     assert [(n.name, n.vm_nic, n.connection["host"], n.connection["password"]) for n in cfg.nodes] == [
         ("HV01", "Ethernet 2", "127.0.10.11", "b"), ("HV02", "Ethernet 2", "127.0.10.12", "c")]
     assert (cfg.cluster_name, cfg.cluster_address, cfg.domain_fqdn) == ("CLUSTER1", "192.168.10.20", "hyper.local")

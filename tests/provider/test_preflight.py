@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hvsim.testing import LabProcess, SEED_LAB, load_lab_file
+from hvsim.testing import LabProcess, EXISTING_DOMAIN_LAB, load_lab_file
 from test_lab_e2e import lab_shape, secrets_of
 
 
@@ -38,7 +38,7 @@ def test_clean_seed_lab_passes(hvsim_lab, pulumi_project):
 
 @pytest.fixture
 def broken_lab(tmp_path):
-    spec = copy.deepcopy(load_lab_file(SEED_LAB))
+    spec = copy.deepcopy(load_lab_file(EXISTING_DOMAIN_LAB))
     hosts = spec["hosts"]
     hosts["HV01"]["local_users"]["labadmin"] = {"password": "Lab-Admin-2019!"}
     hosts["DC01"]["removed_features"] = ["FS-iSCSITarget-Server"]
