@@ -61,9 +61,16 @@ function Remove-EmptyFolders {
     $removed = @()
     for ($i = @($Folders).Count - 1; $i -ge 0; $i--) {
         $dir = @($Folders)[$i]
-        if ((Test-Path -LiteralPath $dir -PathType Container) -and @(Get-ChildItem -LiteralPath $dir -Force).Count -eq 0) {
-            Remove-Item -LiteralPath $dir
-            $removed += $dir
+        # Another volume's delete may remove a shared folder at the same moment: a folder that is gone
+        # (before or during the check) is not an error; any other failure is.
+        try {
+            if ((Test-Path -LiteralPath $dir -PathType Container) -and @(Get-ChildItem -LiteralPath $dir -Force -ErrorAction Stop).Count -eq 0) {
+                Remove-Item -LiteralPath $dir -ErrorAction Stop
+                $removed += $dir
+            }
+        }
+        catch {
+            if (Test-Path -LiteralPath $dir) { throw }
         }
     }
     $removed
