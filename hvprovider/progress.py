@@ -45,6 +45,16 @@ def _stub(address: str) -> Any:
 
 def status(message: str) -> None:
     """Show ``message`` as the status of the resource whose create/update/delete is running."""
+    _log(message, "INFO", ephemeral=True)
+
+
+def warning(message: str) -> None:
+    """A warning on the resource whose request is being served, kept in the output: ``diff`` uses it
+    so that a preview says in words what a planned step will interrupt, before anything runs."""
+    _log(message, "WARNING", ephemeral=False)
+
+
+def _log(message: str, severity: str, ephemeral: bool) -> None:
     try:
         from pulumi.runtime.proto import engine_pb2
 
@@ -54,7 +64,17 @@ def status(message: str) -> None:
         urn = getattr(_engine_request(), "urn", "") if address else ""
         if not urn:
             return
-        _stub(address).Log(engine_pb2.LogRequest(severity=engine_pb2.INFO, message=message, urn=urn,
-                                                 ephemeral=True), timeout=5)
+        _stub(address).Log(engine_pb2.LogRequest(severity=getattr(engine_pb2, severity), message=message, urn=urn,
+                                                 ephemeral=ephemeral), timeout=5)
     except Exception:  # noqa: BLE001 - progress is a courtesy: never let it fail the operation
         return
+
+
+def warning_storage_replacement(what: str, replaces: list) -> None:
+    """Say in words, at preview, what replacing this storage does to the nodes that use it."""
+    if replaces:
+        warning(
+            f"replacing {what} (because of {', '.join(replaces)}) takes its LUNs away from every node while the "
+            f"step runs: a cluster disk on them (the witness, a CSV) fails until they are back. Stop the VMs on "
+            f"a CSV first; a replaced volume is a new, empty disk (docs/provider.md, 'Changing storage under "
+            f"connected nodes')")

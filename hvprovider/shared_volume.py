@@ -85,6 +85,9 @@ class SharedVolumeProvider(HvProvider):
     SCRIPT = SCRIPT
     SPEC = SPEC
     OUTPUTS = OUTPUTS
+    # the CSV's path and cluster disk stay while it is the same disk of the same cluster (growing it, a
+    # new label, another connection keep them), so the VMs on it stay known at preview
+    KEPT_OUTPUTS = {k: ("cluster_name", "disk_serial") for k in ("path", "cluster_disk_name")}
     DELETE_BEFORE_REPLACE = True  # a replacement may reuse the same LUN
 
     def check_more(self, olds: dict, news: dict) -> list[CheckFailure]:

@@ -57,6 +57,11 @@ def test_target_and_lun_changes_converge_on_connected_nodes(hvsim_lab, pulumi_pr
     preview = project.preview()
     [replace] = [s for s in step(preview, "cluster-target") if s["op"] in ("replace", "create-replacement")]
     assert "target_name" in (replace.get("replaceReasons") or replace.get("diffReasons") or []), replace
+    # and says in words what the replacement interrupts, before anything runs
+    warnings = [d.get("message", "") for d in json.loads(preview.stdout).get("diagnostics") or []
+                if d.get("severity") == "warning"]
+    assert any("replacing iSCSI target 'lab-renamed'" in w and "takes its LUNs away from every node" in w
+               for w in warnings), warnings
     project.up()
     world = lab.world()
     new_iqn = project.outputs()["target_iqn"]
