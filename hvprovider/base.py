@@ -195,6 +195,9 @@ class HvProvider(ResourceProvider):
     OUTPUTS: ClassVar[tuple[str, ...]] = ()
     DELETE_BEFORE_REPLACE: ClassVar[bool] = False
     SCRIPT: ClassVar[str] = ""  # the resource's scripts/<SCRIPT>, run with -Mode Get | Set | Remove
+    # (noun, name property): a replacement of this resource interrupts what others use (storage under
+    # connected nodes); diff says so in words at preview (progress.warning_storage_replacement)
+    REPLACEMENT_WARNING: ClassVar[tuple[str, str] | None] = None
     # output -> the inputs whose change alone can change it; check carries the old value forward while
     # they are unchanged, so a preview of an update still knows it (e.g. {"target_iqn": ("connection", "target_name")})
     KEPT_OUTPUTS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
@@ -311,6 +314,13 @@ class HvProvider(ResourceProvider):
                 olds[name] = new
         changes, replaces = describe_diff(self.SPEC, olds, news)
         replaces = [r for r in replaces if not (r in replace_when_known and contains_unknown(news.get(r)))]
+        if replaces and self.REPLACEMENT_WARNING:
+            from . import progress
+
+            noun, key = self.REPLACEMENT_WARNING
+            name = news.get(key)  # (a name still unknown at preview is never shown as a repr)
+            progress.warning_storage_replacement(f"{noun} {name!r}" if isinstance(name, str) and not is_unknown(name)
+                                                 else noun, replaces)
         return DiffResult(
             changes=bool(changes),
             replaces=replaces,

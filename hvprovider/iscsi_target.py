@@ -19,10 +19,9 @@ from typing import Optional, Sequence
 
 import pulumi
 
-from . import progress
 from .base import HvProvider, HvResource, adopted
 from .connection import CONNECTION_PROP, ConnectionArgs
-from .validation import is_unknown, Prop, initiator_id, iscsi_target_name, length_at_most, normalize_initiator_id, require_unique
+from .validation import Prop, initiator_id, iscsi_target_name, length_at_most, normalize_initiator_id, require_unique
 
 SCRIPT = "iscsi_target.ps1"
 
@@ -60,13 +59,8 @@ class IscsiTargetProvider(HvProvider):
     KEPT_OUTPUTS = {"target_iqn": ("connection", "target_name")}  # the IQN names the host and the target
 
 
-    def diff(self, _id: str, olds: dict, news: dict):
-        result = super().diff(_id, olds, news)
-        # (a name still unknown at preview is never shown as a repr)
-        name = news.get("target_name")
-        progress.warning_storage_replacement(f"iSCSI target {name!r}" if isinstance(name, str) and not is_unknown(name)
-                                             else "iSCSI target", list(result.replaces or []))
-        return result
+    # a replacement re-maps LUNs under connected nodes: the preview says so in words (base.diff_with)
+    REPLACEMENT_WARNING = ("iSCSI target", "target_name")
 
     def check_more(self, olds: dict, news: dict) -> list:
         ids = news.get("initiator_ids")

@@ -24,7 +24,6 @@ from typing import Optional
 import pulumi
 from pulumi.dynamic import CheckFailure
 
-from . import progress
 from .base import HvProvider, HvResource, adopted
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .validation import (Prop, format_size, is_unknown, iscsi_target_name, number_between, parse_size,
@@ -83,13 +82,8 @@ class IscsiVolumeProvider(HvProvider):
     DELETE_BEFORE_REPLACE = True
 
 
-    def diff(self, _id: str, olds: dict, news: dict):
-        result = super().diff(_id, olds, news)
-        # (a name still unknown at preview is never shown as a repr)
-        name = news.get("path")
-        progress.warning_storage_replacement(f"iSCSI volume {name!r}" if isinstance(name, str) and not is_unknown(name)
-                                             else "iSCSI volume", list(result.replaces or []))
-        return result
+    # a replacement re-maps LUNs under connected nodes: the preview says so in words (base.diff_with)
+    REPLACEMENT_WARNING = ("iSCSI volume", "path")
 
     def check_more(self, olds: dict, news: dict) -> list:
         failures = []
