@@ -26,6 +26,7 @@ CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 # Verbs whose cmdlets only read; every other verb is audited as mutating.
 READ_VERBS = {"get", "test", "measure", "select", "where", "sort", "format", "out", "write", "convertto",
               "convertfrom", "resolve", "find", "compare"}
+TRANSPORT_ONLY = {"invoke-command"}
 MASK = "********"
 
 
@@ -142,7 +143,9 @@ class CmdletInfo:
 
     @property
     def mutating(self) -> bool:
-        return self.verb.lower() not in READ_VERBS
+        # Invoke-Command only carries a script block: the cmdlets in it are audited themselves, each
+        # with its own flag, so the call that carries them changes nothing by itself
+        return self.verb.lower() not in READ_VERBS and self.name.lower() not in TRANSPORT_ONLY
 
     def resolve_parameter(self, typed: str) -> str:
         """Canonical parameter name for a typed name/alias/prefix; raises ParameterBindingError."""

@@ -1054,6 +1054,8 @@ def _move_group(world: Any, c: dict, g: dict, target: str | None, migration: str
     g["owner"] = target
     refresh_vm_group(world, c, g)
     etype = migration if was == "Running" else "Offline"
+    # a VM that was not running is moved, not migrated: its event says so whatever the caller asked for
+    kind = kind if was == "Running" else "move"
     return _record(world, c, kind=kind, vm=vm["name"], vm_id=vm["id"], group=g["name"], **{"from": source},
                    to=target, type=etype, downtime_seconds=downtime, state_before=was, state_after=vm["state"],
                    boot_id_before=boot_before, boot_id_after=vm.get("boot_id", 0))

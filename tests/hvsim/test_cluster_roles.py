@@ -329,3 +329,18 @@ def test_a_closed_cluster_port_keeps_a_node_out(lab):
         firewall.set_enabled(lab.host("HV02"), "FailoverCluster-UDP-3343-In", False)
     [problem] = [p for p in cluster.node_problems(lab, "HV02", adding=False) if p not in before]
     assert "port 3343" in problem and "hv02.hyper.local" in problem
+
+
+def test_a_stopped_vm_is_moved_not_migrated(ha):
+    run(ha, "HV01", "Stop-VM", Name="VM1", Force=True)
+    run(ha, "HV01", "Move-ClusterGroup", Name="VM1", Node="HV02")
+    [event] = _events(ha, "move")
+    assert (event["type"], event["from"], event["to"]) == ("Offline", "HV01", "HV02")
+    assert _events(ha, "live_migration") == []
+
+
+def test_invoke_command_itself_is_not_mutating_its_cmdlets_are(lab):
+    from hvsim.cmdlets.registry import lookup
+
+    assert lookup("Invoke-Command").mutating is False
+    assert lookup("Get-ClusterGroup").mutating is False and lookup("Move-ClusterGroup").mutating is True
