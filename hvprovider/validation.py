@@ -144,7 +144,8 @@ def netbios_name(v: str) -> str | None:
 def dns_name(v: str) -> str | None:
     """A DNS host or domain name (labels of letters, digits, '-', separated by dots)."""
     labels = v.rstrip(".").split(".")
-    if len(v) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+    # (a last label of digits only is no DNS name: "300.1.1.1" is a mistyped address, not a host)
+    if len(v) > 253 or not all(_DNS_LABEL.match(label) for label in labels) or (len(labels) > 1 and labels[-1].isdigit()):
         return f"'{v}' is not a DNS name: dot-separated labels of 1-63 letters, digits or '-' (e.g. hyper.local)"
     return None
 

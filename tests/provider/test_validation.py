@@ -201,3 +201,10 @@ def test_cluster_node_drift_is_observed_in_input_terms():
     assert obs["credssp"] is True and obs["switch_name"] == "LAN" and obs["features"] == ["Hyper-V"]
     changes, replaces = describe_diff(p.SPEC, {**desired, **obs}, desired)
     assert changes == ["target_iqns"] and replaces == []
+
+
+@pytest.mark.parametrize("value,ok", [("300.1.1.1", False), ("192.168.10.10", True), ("dc01", True),
+                                      ("dc01.hyper.local", True), ("10.0.0", False)])
+def test_a_mistyped_address_is_no_host_name(value, ok):
+    # found by tools/reliability.py: "300.1.1.1" passed as a DNS name (labels of digits)
+    assert (v.host_address(value) is None) == ok
