@@ -44,6 +44,7 @@ from test_lab_e2e import lab_shape, secrets_of  # noqa: E402
 SCRIPTS = {
     "IscsiTarget": ("iscsi_target.ps1",), "IscsiVolume": ("iscsi_volume.ps1",),
     "ClusterNode": ("cluster_node.ps1", "cluster_node_prepare.ps1", "host_boot_time.ps1", "host_restart.ps1"),
+    "NodeStorage": ("node_storage.ps1",),
     "FailoverCluster": ("failover_cluster.ps1",), "SharedVolume": ("shared_volume.ps1",),
     "HighlyAvailableVM": ("highly_available_vm.ps1",),
 }
@@ -65,7 +66,7 @@ for _i in range(config.get_int("extraVms") or 0):
 
 
 TYPE_PREFIX = "pulumi-python:dynamic/hvprovider:"   # each resource's own type token (base.HvResource)
-PER_HOST = ("ClusterNode",)                         # one per node, named <lab>-<node>
+PER_HOST = ("ClusterNode", "NodeStorage")           # one per node, named <lab>-<node>[-storage]
 
 
 def resource_kind(res: dict) -> str | None:
@@ -77,7 +78,7 @@ def resource_kind(res: dict) -> str | None:
 def critical_path(export: dict, audit: list[dict], since: str) -> tuple[float, list[str], dict]:
     """(lower bound seconds, the path's resource names, weight per resource) for the records after `since`."""
     resources = [r for r in export["deployment"]["resources"] if resource_kind(r)]
-    # A ClusterNode's host is in its name (seed-hv01); the other kinds'
+    # A ClusterNode's or NodeStorage's host is in its name (seed-hv01, seed-hv01-storage); the other kinds'
     # scripts are theirs alone, wherever they ran (the connection, which names the host, is a secret output).
     host_of = {r["urn"]: r["urn"].rsplit("::", 1)[-1].split("-")[1].upper() if resource_kind(r) in PER_HOST else None
                for r in resources}
