@@ -27,7 +27,8 @@ Outputs: every input, plus computer_name, fqdn, domain, initiator_iqn, connected
 disks ([{serial_number, unique_id, number}]), last_boot_time, restarts (restarts done by the last
 create/update), last_changes, delete_policy (computed at check, so ``pulumi preview --diff``
 shows what a delete will undo), and switch_id (the switch it created or adopted; update and delete
-act on that Id alone, never on ``switch_name`` as a pattern).
+act on that Id alone, never on ``switch_name`` as a pattern). With ``attach_storage=False``,
+initiator_iqn is None and connected_targets and disks are empty: the NodeStorage reports them.
 
 Storage apart (``attach_storage=False`` + ``NodeStorage``, what ClusterLab declares): the node's long
 part (features, domain join, restart) then starts without waiting for the target and its volumes;
