@@ -8,7 +8,9 @@ over WinRM. Resources, in the order a lab builds them:
 - ``ManagementTools``    the cluster and Hyper-V management tools on the admin server
 - ``IscsiTarget``        an iSCSI Target Server target on the storage host
 - ``IscsiVolume``        an iSCSI virtual disk mapped to a target
-- ``ClusterNode``        a Hyper-V host made ready for the cluster (features, domain, iSCSI, switch)
+- ``ClusterNode``        a Hyper-V host made ready for the cluster (features, domain, switch; iSCSI too
+                         unless ``attach_storage=False``)
+- ``NodeStorage``        a node's iSCSI attachment (sessions, LUNs online) apart from its ClusterNode
 - ``FailoverCluster``    the cluster, validated first, with a disk witness
 - ``SharedVolume``       an iSCSI disk as a Cluster Shared Volume
 - ``HighlyAvailableVM``  a clustered VM on a CSV
@@ -31,6 +33,7 @@ from .failover_cluster import FailoverCluster, FailoverClusterArgs
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
 from .iscsi_target import IscsiTarget, IscsiTargetArgs
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
+from .node_storage import NodeStorage, NodeStorageArgs
 from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume
 from .powershell_script import PowerShellScript, PowerShellScriptArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs
@@ -40,5 +43,5 @@ __all__ = [
     "DomainController", "DomainControllerArgs", "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM",
     "HighlyAvailableVMArgs", "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
     "LabFirewall", "LabFirewallArgs", "LabHost", "LabNode", "LabVM", "LabVolume", "ManagementTools",
-    "ManagementToolsArgs", "NodeDisk", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
+    "ManagementToolsArgs", "NodeDisk", "NodeStorage", "NodeStorageArgs", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
 ]

@@ -16,6 +16,9 @@ Inputs (``ClusterNodeArgs``)                 diff
                                                  [IscsiVolume.size_bytes, ...]; a grown LUN makes the node rescan)
     switch_name             str | None         update (external virtual switch, same name on every node)
     switch_adapter          str | None         update (the NIC the switch is bound to, e.g. "Ethernet 2")
+    attach_storage          bool = True        update (False: a NodeStorage resource attaches this node's iSCSI
+                                                 storage; target_iqns, disk_serial_numbers, disk_sizes stay empty
+                                                 and the node neither connects nor logs off any target)
     allow_restart           bool = True        update (False: fail instead of restarting the host)
     restart_timeout         int = 900          ignore (seconds to wait for a restart)
     remove_features_on_delete bool = False     update (delete also uninstalls ``features``, restarting)
@@ -24,7 +27,13 @@ Outputs: every input, plus computer_name, fqdn, domain, initiator_iqn, connected
 disks ([{serial_number, unique_id, number}]), last_boot_time, restarts (restarts done by the last
 create/update), last_changes, delete_policy (computed at check, so ``pulumi preview --diff``
 shows what a delete will undo), and switch_id (the switch it created or adopted; update and delete
-act on that Id alone, never on ``switch_name`` as a pattern).
+act on that Id alone, never on ``switch_name`` as a pattern). With ``attach_storage=False``,
+initiator_iqn is None and connected_targets and disks are empty: the NodeStorage reports them.
+
+Storage apart (``attach_storage=False`` + ``NodeStorage``, what ClusterLab declares): the node's long
+part (features, domain join, restart) then starts without waiting for the target and its volumes;
+only NodeStorage waits for them. A node that attached targets before and is switched to
+``attach_storage=False`` hands its sessions over: its update logs nothing off (NodeStorage adopts them).
 
 Delete policy: disconnect the listed targets (dropping their persistent logins), remove the portal
 when no session is left, remove the virtual switch, disable both CredSSP roles. Features, domain
@@ -85,6 +94,7 @@ class ClusterNodeArgs:
                  disk_sizes: Optional[pulumi.Input[Sequence[pulumi.Input[int | str]]]] = None,
                  switch_name: Optional[pulumi.Input[str]] = None,
                  switch_adapter: Optional[pulumi.Input[str]] = None,
+                 attach_storage: Optional[pulumi.Input[bool]] = None,
                  allow_restart: Optional[pulumi.Input[bool]] = None,
                  restart_timeout: Optional[pulumi.Input[int]] = None,
                  remove_features_on_delete: Optional[pulumi.Input[bool]] = None,
@@ -101,10 +111,74 @@ class ClusterNodeArgs:
         self.disk_sizes = disk_sizes
         self.switch_name = switch_name
         self.switch_adapter = switch_adapter
+        self.attach_storage = attach_storage
         self.allow_restart = allow_restart
         self.restart_timeout = restart_timeout
         self.remove_features_on_delete = remove_features_on_delete
         self.leave_domain_on_delete = leave_domain_on_delete
+
+
+# -- the iSCSI attachment: shared with NodeStorage (node_storage.py), which runs the same
+#    lib/node_iscsi.ps1 on its own ------------------------------------------------------------
+STORAGE_PROPS = ("target_portal_address", "target_iqns", "disk_serial_numbers", "disk_sizes")
+
+
+def storage_params(inputs: dict, olds: dict | None = None) -> dict:
+    """The iSCSI parameters of cluster_node.ps1 and node_storage.ps1."""
+    return {
+        "TargetPortalAddress": inputs.get("target_portal_address") or "",
+        "TargetIqns": list(inputs.get("target_iqns") or []),
+        # the targets this resource connected before: the only sessions an update may log off
+        "PreviousTargetIqns": list((olds or {}).get("target_iqns") or []),
+        "DiskSerialNumbers": list(inputs.get("disk_serial_numbers") or []),
+        "DiskSizes": [int(n) for n in inputs.get("disk_sizes") or []],
+    }
+
+
+def storage_failures(news: dict) -> list:
+    """The iSCSI inputs' cross-property rules."""
+    failures = []
+    if news.get("target_iqns") and not news.get("target_portal_address"):
+        failures.append(CheckFailure("target_portal_address", "is required with target_iqns (the address of the "
+                                     "iSCSI Target Server as this node reaches it, e.g. 192.168.10.10)"))
+    for prop in ("target_iqns", "disk_serial_numbers"):
+        if isinstance(news.get(prop), list):
+            failures.extend(require_unique(news[prop], prop))
+    sizes, serials = news.get("disk_sizes"), news.get("disk_serial_numbers")
+    if sizes and isinstance(sizes, list) and isinstance(serials, list) and len(sizes) != len(serials):
+        failures.append(CheckFailure("disk_sizes", f"has {len(sizes)} sizes for {len(serials)} disk_serial_numbers: "
+                                     "give one size per serial number, in the same order, or none"))
+    return failures
+
+
+def storage_facts(state: dict) -> dict:
+    sessions = state.get("Sessions") or []
+    return {
+        "initiator_iqn": state.get("InitiatorIqn"),
+        "connected_targets": sorted({s["TargetNodeAddress"] for s in sessions if s.get("IsConnected")}),
+        # no size: growing the IscsiVolume (another resource) changes it (docs/provider.md)
+        "disks": [{"serial_number": d.get("SerialNumber"), "unique_id": d.get("UniqueId"),
+                   "number": d.get("Number")} for d in state.get("Disks") or []],
+    }
+
+
+def storage_observed(desired: dict, state: dict) -> dict:
+    """The iSCSI inputs as the host currently fulfils them (drift shows as a difference)."""
+    connected = {s["TargetNodeAddress"].lower() for s in state.get("Sessions") or [] if s.get("IsConnected")}
+    visible = {str(d.get("SerialNumber")).lower() for d in state.get("Disks") or []}
+    observed = {
+        "target_iqns": [t for t in desired.get("target_iqns") or [] if t.lower() in connected],
+        "disk_serial_numbers": [s for s in desired.get("disk_serial_numbers") or [] if s.lower() in visible],
+    }
+    if desired.get("disk_sizes"):
+        # a LUN this host sees smaller than listed (grown, not rescanned yet) is drift the next up
+        # repairs; one it sees larger (grown out of band) fulfils the input
+        seen = {str(d.get("SerialNumber")).lower(): d.get("Size") for d in state.get("Disks") or []}
+        serials = list(desired.get("disk_serial_numbers") or [])
+        observed["disk_sizes"] = [
+            min(size, seen.get(str(serials[i]).lower()) or size) if i < len(serials) else size
+            for i, size in enumerate(desired["disk_sizes"])]
+    return observed
 
 
 def delete_policy(inputs: dict) -> str:
@@ -148,6 +222,8 @@ class ClusterNodeProvider(HvProvider):
              doc="the LUNs' sizes in the order of disk_serial_numbers (IscsiVolume.size_bytes)"),
         Prop("switch_name", "str", checks=(switch_name_check,), case_insensitive=True),
         Prop("switch_adapter", "str", checks=(switch_name_check,), case_insensitive=True),
+        # no default: a stack created before this input existed shows no change for it (None = True)
+        Prop("attach_storage", "bool", doc="False: NodeStorage attaches this node's iSCSI storage"),
         Prop("allow_restart", "bool", default=True),
         Prop("restart_timeout", "int", default=900, checks=(number_between(10, 7200),), on_change="ignore"),
         Prop("remove_features_on_delete", "bool", default=False),
@@ -171,19 +247,17 @@ class ClusterNodeProvider(HvProvider):
                                          "required with domain_name (the account that may join computers)"))
         if news.get("leave_domain_on_delete") and not news.get("domain_name"):
             failures.append(CheckFailure("leave_domain_on_delete", "needs domain_name and the join credential"))
-        if news.get("target_iqns") and not news.get("target_portal_address"):
-            failures.append(CheckFailure("target_portal_address", "is required with target_iqns (the address of the "
-                                         "iSCSI Target Server as this node reaches it, e.g. 192.168.10.10)"))
+        if news.get("attach_storage") is False:
+            given = [p for p in STORAGE_PROPS if news.get(p)]
+            if given:
+                failures.append(CheckFailure("attach_storage", "is false (a NodeStorage resource attaches this node's "
+                                             "iSCSI storage): leave " + ", ".join(given) + " out"))
+        failures.extend(storage_failures(news))
         if bool(news.get("switch_name")) != bool(news.get("switch_adapter")):
             failures.append(CheckFailure("switch_adapter", "switch_name and switch_adapter go together (the external "
                                          "switch's name and the NIC it is bound to, e.g. \"Ethernet 2\")"))
-        for prop in ("features", "target_iqns", "disk_serial_numbers"):
-            if isinstance(news.get(prop), list):
-                failures.extend(require_unique(news[prop], prop))
-        sizes, serials = news.get("disk_sizes"), news.get("disk_serial_numbers")
-        if sizes and isinstance(sizes, list) and isinstance(serials, list) and len(sizes) != len(serials):
-            failures.append(CheckFailure("disk_sizes", f"has {len(sizes)} sizes for {len(serials)} disk_serial_numbers: "
-                                         "give one size per serial number, in the same order, or none"))
+        if isinstance(news.get("features"), list):
+            failures.extend(require_unique(news["features"], "features"))
         return failures
 
     def make_id(self, inputs: dict) -> str:
@@ -196,12 +270,9 @@ class ClusterNodeProvider(HvProvider):
             "Mode": mode,
             "Features": list(inputs.get("features") or []),
             "EnableCredSSP": bool(inputs.get("credssp", True)),
-            "TargetPortalAddress": inputs.get("target_portal_address") or "",
-            "TargetIqns": list(inputs.get("target_iqns") or []),
-            # the targets this resource connected before: the only sessions an update may log off
-            "PreviousTargetIqns": list((olds or {}).get("target_iqns") or []),
-            "DiskSerialNumbers": list(inputs.get("disk_serial_numbers") or []),
-            "DiskSizes": [int(n) for n in inputs.get("disk_sizes") or []],
+            **storage_params(inputs, olds),
+            # False: NodeStorage owns the sessions (those this node made before are handed over, not logged off)
+            "AttachStorage": inputs.get("attach_storage") is not False,
             "SwitchName": inputs.get("switch_name") or "",
             "SwitchAdapter": inputs.get("switch_adapter") or "",
             # the switch this resource created or adopted (update and delete act on it alone)
@@ -221,17 +292,14 @@ class ClusterNodeProvider(HvProvider):
 
     # -- state -> outputs ------------------------------------------------------------------
     @staticmethod
-    def _facts(state: dict) -> dict:
-        sessions = state.get("Sessions") or []
+    def _facts(state: dict, inputs: dict) -> dict:
+        # with attach_storage=False the iSCSI facts are NodeStorage's (here they would go stale as it connects)
+        attached = inputs.get("attach_storage") is not False
         return {
             "computer_name": state.get("ComputerName"),
             "fqdn": state.get("Fqdn"),
             "domain": state.get("Domain"),
-            "initiator_iqn": state.get("InitiatorIqn"),
-            "connected_targets": sorted({s["TargetNodeAddress"] for s in sessions if s.get("IsConnected")}),
-            # no size: growing the IscsiVolume (another resource) changes it (docs/provider.md)
-            "disks": [{"serial_number": d.get("SerialNumber"), "unique_id": d.get("UniqueId"),
-                       "number": d.get("Number")} for d in state.get("Disks") or []],
+            **(storage_facts(state) if attached else {"initiator_iqn": None, "connected_targets": [], "disks": []}),
             "last_boot_time": state.get("LastBootUpTime"),
             "switch_id": (state.get("Switch") or {}).get("Id"),
         }
@@ -240,8 +308,6 @@ class ClusterNodeProvider(HvProvider):
     def _observed_inputs(desired: dict, state: dict) -> dict:
         """The inputs as the host currently fulfils them (drift shows as a difference)."""
         installed = {f["Name"].lower() for f in state.get("Features") or [] if f.get("Installed")}
-        connected = {s["TargetNodeAddress"].lower() for s in state.get("Sessions") or [] if s.get("IsConnected")}
-        visible = {str(d.get("SerialNumber")).lower() for d in state.get("Disks") or []}
         credssp = state.get("CredSSP") or {}
         own = {f"wsman/{str(state.get('Fqdn') or '').lower()}", f"wsman/{str(state.get('ComputerName') or '').lower()}"}
         credssp_ok = bool(credssp.get("Server")) and bool(credssp.get("Client")) and own <= {
@@ -251,18 +317,9 @@ class ClusterNodeProvider(HvProvider):
             str(switch.get("NetAdapterName") or "").lower() == str(desired.get("switch_adapter") or "").lower()
         observed = {
             "features": [f for f in desired.get("features") or [] if f.lower() in installed],
-            "target_iqns": [t for t in desired.get("target_iqns") or [] if t.lower() in connected],
-            "disk_serial_numbers": [s for s in desired.get("disk_serial_numbers") or [] if s.lower() in visible],
             "domain_name": state.get("Domain") if desired.get("domain_name") else desired.get("domain_name"),
+            **storage_observed(desired, state),
         }
-        if desired.get("disk_sizes"):
-            # a LUN this host sees smaller than listed (grown, not rescanned yet) is drift the next up
-            # repairs; one it sees larger (grown out of band) fulfils the input
-            seen = {str(d.get("SerialNumber")).lower(): d.get("Size") for d in state.get("Disks") or []}
-            serials = list(desired.get("disk_serial_numbers") or [])
-            observed["disk_sizes"] = [
-                min(size, seen.get(str(serials[i]).lower()) or size) if i < len(serials) else size
-                for i, size in enumerate(desired["disk_sizes"])]
         if desired.get("credssp", True):
             observed["credssp"] = credssp_ok
         if desired.get("switch_name"):
@@ -296,14 +353,14 @@ class ClusterNodeProvider(HvProvider):
         recorded = {"switch_id": (olds or {}).get("switch_id")}
         state = transport.run_script(conn, SCRIPT, self._node_params({**inputs, **recorded}, "Set", olds))
         changes.extend(state.get("Changes") or [])
-        facts = self._facts(state)
+        facts = self._facts(state, inputs)
         facts.update(restarts=restarts, last_changes=changes, delete_policy=delete_policy(inputs))
         return facts
 
     def observe(self, id: str, outputs: dict) -> dict | None:
         from . import transport
         state = transport.run_script(outputs["connection"], SCRIPT, self._node_params(outputs, "Get"))
-        facts = self._facts(state)
+        facts = self._facts(state, outputs)
         facts.update(self._observed_inputs(outputs, state))
         return facts
 
@@ -341,6 +398,7 @@ class ClusterNode(HvResource):
     disk_serial_numbers: pulumi.Output[list]
     switch_name: pulumi.Output[Optional[str]]
     switch_adapter: pulumi.Output[Optional[str]]
+    attach_storage: pulumi.Output[Optional[bool]]
     computer_name: pulumi.Output[str]
     fqdn: pulumi.Output[str]
     domain: pulumi.Output[Optional[str]]

@@ -38,14 +38,16 @@ from the resources' SPEC tables, never restated), then by the lab's own rules (`
 any resource is registered; a problem is an ``errors.ArgumentError`` naming the field's path.
 
 What a larger stack builds on (attributes): domain_controller (or None), management_tools (or None), target, quorum_volume, storage_volume, extra_volumes
-(by name), nodes, cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
+(by name), nodes, node_storage (one per node, in the order of nodes), cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
 
 Resources and their order (dependencies follow the outputs that flow between them):
     [DomainController on the storage host, with domain_controller] -> [ManagementTools]
     -> IscsiTarget (InitiatorIds = DNSName:<node fqdn>, so the target needs no node facts first)
     -> IscsiVolume quorum + storage + extra volumes
-    -> ClusterNode per node (features, domain join, CredSSP, iSCSI session, LUNs, VM switch)
-    -> FailoverCluster (validation, nodes, witness = the quorum LUN by serial number)
+    ClusterNode per node (features, domain join, restart, CredSSP, VM switch; attach_storage=False), at
+    the same time as the storage (it waits for the DomainController alone, when the lab creates the forest)
+    -> NodeStorage per node (after its ClusterNode and the target and volumes: iSCSI session, LUNs online)
+    -> FailoverCluster (after every NodeStorage; validation, nodes, witness = the quorum LUN by serial number)
     -> SharedVolume (the storage LUN by serial number) -> HighlyAvailableVMs (on the CSV path)
 Outputs: cluster_fqdn, csv_path, vm_owner_node, target_iqn, validation_summary.
 """
@@ -68,6 +70,7 @@ from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs, Highl
 from .iscsi_target import IscsiTarget, IscsiTargetArgs, IscsiTargetProvider
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs, IscsiVolumeProvider
 from .management_tools import ManagementTools, ManagementToolsArgs
+from .node_storage import NodeStorage, NodeStorageArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs, SharedVolumeProvider
 from .validation import Prop, is_unknown, netbios_name, validate
 
@@ -382,6 +385,7 @@ class ClusterLab(pulumi.ComponentResource):
     storage_volume: IscsiVolume
     extra_volumes: dict[str, IscsiVolume]
     nodes: list[ClusterNode]
+    node_storage: list[NodeStorage]
     cluster: FailoverCluster
     shared_volume: SharedVolume
     vm: HighlyAvailableVM
@@ -446,19 +450,27 @@ class ClusterLab(pulumi.ComponentResource):
         self.storage_volume = volume(f"{name}-storage", "storage", config.storage_size_bytes)
         self.extra_volumes = {v.name: volume(f"{name}-volume-{v.name.lower()}", v.name.lower(), v.size_bytes)
                               for v in config.extra_volumes}
-        serials = [v.serial_number for v in (self.quorum_volume, self.storage_volume, *self.extra_volumes.values())]
+        volumes = (self.quorum_volume, self.storage_volume, *self.extra_volumes.values())
 
+        # the node's long part (features, domain join, restart) needs nothing from the storage: it runs
+        # while the target and volumes are created; only NodeStorage waits for them
         self.nodes = [ClusterNode(f"{name}-{n.name.lower()}", ClusterNodeArgs(
             connection=n.connection,
             domain_name=domain_name,
             domain_join_username=config.domain_username,
             domain_join_password=config.domain_password,
-            target_portal_address=config.storage_host.address or config.storage_host.name,
-            target_iqns=[self.target.target_iqn],
-            disk_serial_numbers=serials,
-            disk_sizes=[v.size_bytes for v in (self.quorum_volume, self.storage_volume, *self.extra_volumes.values())],
+            attach_storage=False,
             switch_name=config.switch_name,
             switch_adapter=n.vm_nic), opts=child) for n in config.nodes]
+
+        # after its node (the target admits it by its domain FQDN) and after the storage (its inputs)
+        self.node_storage = [NodeStorage(f"{name}-{n.name.lower()}-storage", NodeStorageArgs(
+            connection=n.connection,
+            target_portal_address=config.storage_host.address or config.storage_host.name,
+            target_iqns=[self.target.target_iqn],
+            disk_serial_numbers=[v.serial_number for v in volumes],
+            disk_sizes=[v.size_bytes for v in volumes]), opts=pulumi.ResourceOptions(parent=self, depends_on=[node]))
+            for n, node in zip(config.nodes, self.nodes)]
 
         self.cluster = FailoverCluster(f"{name}-cluster", FailoverClusterArgs(
             connection=first.connection,
@@ -470,7 +482,7 @@ class ClusterLab(pulumi.ComponentResource):
             witness_disk_serial=self.quorum_volume.serial_number,
             skip_validation=config.skip_validation,
             alternate_connections=others),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.nodes))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.nodes, *self.node_storage]))
 
         self.shared_volume = SharedVolume(f"{name}-csv", SharedVolumeArgs(
             connection=first.connection,

@@ -44,6 +44,7 @@ from test_lab_e2e import lab_shape, secrets_of  # noqa: E402
 SCRIPTS = {
     "IscsiTarget": ("iscsi_target.ps1",), "IscsiVolume": ("iscsi_volume.ps1",),
     "ClusterNode": ("cluster_node.ps1", "cluster_node_prepare.ps1", "host_boot_time.ps1", "host_restart.ps1"),
+    "NodeStorage": ("node_storage.ps1",),
     "FailoverCluster": ("failover_cluster.ps1",), "SharedVolume": ("shared_volume.ps1",),
     "HighlyAvailableVM": ("highly_available_vm.ps1",),
 }
@@ -53,7 +54,7 @@ EXTRA_VMS = '''
 from hvprovider import HighlyAvailableVM, HighlyAvailableVMArgs
 from hvprovider.lab import ClusterLabConfig as _Cfg
 
-_cfg = _Cfg.from_dict(lab_shape, passwords, domain_password)
+_cfg = _Cfg.from_dict(config.require_object("lab"), host_passwords, domain_password)
 for _i in range(config.get_int("extraVms") or 0):
     HighlyAvailableVM(f"bench-vm-{_i + 1}", HighlyAvailableVMArgs(
         connection=_cfg.nodes[0].connection, domain_username=_cfg.domain_username,
@@ -64,29 +65,22 @@ for _i in range(config.get_int("extraVms") or 0):
 '''
 
 
+TYPE_PREFIX = "pulumi-python:dynamic/hvprovider:"   # each resource's own type token (base.HvResource)
+PER_HOST = ("ClusterNode", "NodeStorage")           # one per node, named <lab>-<node>[-storage]
+
+
 def resource_kind(res: dict) -> str | None:
-    """The hvprovider class of a dynamic resource (from its pickled provider's module, else its name)."""
-    urn = res.get("urn", "")
-    if res.get("type") != "pulumi-python:dynamic:Resource":
-        return None
-    name = urn.rsplit("::", 1)[-1]
-    for kind, suffixes in (("IscsiTarget", ("-target",)), ("IscsiVolume", ("-quorum", "-storage")),
-                           ("FailoverCluster", ("-cluster",)), ("SharedVolume", ("-csv",))):
-        if name.endswith(suffixes):
-            return kind
-    if "-vm-" in name or name.startswith("bench-vm-"):
-        return "HighlyAvailableVM"
-    if name.rsplit("-", 1)[-1].upper().startswith("HV"):
-        return "ClusterNode"
-    return None
+    """The hvprovider class of a dynamic resource, from its type token."""
+    kind = str(res.get("type") or "")
+    return kind[len(TYPE_PREFIX):] if kind.startswith(TYPE_PREFIX) and kind[len(TYPE_PREFIX):] in SCRIPTS else None
 
 
 def critical_path(export: dict, audit: list[dict], since: str) -> tuple[float, list[str], dict]:
     """(lower bound seconds, the path's resource names, weight per resource) for the records after `since`."""
     resources = [r for r in export["deployment"]["resources"] if resource_kind(r)]
-    # A ClusterNode's host is in its name (seed-hv01); the other kinds' scripts are theirs alone, wherever
-    # they ran (the connection, which names the host, is a secret output).
-    host_of = {r["urn"]: r["urn"].rsplit("-", 1)[-1].upper() if resource_kind(r) == "ClusterNode" else None
+    # A ClusterNode's or NodeStorage's host is in its name (seed-hv01, seed-hv01-storage); the other kinds'
+    # scripts are theirs alone, wherever they ran (the connection, which names the host, is a secret output).
+    host_of = {r["urn"]: r["urn"].rsplit("::", 1)[-1].split("-")[1].upper() if resource_kind(r) in PER_HOST else None
                for r in resources}
     spent: dict[tuple[str, str | None], float] = defaultdict(float)
     boots: dict[str, float] = defaultdict(float)

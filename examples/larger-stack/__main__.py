@@ -47,7 +47,7 @@ class Lab:
     cluster_name: pulumi.Output[str]
     cluster_fqdn: pulumi.Output[str]
     csv_path: pulumi.Output[str]
-    nodes: Sequence[pulumi.Resource]   # the ClusterNode resources (iSCSI sessions up, LUNs online)
+    nodes: Sequence[pulumi.Resource]   # the ClusterNode and NodeStorage resources (iSCSI sessions up, LUNs online)
     cluster: pulumi.Resource
     vm_name: str
     vm_owner_node: pulumi.Output[str]
@@ -69,7 +69,7 @@ def seed_lab(config: pulumi.Config) -> Lab:
         vhd_folder=lab_config.vhd_folder.rstrip("\\"), switch_name=lab_config.switch_name,
         domain_username=lab_config.domain_username, domain_password=lab_config.domain_password,
         target_name=lab.target.target_name, cluster_name=lab.cluster.name, cluster_fqdn=lab.cluster_fqdn,
-        csv_path=lab.csv_path, nodes=lab.nodes, cluster=lab.cluster, vm_name=lab_config.vm.name,
+        csv_path=lab.csv_path, nodes=[*lab.nodes, *lab.node_storage], cluster=lab.cluster, vm_name=lab_config.vm.name,
         vm_owner_node=lab.vm_owner_node, target_iqn=lab.target_iqn)
 
 

@@ -1,4 +1,4 @@
-"""One constructor convention for the six resources and ClusterLab, their type tokens, and what ClusterLab
+"""One constructor convention for the seven resources and ClusterLab, their type tokens, and what ClusterLab
 exposes to build on. Runs the program side under Pulumi's mocks (no engine, no WinRM): what is checked
 is what the program registers."""
 import inspect
@@ -8,11 +8,12 @@ import pytest
 
 from hvprovider import (ClusterLab, ClusterLabArgs, ClusterNode, ClusterNodeArgs, ConnectionArgs, FailoverCluster,
                         FailoverClusterArgs, HighlyAvailableVM, HighlyAvailableVMArgs, IscsiTarget, IscsiTargetArgs,
-                        IscsiVolume, IscsiVolumeArgs, LabHost, LabNode, LabVM, LabVolume, SharedVolume, SharedVolumeArgs)
+                        IscsiVolume, IscsiVolumeArgs, LabHost, LabNode, LabVM, LabVolume, NodeStorage, NodeStorageArgs,
+                        SharedVolume, SharedVolumeArgs)
 from hvprovider.errors import ArgumentError
 
 RESOURCES = [(IscsiTarget, IscsiTargetArgs), (IscsiVolume, IscsiVolumeArgs), (ClusterNode, ClusterNodeArgs),
-             (FailoverCluster, FailoverClusterArgs), (SharedVolume, SharedVolumeArgs),
+             (NodeStorage, NodeStorageArgs),              (FailoverCluster, FailoverClusterArgs), (SharedVolume, SharedVolumeArgs),
              (HighlyAvailableVM, HighlyAvailableVMArgs)]
 
 
@@ -130,21 +131,28 @@ def test_cluster_lab_takes_more_volumes_and_vms_and_exposes_its_parts(mocks):
                                       extra_vms=[LabVM(name="Web", owner_node="HV02", state="Off")]))
     assert isinstance(lab.target, IscsiTarget) and isinstance(lab.cluster, FailoverCluster)
     assert isinstance(lab.shared_volume, SharedVolume) and [type(n) for n in lab.nodes] == [ClusterNode] * 2
+    assert [type(n) for n in lab.node_storage] == [NodeStorage] * 2
     assert lab.vm is lab.vms[0] and len(lab.vms) == 2 and isinstance(lab.extra_volumes["data"], IscsiVolume)
 
     def check(_):
         data = mocks.of("seed-volume-data")
         assert data.inputs["path"] == "C:\\iSCSIVirtualDisks\\cluster1-data.vhdx"
         assert data.inputs["size_bytes"] == "2GB"
-        for node in ("seed-hv01", "seed-hv02"):    # every node brings the extra LUN online
-            assert mocks.of(node).inputs["disk_serial_numbers"] == ["SER-seed-quorum", "SER-seed-storage",
-                                                                     "SER-seed-volume-data"]
+        for node in ("seed-hv01", "seed-hv02"):    # every node brings the extra LUN online, through its NodeStorage
+            assert mocks.of(f"{node}-storage").inputs["disk_serial_numbers"] == ["SER-seed-quorum", "SER-seed-storage",
+                                                                                  "SER-seed-volume-data"]
+            assert mocks.of(f"{node}-storage").inputs["target_iqns"] == ["iqn.1991-05.com.microsoft:dc01-cluster-target"]
+            # the node itself takes nothing from the storage: it does not wait for it
+            prepared = mocks.of(node).inputs
+            assert prepared["attach_storage"] is False
+            assert not {"target_iqns", "disk_serial_numbers", "disk_sizes", "target_portal_address"} & set(prepared)
         web = mocks.of("seed-vm-web")
         assert web.inputs["owner_node"] == "HV02" and web.inputs["state"] == "Off"
         assert web.inputs["cluster_nodes"] == ["HV01", "HV02"] and web.inputs["path"] == "C:\\ClusterStorage\\Volume1"
         assert mocks.of("seed").typ == "hvprovider:lab:ClusterLab"
 
-    return pulumi.Output.all(*(n.disk_serial_numbers for n in lab.nodes), lab.vms[1].owner_node).apply(check)
+    return pulumi.Output.all(*(n.disk_serial_numbers for n in lab.node_storage), *(n.urn for n in lab.nodes),
+                             lab.vms[1].owner_node).apply(check)
 
 
 @pulumi.runtime.test

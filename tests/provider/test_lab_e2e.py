@@ -197,15 +197,38 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
     # secrets: not in the state, not on a command line, nowhere in what the hosts logged
     assert password_free(project, lab, secrets)
 
+    # -- the nodes' preparation did not wait for the storage (issue 13): in hvsim's audit (in the order
+    # the hosts ran the calls) each node installed its features before the storage host created the
+    # first LUN, and its domain join too; only NodeStorage waits for the target and the volumes
+    audit = [r for r in lab.audit() if r.get("kind") == "cmdlet"]
+
+    def first(host, cmdlet):
+        return next(i for i, r in enumerate(audit) if r["host"] == host and r["cmdlet"] == cmdlet)
+
+    first_lun = first("DC01", "New-IscsiVirtualDisk")
+    for node in ("HV01", "HV02"):
+        assert first(node, "Install-WindowsFeature") < first_lun, node
+        assert first(node, "Add-Computer") > first(node, "Install-WindowsFeature")
+        # the sessions came after the LUNs existed, from the node's NodeStorage
+        assert first(node, "Connect-IscsiTarget") > first_lun
+    urn = {r["urn"].rsplit("::", 1)[1]: r["urn"] for r in project.resources()}
+    storage = {urn[n] for n in ("seed-target", "seed-quorum", "seed-storage", "seed-volume-data")}
+    for node in ("seed-hv01", "seed-hv02"):
+        assert not storage & set(resource(project, node).get("dependencies") or []), node
+        assert storage | {urn[node]} <= set(resource(project, f"{node}-storage")["dependencies"]), node
+        assert urn[f"{node}-storage"] in resource(project, "seed-cluster")["dependencies"]
+        assert resource(project, f"{node}-storage")["outputs"]["connected_targets"] == [out["target_iqn"]]
+
     # -- a preview of growing one volume: what the nodes take from it (its serial number) and from the
     # target (its IQN) stays known at preview, as it cannot change.
     project.set_config("lab", lab_shape(lab, storage="5GB"))
     grow = project.preview()
     steps = preview_steps(grow)
-    # the volume grows; the nodes (disk_sizes: they rescan) and the CSV (disk_size_bytes: it extends its
-    # partition) take its new size, known at preview; nothing else changes
+    # the volume grows; the nodes' storage (disk_sizes: they rescan) and the CSV (disk_size_bytes: it
+    # extends its partition) take its new size, known at preview; nothing else changes
     assert {n: op for n, op in steps.items() if op != "same"} == {
-        "seed-storage": "update", "seed-hv01": "update", "seed-hv02": "update", "seed-csv": "update"}, steps
+        "seed-storage": "update", "seed-hv01-storage": "update", "seed-hv02-storage": "update",
+        "seed-csv": "update"}, steps
     project.set_config("lab", lab_shape(lab))
 
     # -- refresh right after the first up: every output is what the hosts report --------------------
@@ -332,7 +355,8 @@ def test_seed_lab_lifecycle(hvsim_lab, pulumi_project, seed_program):
         assert not any(k.startswith("c:\\clusterstorage\\volume") for k in h.get("files", {}))
         assert h["services"]["ClusSvc"]["status"] == "Stopped"
     assert {r["urn"].rsplit("::", 1)[1] for r in project.resources() if r["type"].startswith("pulumi-python")} == {
-        "seed-target", "seed-quorum", "seed-storage", "seed-volume-data", "seed-hv01", "seed-hv02"}
+        "seed-target", "seed-quorum", "seed-storage", "seed-volume-data", "seed-hv01", "seed-hv02",
+        "seed-hv01-storage", "seed-hv02-storage"}
     # 2. the rest: back to the start apart from ClusterNode's delete policy (domain membership, features)
     project.destroy()
     world = lab.world()

@@ -203,8 +203,36 @@ def test_cluster_node_drift_is_observed_in_input_terms():
     assert changes == ["target_iqns"] and replaces == []
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize("value,ok", [("300.1.1.1", False), ("192.168.10.10", True), ("dc01", True),
                                       ("dc01.hyper.local", True), ("10.0.0", False)])
 def test_a_mistyped_address_is_no_host_name(value, ok):
     # found by tools/reliability.py: "300.1.1.1" passed as a DNS name (labels of digits)
     assert (v.host_address(value) is None) == ok
+=======
+def test_node_storage_apart_from_the_node():
+    """attach_storage=False leaves the iSCSI inputs to NodeStorage, which takes the same Props and checks."""
+    from hvprovider.node_storage import NodeStorageProvider
+    node = ClusterNodeProvider()
+    f = failures_of(node.check({}, {"connection": CONN, "attach_storage": False, "target_iqns": ["iqn.1991-05.com.microsoft:t1"],
+                                    "target_portal_address": "127.0.10.10"}))
+    assert set(f) == {"attach_storage"} and "leave target_portal_address, target_iqns out" in f["attach_storage"]
+    apart = node.check({}, {"connection": CONN, "attach_storage": False})
+    assert apart.failures == [] and "disconnect" not in apart.inputs["delete_policy"]
+    # the node with attach_storage=False neither connects nor logs off: not even what it recorded before
+    params = node._node_params(apart.inputs, "Set", {"target_iqns": ["iqn.1991-05.com.microsoft:t1"]})
+    assert params["AttachStorage"] is False
+    storage = NodeStorageProvider()
+    f = failures_of(storage.check({}, {"connection": CONN, "target_iqns": ["iqn.1991-05.com.microsoft:t1",
+                                                                        "IQN.1991-05.COM.MICROSOFT:T1"]}))
+    assert set(f) == {"target_portal_address", "target_iqns[1]"}
+    f = failures_of(storage.check({}, {"connection": CONN, "target_portal_address": "10.0.0.1", "disk_sizes": ["1GB", "2GB"],
+                                       "target_iqns": ["iqn.1991-05.com.microsoft:t1"], "disk_serial_numbers": ["S1"]}))
+    assert set(f) == {"disk_sizes"}
+    assert "target_iqns" in failures_of(storage.check({}, {"connection": CONN, "target_portal_address": "10.0.0.1",
+                                                          "target_iqns": []}))
+    ok = storage.check({}, {"connection": CONN, "target_portal_address": "10.0.0.1", "target_iqns": ["iqn.1991-05.com.microsoft:t1"]})
+    assert ok.failures == [] and ok.inputs["disk_serial_numbers"] == []
+    # an update logs off only what it recorded and no longer lists
+    assert storage.script_params(ok.inputs, "Set", {"target_iqns": ["iqn.1991-05.com.microsoft:t0"]})["PreviousTargetIqns"] == ["iqn.1991-05.com.microsoft:t0"]
+>>>>>>> nodeprep
