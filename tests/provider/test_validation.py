@@ -203,13 +203,13 @@ def test_cluster_node_drift_is_observed_in_input_terms():
     assert changes == ["target_iqns"] and replaces == []
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("value,ok", [("300.1.1.1", False), ("192.168.10.10", True), ("dc01", True),
                                       ("dc01.hyper.local", True), ("10.0.0", False)])
 def test_a_mistyped_address_is_no_host_name(value, ok):
     # found by tools/reliability.py: "300.1.1.1" passed as a DNS name (labels of digits)
     assert (v.host_address(value) is None) == ok
-=======
+
+
 def test_node_storage_apart_from_the_node():
     """attach_storage=False leaves the iSCSI inputs to NodeStorage, which takes the same Props and checks."""
     from hvprovider.node_storage import NodeStorageProvider
@@ -235,4 +235,3 @@ def test_node_storage_apart_from_the_node():
     assert ok.failures == [] and ok.inputs["disk_serial_numbers"] == []
     # an update logs off only what it recorded and no longer lists
     assert storage.script_params(ok.inputs, "Set", {"target_iqns": ["iqn.1991-05.com.microsoft:t0"]})["PreviousTargetIqns"] == ["iqn.1991-05.com.microsoft:t0"]
->>>>>>> nodeprep
