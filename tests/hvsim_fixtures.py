@@ -9,7 +9,10 @@ Both yield hvsim.testing.LabProcess (see its docstring: .endpoints, .ca_path, .u
 .credentials(host, domain), .session(host, https=..), .world(), .audit(), .control(action, **kw),
 .status_text(), .wait_reachable(host), .stop()).
 
-Also a plain helper for the hvsim tests: wait_until(pred, timeout) (import it by name).
+Also plain helpers for the hvsim tests (import them by name): wait_until(pred, timeout), and
+run_provider_script(world, host, name, params): one of hvprovider/scripts run in-process on a World
+exactly as the transport sends it (bootstrap.ps1, the payload of transport.build_payload with its
+"# Include:" libraries on stdin), its answer read by transport.parse_result.
 """
 import time
 
@@ -48,3 +51,24 @@ def wait_until(pred, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.005)
     return pred()
+
+
+class _Stdin:
+    """What the protocol layer hands the interpreter: the payload the client sent on stdin."""
+
+    def __init__(self, data: bytes) -> None:
+        self.text = data.decode("ascii")
+
+    def read_all(self) -> str:
+        return self.text
+
+
+def run_provider_script(world, host: str, name: str, params: dict, user: str = "HYPER\\Administrator") -> dict:
+    """hvprovider/scripts/<name> on `host` of an in-process World, as the transport runs it (no WinRM)."""
+    from hvprovider import transport
+    from hvsim.cmdlets.registry import CmdletContext, Session
+    from hvsim.powershell import execute
+
+    ctx = CmdletContext(world=world, session=Session(host=host, user=user, auth="ntlm", can_delegate=False))
+    result = execute(transport.load_script("bootstrap.ps1"), ctx, _Stdin(transport.build_payload(name, params)))
+    return transport.parse_result(host, name, result.stdout.encode("utf-8"), b"", result.exit_code)

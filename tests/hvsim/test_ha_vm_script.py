@@ -5,35 +5,12 @@ New-VM made for it, and deleting it removes exactly those; a VM whose name the f
 matches as a wildcard is never touched."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from hvsim.cmdlets.registry import CmdletContext, Session
-from hvsim.powershell import execute
-
+from hvsim_fixtures import run_provider_script
 from test_cluster_helpers import GB, build_cluster, build_csv, build_vm, lab_world, run
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "hvprovider" / "scripts"
-
-
-class _Stdin:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def read_all(self) -> str:
-        return self.text
 
 
 def _ha_vm(world, params: dict) -> dict:
-    payload = json.dumps({"name": "highly_available_vm.ps1", "params": params,
-                          "script": (SCRIPTS / "highly_available_vm.ps1").read_text(encoding="ascii")},
-                         ensure_ascii=True)
-    ctx = CmdletContext(world=world, session=Session(host="HV01", user="HYPER\\Administrator", auth="ntlm",
-                                                     can_delegate=False))
-    result = execute((SCRIPTS / "bootstrap.ps1").read_text(encoding="ascii"), ctx, _Stdin(payload + "\r\n"))
-    doc = json.loads([ln for ln in result.stdout.splitlines() if ln.startswith('{"ok":')][-1])
-    assert doc["ok"], doc
-    return doc["result"][-1]
+    return run_provider_script(world, "HV01", "highly_available_vm.ps1", params)
 
 
 def _vms(world) -> dict:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hvsim.cmdlets.registry import CmdletContext, Session
 from hvsim.powershell import execute
 from hvsim.world import storage as st
 
+from hvsim_fixtures import run_provider_script
 from test_storage_helpers import TARGET_IQN, build_lab_storage, make_world
 
 TARGET_SETUP = r"""
@@ -114,29 +114,6 @@ def test_storage_one_liners_pipe_cim_objects_between_cmdlets(tmp_path):
 
 
 # ------------------------------------------------------------------ the provider's iscsi_volume.ps1
-SCRIPTS = Path(__file__).resolve().parents[2] / "hvprovider" / "scripts"
-
-
-class _Stdin:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def read_all(self) -> str:
-        return self.text
-
-
-def _provider_script(world, host, name, params):
-    """Run hvprovider/scripts/<name> as the transport does: bootstrap.ps1 with the JSON payload on stdin."""
-    payload = json.dumps({"name": name, "script": (SCRIPTS / name).read_text(encoding="ascii"), "params": params},
-                         ensure_ascii=True)
-    ctx = CmdletContext(world=world, session=Session(host=host, user="HYPER\\Administrator", auth="ntlm",
-                                                     can_delegate=False))
-    result = execute((SCRIPTS / "bootstrap.ps1").read_text(encoding="ascii"), ctx, _Stdin(payload + "\r\n"))
-    doc = json.loads([ln for ln in result.stdout.splitlines() if ln.startswith('{"ok":')][-1])
-    assert doc["ok"], doc
-    return doc["result"][-1]
-
-
 def test_iscsi_volume_kept_file_is_imported_when_the_volume_comes_back(tmp_path):
     # IscsiVolume(keep_file=True) destroyed, then created again: the kept .vhdx is registered again
     # (Import-IscsiVirtualDisk) with its size, mapped, and grown when size_bytes asks for more
@@ -145,12 +122,12 @@ def test_iscsi_volume_kept_file_is_imported_when_the_volume_comes_back(tmp_path)
     path = "C:\\iSCSIVirtualDisks\\storage.vhdx"
     volume = {"Path": path, "SizeBytes": 40 << 30, "DiskType": "Dynamic", "TargetName": "Cluster", "Lun": 1,
               "KeepFile": True}
-    before = _provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Get"})
+    before = run_provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Get"})
     assert before["Exists"] and before["TargetName"] == "Cluster"
-    removed = _provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Remove"})
+    removed = run_provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Remove"})
     assert removed["Exists"] is False and removed["FileExists"] is True
     assert removed["Changes"] == ["unmapped from Cluster", "removed disk"]
-    back = _provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Set", "SizeBytes": 50 << 30})
+    back = run_provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Set", "SizeBytes": 50 << 30})
     assert back["Changes"] == ["imported existing file", "grew disk", "mapped to Cluster"]
     assert back["Adopted"] is True and back["Exists"] and (back["TargetName"], back["Lun"]) == ("Cluster", 1)
     assert back["SizeBytes"] == 50 << 30 and back["DiskType"] == "Dynamic"
@@ -159,5 +136,5 @@ def test_iscsi_volume_kept_file_is_imported_when_the_volume_comes_back(tmp_path)
         vd = st.get_virtual_disk(world, "DC01", path)
     assert (vd["size"], vd["serial"]) == (50 << 30, back["SerialNumber"])
     # converged: a second Set changes nothing
-    again = _provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Set", "SizeBytes": 50 << 30})
+    again = run_provider_script(world, "DC01", "iscsi_volume.ps1", {**volume, "Mode": "Set", "SizeBytes": 50 << 30})
     assert again["Changes"] == [] and again["SerialNumber"] == back["SerialNumber"]
