@@ -157,12 +157,17 @@ def _dn(fqdn: str) -> str:
     return ",".join(f"DC={label}" for label in fqdn.split("."))
 
 
+def _level(dom: dict, key: str) -> tuple[str, str, int]:
+    """(the DC's FQDN, the functional level's name and number) of the domain or forest (key: domain_mode
+    or forest_mode, as Install-ADDSForest set it)."""
+    mode = dom.get(key, "Windows2016")
+    return f"{dom['controller']}.{dom['fqdn']}", mode, next((v for n, v in LEVELS.values() if n == mode), 7)
+
+
 @cmdlet("Get-ADDomain")
 def get_addomain(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     dom = _directory(ctx, "Get-ADDomain")
-    dc = f"{dom['controller']}.{dom['fqdn']}"
-    mode = dom.get("domain_mode", "Windows2016")
-    level = next((v for n, v in LEVELS.values() if n == mode), 7)
+    dc, mode, level = _level(dom, "domain_mode")
     return [PSObject({
         "DNSRoot": dom["fqdn"],
         "NetBIOSName": dom["netbios"],
@@ -184,9 +189,7 @@ def get_addomain(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
 @cmdlet("Get-ADForest")
 def get_adforest(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     dom = _directory(ctx, "Get-ADForest")
-    dc = f"{dom['controller']}.{dom['fqdn']}"
-    mode = dom.get("forest_mode", "Windows2016")
-    level = next((v for n, v in LEVELS.values() if n == mode), 7)
+    dc, mode, level = _level(dom, "forest_mode")
     return [PSObject({
         "Name": dom["fqdn"],
         "RootDomain": dom["fqdn"],
