@@ -3,6 +3,7 @@
 Every resource runs PowerShell (the ``.ps1`` files in ``hvprovider/scripts``) on Windows hosts
 over WinRM. Resources, in the order a lab builds them:
 
+- ``LabMachine``         a VM on one Hyper-V host that becomes a lab server (the lab as nested VMs)
 - ``DomainController``   the first domain controller of a new forest (the seed's step 1)
 - ``LabFirewall``        the inbound firewall rules a lab host needs, enabled (the firewall stays on)
 - ``ManagementTools``    the cluster and Hyper-V management tools on the admin server
@@ -27,6 +28,7 @@ from .cluster_node import ClusterNode, ClusterNodeArgs, NodeDisk
 from .connection import ConnectionArgs
 from .domain_controller import DomainController, DomainControllerArgs
 from .lab_firewall import LabFirewall, LabFirewallArgs
+from .lab_machine import LabMachine, LabMachineArgs
 from .management_tools import ManagementTools, ManagementToolsArgs
 from .errors import HvProviderError
 from .failover_cluster import FailoverCluster, FailoverClusterArgs
@@ -42,6 +44,6 @@ __all__ = [
     "ClusterLab", "ClusterLabArgs", "ClusterLabConfig", "ClusterNode", "ClusterNodeArgs", "ConnectionArgs",
     "DomainController", "DomainControllerArgs", "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM",
     "HighlyAvailableVMArgs", "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
-    "LabFirewall", "LabFirewallArgs", "LabHost", "LabNode", "LabVM", "LabVolume", "ManagementTools",
+    "LabFirewall", "LabFirewallArgs", "LabHost", "LabMachine", "LabMachineArgs", "LabNode", "LabVM", "LabVolume", "ManagementTools",
     "ManagementToolsArgs", "NodeDisk", "NodeStorage", "NodeStorageArgs", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
 ]
