@@ -69,6 +69,7 @@ from .failover_cluster import FailoverCluster, FailoverClusterArgs, FailoverClus
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs, HighlyAvailableVMProvider, folder_path
 from .iscsi_target import IscsiTarget, IscsiTargetArgs, IscsiTargetProvider
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs, IscsiVolumeProvider
+from .lab_machine import ADAPTER_FIELDS, LabMachine, LabMachineArgs, LabMachineProvider
 from .management_tools import ManagementTools, ManagementToolsArgs
 from .node_storage import NodeStorage, NodeStorageArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs, SharedVolumeProvider
@@ -77,11 +78,12 @@ from .validation import Prop, is_unknown, netbios_name, validate
 
 @dataclass
 class LabHost:
-    """A host the lab talks to: its NetBIOS name and WinRM connection."""
+    """A host the lab talks to: its NetBIOS name and WinRM connection (None when the lab builds it as a
+    LabMachine: ``machine_host``)."""
 
     name: str
-    connection: "ConnectionArgs | Mapping[str, Any]"
-    address: Optional[str] = None  # iSCSI portal address the nodes use (storage host only)
+    connection: "ConnectionArgs | Mapping[str, Any] | None" = None
+    address: Optional[str] = None  # iSCSI portal address the nodes use (storage host only); a LabMachine's IP
 
 
 @dataclass
@@ -89,8 +91,30 @@ class LabNode:
     """A Hyper-V host that becomes a cluster node."""
 
     name: str
+    connection: "ConnectionArgs | Mapping[str, Any] | None" = None
+    vm_nic: Optional[str] = None  # NIC the VM switch is bound to (required)
+    address: Optional[str] = None  # with machine_host: the LabMachine's management IPv4 (its WinRM address)
+    vm_nic_address: Optional[str] = None  # with machine_host: the IPv4 of its second adapter, named vm_nic
+
+
+@dataclass
+class MachineHost:
+    """The one Hyper-V host that carries the lab's servers as nested VMs (LabMachine's fields): with it,
+    the storage host and the nodes are LabMachines on this host, built from generalized images, and
+    the lab needs nothing prepared but this host, its switch and the images."""
+
+    name: str                    # the host's name (hostPasswords key; names the resources)
     connection: "ConnectionArgs | Mapping[str, Any]"
-    vm_nic: str  # NIC the VM switch is bound to
+    switch: str                  # the host's virtual switch for the lab network
+    image_path: str              # generalized Windows Server image (the storage host / DC)
+    node_image_path: Optional[str] = None  # generalized image of the nodes (default: image_path)
+    folder: str = "C:\\Lab"
+    disk_mode: str = "differencing"
+    time_zone: str = "UTC"
+    prefix_length: int = 24
+    storage_memory_bytes: Any = "2GB"
+    node_memory_bytes: Any = "4GB"  # nested Hyper-V: at least 4GB
+    processor_count: int = 2
 
 
 @dataclass
@@ -151,6 +175,9 @@ class ClusterLabConfig:
     skip_validation: bool = False
     domain_controller: Optional[LabDomainController] = None
     management_tools: bool = False
+    machine_host: Optional[MachineHost] = None
+    # with machine_host: each machine's local Administrator password, by host name
+    machine_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any, passwords: "Mapping[str, pulumi.Input[str]] | pulumi.Output",
@@ -174,7 +201,9 @@ class ClusterLabConfig:
             """{typed field: value} of the keys the user wrote (the dataclasses hold the defaults)."""
             return {f: section[k] for k, f in keys.items() if section and section.get(k) is not None}
 
-        def connection(host: Mapping[str, Any]) -> dict:
+        def connection(host: Mapping[str, Any]) -> Optional[dict]:
+            if host.get("connection") is None:
+                return None  # built as a LabMachine (machineHost)
             return {_snake(k): v for k, v in host["connection"].items() if v is not None}
 
         storage = values["storageHost"]
@@ -187,7 +216,8 @@ class ClusterLabConfig:
         vm_keys = {_camel(f.name): f.name for f in dataclasses.fields(LabVM)}
         config = cls(
             storage_host=LabHost(name=storage["name"], connection=connection(storage), address=storage.get("address")),
-            nodes=[LabNode(name=n["name"], connection=connection(n), vm_nic=n["vmNic"]) for n in values["nodes"]],
+            nodes=[LabNode(name=n["name"], connection=connection(n), vm_nic=n["vmNic"], address=n.get("address"),
+                           vm_nic_address=n.get("vmNicAddress")) for n in values["nodes"]],
             domain_fqdn=values["domain"]["fqdn"],
             domain_username=values["domain"]["username"],
             domain_password=domain_password,
@@ -204,13 +234,24 @@ class ClusterLabConfig:
                 safe_mode_password=dsrm_password,
                 **given(forest, {"netbiosName": "domain_netbios_name", "forestMode": "forest_mode",
                                  "domainMode": "domain_mode"})),
+            machine_host=None if values.get("machineHost") is None else MachineHost(
+                connection=connection(values["machineHost"]),
+                **given(values["machineHost"], {_camel(f.name): f.name for f in dataclasses.fields(MachineHost)
+                                                if f.name != "connection"})),
         )
         failures = lab_failures(config)
         if failures:
             raise _config_error("stack config lab", [CheckFailure(_config_path(f.property), f.reason) for f in failures],
                                 prefix="lab.")
-        for host in (config.storage_host, *config.nodes):
-            host.connection.setdefault("password", _password_of(passwords, host.name))  # type: ignore[union-attr]
+        hosts: list[Any] = [config.storage_host, *config.nodes]
+        if config.machine_host is not None:
+            hosts.append(config.machine_host)
+        for host in hosts:
+            if host.connection is not None:
+                host.connection.setdefault("password", _password_of(passwords, host.name))  # type: ignore[union-attr]
+        if config.machine_host is not None:
+            # a LabMachine's Administrator password is the host's entry in hostPasswords
+            config.machine_passwords = {h.name: _password_of(passwords, h.name) for h in hosts[:-1]}
         return config
 
 
@@ -248,16 +289,30 @@ def _volume_name(value: str) -> str | None:
 
 _CN, _FC, _HA, _IT, _IV, _SV = (ClusterNodeProvider, FailoverClusterProvider, HighlyAvailableVMProvider,
                                 IscsiTargetProvider, IscsiVolumeProvider, SharedVolumeProvider)
-_DC = DomainControllerProvider
+_DC, _LM = DomainControllerProvider, LabMachineProvider
 _OPTIONAL = {"required": False, "default": None}  # the dataclasses hold the lab's defaults
 _HOST_NAME = Prop("name", "str", required=True, checks=(netbios_name,), doc="the host's computer name, e.g. HV01")
+_ADAPTER = {p.name: p for p in ADAPTER_FIELDS}
+_IP = dataclasses.replace(_ADAPTER["ip_address"], required=False)
+# MachineHost's fields, each checked as the LabMachine input it feeds
+MACHINE_HOST_FIELDS: tuple[Prop, ...] = (
+    _HOST_NAME, Prop("connection", "any", required=True),
+    dataclasses.replace(_ADAPTER["switch"], name="switch"),
+    _prop(_LM, "image_path"), _prop(_LM, "image_path", "node_image_path", **_OPTIONAL),
+    _prop(_LM, "folder", **_OPTIONAL), _prop(_LM, "disk_mode", **_OPTIONAL), _prop(_LM, "time_zone", **_OPTIONAL),
+    dataclasses.replace(_ADAPTER["prefix_length"], default=None),
+    _prop(_LM, "memory_bytes", "storage_memory_bytes", **_OPTIONAL),
+    _prop(_LM, "memory_bytes", "node_memory_bytes", **_OPTIONAL),
+    _prop(_LM, "processor_count", **_OPTIONAL),
+)
 VM_FIELDS = tuple(_prop(_HA, f.name, **_OPTIONAL) for f in dataclasses.fields(LabVM))
 VOLUME_FIELDS = (Prop("name", "str", required=True, checks=(_volume_name,)), _prop(_IV, "size_bytes"))
 LAB_SPEC: tuple[Prop, ...] = (
     Prop("storage_host", "dict", required=True, fields=(
-        _HOST_NAME, Prop("connection", "any", required=True), _prop(_CN, "target_portal_address", "address"))),
+        _HOST_NAME, Prop("connection", "any"), _prop(_CN, "target_portal_address", "address"))),
     Prop("nodes", "list", required=True, item_kind="dict", fields=(
-        _HOST_NAME, Prop("connection", "any", required=True), _prop(_CN, "switch_adapter", "vm_nic", required=True))),
+        _HOST_NAME, Prop("connection", "any"), _prop(_CN, "switch_adapter", "vm_nic", required=True),
+        dataclasses.replace(_IP, name="address"), dataclasses.replace(_IP, name="vm_nic_address"))),
     _prop(_CN, "domain_name", "domain_fqdn", required=True),
     _prop(_CN, "domain_join_username", "domain_username", required=True),
     Prop("domain_password", "any", required=True, secret=True),
@@ -277,16 +332,19 @@ LAB_SPEC: tuple[Prop, ...] = (
         Prop("safe_mode_password", "any", required=True, secret=True),
         _prop(_DC, "domain_netbios_name"), _prop(_DC, "forest_mode", **_OPTIONAL), _prop(_DC, "domain_mode", **_OPTIONAL))),
     Prop("management_tools", "bool", doc="install the cluster and Hyper-V management tools on the storage host"),
+    Prop("machine_host", "dict", fields=MACHINE_HOST_FIELDS),
+    Prop("machine_passwords", "any", secret=True),
 )
 
 # The stack config's shape (camelCase keys, grouped), checked with the same Props.
-_CONFIG_HOST_FIELDS = (_HOST_NAME, Prop("connection", "dict", required=True,
-                                        fields=tuple(_camel_prop(f) for f in CONNECTION_FIELDS)))
+_CONFIG_CONNECTION = Prop("connection", "dict", fields=tuple(_camel_prop(f) for f in CONNECTION_FIELDS))
+_CONFIG_HOST_FIELDS = (_HOST_NAME, _CONFIG_CONNECTION)
 CONFIG_SPEC: tuple[Prop, ...] = (
     Prop("storageHost", "dict", required=True, fields=(
         *_CONFIG_HOST_FIELDS, _prop(_CN, "target_portal_address", "address"))),
     Prop("nodes", "list", required=True, item_kind="dict", fields=(
-        *_CONFIG_HOST_FIELDS, _prop(_CN, "switch_adapter", "vmNic", required=True))),
+        *_CONFIG_HOST_FIELDS, _prop(_CN, "switch_adapter", "vmNic", required=True),
+        dataclasses.replace(_IP, name="address"), dataclasses.replace(_IP, name="vmNicAddress"))),
     Prop("domain", "dict", required=True, fields=(
         _prop(_CN, "domain_name", "fqdn", required=True), _prop(_CN, "domain_join_username", "username", required=True))),
     Prop("cluster", "dict", required=True, fields=(
@@ -303,6 +361,9 @@ CONFIG_SPEC: tuple[Prop, ...] = (
         _prop(_DC, "domain_netbios_name", "netbiosName"), _prop(_DC, "forest_mode", "forestMode", **_OPTIONAL),
         _prop(_DC, "domain_mode", "domainMode", **_OPTIONAL))),
     Prop("managementTools", "bool"),
+    Prop("machineHost", "dict", fields=(
+        dataclasses.replace(_CONFIG_CONNECTION, required=True),
+        *(_camel_prop(f) for f in MACHINE_HOST_FIELDS if f.name != "connection"))),
 )
 
 # typed field -> stack config key, where they differ by more than camelCase
@@ -311,7 +372,7 @@ _CONFIG_KEYS = {"storage_host": "storageHost", "domain_fqdn": "domain.fqdn", "do
                 "skip_validation": "cluster.skipValidation", "quorum_size_bytes": "storage.quorumSize",
                 "storage_size_bytes": "storage.storageSize", "target_name": "storage.targetName",
                 "vhd_folder": "storage.folder", "csv_label": "storage.csvLabel", "extra_volumes": "storage.extraVolumes",
-                "domain_controller": "domainController"}
+                "domain_controller": "domainController", "machine_host": "machineHost"}
 
 
 def _plain(value: Any) -> Any:
@@ -332,6 +393,7 @@ def lab_failures(config: ClusterLabConfig) -> list[CheckFailure]:
     nodes = [short_name(n.name) for n in config.nodes]
     if not nodes:
         return [CheckFailure("nodes", "needs at least one node")]
+    failures += _machine_failures(config)
     for i, node in enumerate(nodes):
         if node in nodes[:i]:
             failures.append(CheckFailure(f"nodes[{i}].name", f"{config.nodes[i].name!r} is listed twice"))
@@ -353,6 +415,35 @@ def lab_failures(config: ClusterLabConfig) -> list[CheckFailure]:
             failures.append(CheckFailure(f"extra_volumes[{i}].name",
                                          f"{volume.name!r} is taken (quorum, storage and each extra volume name one LUN)"))
         volumes.append(volume.name.lower())
+    return failures
+
+
+def _machine_failures(config: ClusterLabConfig) -> list[CheckFailure]:
+    """Either every host has a connection, or machine_host builds them (then each needs its addresses)."""
+    failures = []
+    hosts = [("storage_host", config.storage_host)] + [(f"nodes[{i}]", n) for i, n in enumerate(config.nodes)]
+    if config.machine_host is None:
+        for path, host in hosts:
+            if host.connection is None:
+                failures.append(CheckFailure(f"{path}.connection", "required (or declare machine_host: the lab then "
+                                             "builds this host as a LabMachine and connects to it itself)"))
+        return failures
+    seen: dict[str, str] = {}
+    for path, host in hosts:
+        if host.connection is not None:
+            failures.append(CheckFailure(f"{path}.connection", "not allowed with machine_host: the host is built as a "
+                                         "LabMachine and the lab connects to it at its address"))
+        wanted = [("address", host.address)]
+        if isinstance(host, LabNode):
+            wanted.append(("vm_nic_address", host.vm_nic_address))
+        for key, value in wanted:
+            if not value:
+                failures.append(CheckFailure(f"{path}.{key}", "required with machine_host (the machine's static IPv4 "
+                                             "address on the lab switch)"))
+            elif not is_unknown(value) and value in seen:
+                failures.append(CheckFailure(f"{path}.{key}", f"{value} is also {seen[value]}"))
+            elif not is_unknown(value):
+                seen[value] = f"{path}.{key}"
     return failures
 
 
@@ -407,9 +498,15 @@ class ClusterLab(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         domain = config.domain_fqdn.lower()
         node_names = [n.name for n in config.nodes]
-        first = config.nodes[0]
+        # with machine_host the hosts are first built as LabMachines, and reached at their addresses
+        self.machines: dict[str, LabMachine] = self._machines(name, config, child) if config.machine_host else {}
+        connections = {h.name: self.machines[h.name].machine_connection if self.machines else h.connection
+                       for h in (config.storage_host, *config.nodes)}
+        storage_connection = connections[config.storage_host.name]
+        node_connections = [connections[n.name] for n in config.nodes]
+        first_connection = node_connections[0]
         # the cluster resources talk to the first node, and to the others when it does not answer
-        others = [n.connection for n in config.nodes[1:]]
+        others = node_connections[1:]
 
         # the seed's step 1: the storage host becomes the forest's first DC before anything else runs on
         # it (the promotion restarts it); the nodes join the domain it answers for
@@ -419,7 +516,7 @@ class ClusterLab(pulumi.ComponentResource):
         if config.domain_controller is not None:
             forest = config.domain_controller
             self.domain_controller = DomainController(f"{name}-dc", DomainControllerArgs(
-                connection=config.storage_host.connection,
+                connection=storage_connection,
                 domain_name=config.domain_fqdn,
                 domain_netbios_name=forest.domain_netbios_name,
                 forest_mode=forest.forest_mode,
@@ -431,17 +528,17 @@ class ClusterLab(pulumi.ComponentResource):
         self.management_tools: Optional[ManagementTools] = None
         if config.management_tools:
             self.management_tools = ManagementTools(f"{name}-tools", ManagementToolsArgs(
-                connection=config.storage_host.connection), opts=storage_child)
+                connection=storage_connection), opts=storage_child)
 
         self.target = IscsiTarget(f"{name}-target", IscsiTargetArgs(
-            connection=config.storage_host.connection,
+            connection=storage_connection,
             target_name=config.target_name,
             initiator_ids=[f"DNSName:{n.lower()}.{domain}" for n in node_names],
             description=f"LUNs of cluster {config.cluster_name}"), opts=storage_child)
 
         def volume(resource: str, role: str, size: Any) -> IscsiVolume:
             return IscsiVolume(resource, IscsiVolumeArgs(
-                connection=config.storage_host.connection,
+                connection=storage_connection,
                 path=f"{config.vhd_folder.rstrip(chr(92))}\\{config.cluster_name.lower()}-{role}.vhdx",
                 size_bytes=size,
                 target_name=self.target.target_name), opts=storage_child)
@@ -455,25 +552,25 @@ class ClusterLab(pulumi.ComponentResource):
         # the node's long part (features, domain join, restart) needs nothing from the storage: it runs
         # while the target and volumes are created; only NodeStorage waits for them
         self.nodes = [ClusterNode(f"{name}-{n.name.lower()}", ClusterNodeArgs(
-            connection=n.connection,
+            connection=conn,
             domain_name=domain_name,
             domain_join_username=config.domain_username,
             domain_join_password=config.domain_password,
             attach_storage=False,
             switch_name=config.switch_name,
-            switch_adapter=n.vm_nic), opts=child) for n in config.nodes]
+            switch_adapter=n.vm_nic), opts=child) for n, conn in zip(config.nodes, node_connections)]
 
         # after its node (the target admits it by its domain FQDN) and after the storage (its inputs)
         self.node_storage = [NodeStorage(f"{name}-{n.name.lower()}-storage", NodeStorageArgs(
-            connection=n.connection,
+            connection=conn,
             target_portal_address=config.storage_host.address or config.storage_host.name,
             target_iqns=[self.target.target_iqn],
             disk_serial_numbers=[v.serial_number for v in volumes],
             disk_sizes=[v.size_bytes for v in volumes]), opts=pulumi.ResourceOptions(parent=self, depends_on=[node]))
-            for n, node in zip(config.nodes, self.nodes)]
+            for n, conn, node in zip(config.nodes, node_connections, self.nodes)]
 
         self.cluster = FailoverCluster(f"{name}-cluster", FailoverClusterArgs(
-            connection=first.connection,
+            connection=first_connection,
             domain_username=config.domain_username,
             domain_password=config.domain_password,
             name=config.cluster_name,
@@ -485,7 +582,7 @@ class ClusterLab(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.nodes, *self.node_storage]))
 
         self.shared_volume = SharedVolume(f"{name}-csv", SharedVolumeArgs(
-            connection=first.connection,
+            connection=first_connection,
             cluster_name=self.cluster.name,
             disk_serial=self.storage_volume.serial_number,
             label=config.csv_label,
@@ -493,7 +590,7 @@ class ClusterLab(pulumi.ComponentResource):
             alternate_connections=others), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]))
 
         self.vms = [HighlyAvailableVM(f"{name}-vm-{vm.name.lower()}", HighlyAvailableVMArgs(
-            connection=first.connection,
+            connection=first_connection,
             domain_username=config.domain_username,
             domain_password=config.domain_password,
             name=vm.name,
@@ -526,6 +623,39 @@ class ClusterLab(pulumi.ComponentResource):
             "target_iqn": self.target_iqn,
             "validation_summary": self.validation_summary,
         })
+
+    @staticmethod
+    def _machines(name: str, config: ClusterLabConfig, child: pulumi.ResourceOptions) -> dict[str, LabMachine]:
+        """The storage host and the nodes as LabMachines on machine_host: the storage host from image_path,
+        the nodes from node_image_path with nested virtualization and a second adapter (vm_nic) for the
+        VM switch; the nodes use the storage host (the DC) as their DNS server."""
+        host = config.machine_host
+        assert host is not None
+        settings = {k: v for k, v in (("folder", host.folder), ("disk_mode", host.disk_mode),
+                                      ("time_zone", host.time_zone), ("processor_count", host.processor_count))
+                    if v is not None}
+        prefix = host.prefix_length or 24
+        storage = config.storage_host
+        machines = {storage.name: LabMachine(f"{name}-machine-{storage.name.lower()}", LabMachineArgs(
+            connection=host.connection, name=storage.name, image_path=host.image_path,
+            administrator_password=config.machine_passwords[storage.name],
+            # a domain controller has no local accounts: its Administrator becomes the domain's
+            username="Administrator" if config.domain_controller is not None else None,
+            memory_bytes=host.storage_memory_bytes or "2GB",
+            network_adapters=[{"switch": host.switch, "ip_address": storage.address, "prefix_length": prefix}],
+            **settings), opts=child)}
+        for node in config.nodes:
+            machines[node.name] = LabMachine(f"{name}-machine-{node.name.lower()}", LabMachineArgs(
+                connection=host.connection, name=node.name, image_path=host.node_image_path or host.image_path,
+                administrator_password=config.machine_passwords[node.name],
+                memory_bytes=host.node_memory_bytes or "4GB", nested_virtualization=True,
+                network_adapters=[
+                    {"switch": host.switch, "name": "Ethernet", "ip_address": node.address, "prefix_length": prefix,
+                     "dns_servers": [storage.address]},
+                    {"switch": host.switch, "name": node.vm_nic, "ip_address": node.vm_nic_address,
+                     "prefix_length": prefix}],
+                **settings), opts=child)
+        return machines
 
 
 def _lab_args(resource_name: str, args: Optional[ClusterLabConfig], kwargs: Mapping[str, Any]) -> ClusterLabConfig:
