@@ -7,11 +7,15 @@ ENV_FILE := .venv/hvprovider.env
 # Puts the engine (from the env file setup writes) and the venv first on PATH.
 WITH_ENGINE := set -a && . ./$(ENV_FILE) && set +a && export PATH="$$PULUMI_ENGINE_BIN:$(CURDIR)/.venv/bin:$$PATH"
 PYTEST_ARGS ?=
+# `make lab LAB=nested`: the lab as nested VMs on one Hyper-V host (tools/lab.sh)
+LAB ?= seed
+export LAB
 
 .PHONY: help setup engine test lab
 
 help:
 	@echo "make lab     set up, then bring the seed lab up on hvsim (tools/lab.sh)"
+	@echo "             LAB=nested: the same lab as nested VMs on one Hyper-V host (LabMachine)"
 	@echo "make test    set up, then run the test suite"
 	@echo "make setup   venv + pinned packages + Pulumi engine (tools/setup.sh)"
 	@echo "make engine  build (or reuse) the pinned Pulumi engine in the cache (tools/build-engine.sh)"

@@ -7,12 +7,20 @@
 #   tools/lab.sh status   print the stack outputs and `python -m hvsim status`
 #   tools/lab.sh drill    the seed's three tests against the running lab (python -m hvprovider.drill):
 #                         live migration, quick migration, power loss of the VM's owner, with downtimes
-#   tools/lab.sh reset    stop hvsim and forget both worlds (.hvsim-state/ and .pulumi-state/): for when
-#                         one of them was deleted or damaged by hand and they no longer match
+#   tools/lab.sh reset    stop hvsim and forget this variant's world and stack (.hvsim-state/ and the
+#                         stack's state): for when one of them was deleted or damaged by hand and they
+#                         no longer match
+#
+# The variant (LAB=..., also `make lab LAB=nested`):
+#   LAB=seed (default)  three installed, unconfigured servers (hvsim/labs/seed.yaml), stack `hvsim`
+#   LAB=nested          ONE Hyper-V host with a switch and generalized images (hvsim/labs/nested.yaml),
+#                       stack `hvsim-nested`: the three servers are first built as LabMachines (nested
+#                       VMs), then the same lab on them; `down` leaves the host as it was
 #
 # Where things live (all git-ignored, inside the repository):
-#   .hvsim-state/    hvsim's world (state.json, audit.jsonl, endpoints.json, server.log, hvsim.pid)
-#   .pulumi-state/   the Pulumi file backend (PULUMI_BACKEND_URL) and PULUMI_HOME
+#   .hvsim-state/    hvsim's world (state.json, audit.jsonl, endpoints.json, server.log, hvsim.pid);
+#                    .hvsim-state-nested/ for LAB=nested
+#   .pulumi-state/   the Pulumi file backend (PULUMI_BACKEND_URL) and PULUMI_HOME (both stacks)
 #
 # The lab passphrase: the `hvsim` stack's secrets (stacks/Pulumi.hvsim.yaml) are encrypted with the
 # passphrase "hvsim-lab". It protects only the passwords of the SIMULATED lab in hvsim/labs/seed.yaml
@@ -23,10 +31,23 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-STACK=hvsim
 LAB_PASSPHRASE=hvsim-lab
-LAB_FILE="$ROOT/hvsim/labs/seed.yaml"
-HVSIM_STATE="$ROOT/.hvsim-state"
+case "${LAB:-seed}" in
+    seed)
+        STACK=hvsim
+        LAB_FILE="$ROOT/hvsim/labs/seed.yaml"
+        HVSIM_STATE="$ROOT/.hvsim-state"
+        ;;
+    nested)
+        STACK=hvsim-nested
+        LAB_FILE="$ROOT/hvsim/labs/nested.yaml"
+        HVSIM_STATE="$ROOT/.hvsim-state-nested"
+        ;;
+    *)
+        printf 'lab: ERROR: LAB=%s: allowed: seed (default), nested\n' "$LAB" >&2
+        exit 1
+        ;;
+esac
 PULUMI_STATE="$ROOT/.pulumi-state"
 PYTHON="$ROOT/.venv/bin/python"
 
@@ -74,7 +95,7 @@ start_hvsim() {
         [ -f "$HVSIM_STATE/endpoints.json" ] && return
         kill -0 "$(cat "$HVSIM_STATE/hvsim.pid")" 2>/dev/null || {
             tail -n 30 "$HVSIM_STATE/server.log" >&2 || true
-            die "hvsim exited during start (log above; another process may hold 127.0.10.x:5985)"
+            die "hvsim exited during start (log above; another process may hold one of $(basename "$LAB_FILE")'s addresses)"
         }
         sleep 0.1
     done
@@ -130,8 +151,11 @@ case "${1:-up}" in
         ;;
     reset)
         stop_hvsim
-        rm -rf "$HVSIM_STATE" "$PULUMI_STATE"
-        say "removed .hvsim-state/ and .pulumi-state/; the next tools/lab.sh starts from the seed lab"
+        rm -rf "$HVSIM_STATE"
+        # only this variant's stack: the other variant's world and state stay as they are
+        pulumi stack rm --yes --force --stack "$STACK" >/dev/null 2>&1 \
+            || rm -rf "$PULUMI_STATE/backend/.pulumi/stacks/hvlab/$STACK".json* "$PULUMI_STATE/backend/.pulumi/history/hvlab/$STACK"
+        say "removed $(basename "$HVSIM_STATE")/ and the $STACK stack; the next tools/lab.sh starts from $(basename "$LAB_FILE")"
         ;;
     *)
         die "usage: tools/lab.sh [up|down|status|drill|reset]"
