@@ -69,11 +69,11 @@ from .failover_cluster import FailoverCluster, FailoverClusterArgs, FailoverClus
 from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs, HighlyAvailableVMProvider, folder_path
 from .iscsi_target import IscsiTarget, IscsiTargetArgs, IscsiTargetProvider
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs, IscsiVolumeProvider
-from .lab_machine import ADAPTER_FIELDS, LabMachine, LabMachineArgs, LabMachineProvider
+from .lab_machine import ADAPTER_FIELDS, NESTED_MIN_MEMORY, LabMachine, LabMachineArgs, LabMachineProvider
 from .management_tools import ManagementTools, ManagementToolsArgs
 from .node_storage import NodeStorage, NodeStorageArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs, SharedVolumeProvider
-from .validation import Prop, is_unknown, netbios_name, validate
+from .validation import Prop, format_size, is_unknown, netbios_name, validate
 
 
 @dataclass
@@ -428,6 +428,10 @@ def _machine_failures(config: ClusterLabConfig) -> list[CheckFailure]:
                 failures.append(CheckFailure(f"{path}.connection", "required (or declare machine_host: the lab then "
                                              "builds this host as a LabMachine and connects to it itself)"))
         return failures
+    memory = config.machine_host.node_memory_bytes
+    if isinstance(memory, int) and memory < NESTED_MIN_MEMORY:
+        failures.append(CheckFailure("machine_host.node_memory_bytes", (
+            f"{format_size(memory)} is too little for a node: the nodes are nested Hyper-V hosts, allowed 4GB or more")))
     seen: dict[str, str] = {}
     for path, host in hosts:
         if host.connection is not None:

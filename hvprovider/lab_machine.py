@@ -70,7 +70,7 @@ from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .domain_controller import dsrm_password
 from .highly_available_vm import folder_path
-from .validation import (Prop, contains_unknown, ipv4, is_unknown, netbios_name, number_between, require_unique,
+from .validation import (Prop, contains_unknown, format_size, ipv4, is_unknown, netbios_name, number_between, require_unique,
                          size_between, windows_path)
 
 SCRIPT = "lab_machine.ps1"
@@ -206,7 +206,7 @@ class LabMachineProvider(HvProvider):
         nested, memory = news.get("nested_virtualization"), news.get("memory_bytes")
         if nested is True and isinstance(memory, int) and memory < NESTED_MIN_MEMORY:
             failures.append(CheckFailure("memory_bytes", (
-                f"{memory} bytes is too little for a nested Hyper-V host (nested_virtualization=true): allowed "
+                f"{format_size(memory)} is too little for a nested Hyper-V host (nested_virtualization=true): allowed "
                 f"4GB or more (its own Windows, the hypervisor, and the memory of the VMs it will run)")))
         if olds and olds.get("administrator_password") is not None:
             new = news.get("administrator_password")
