@@ -36,7 +36,7 @@ from .highly_available_vm import HighlyAvailableVM, HighlyAvailableVMArgs
 from .iscsi_target import IscsiTarget, IscsiTargetArgs
 from .iscsi_volume import IscsiVolume, IscsiVolumeArgs
 from .node_storage import NodeStorage, NodeStorageArgs
-from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume
+from .lab import ClusterLab, ClusterLabArgs, ClusterLabConfig, LabHost, LabNode, LabVM, LabVolume, MachineHost
 from .powershell_script import PowerShellScript, PowerShellScriptArgs
 from .shared_volume import SharedVolume, SharedVolumeArgs
 
@@ -45,5 +45,5 @@ __all__ = [
     "DomainController", "DomainControllerArgs", "FailoverCluster", "FailoverClusterArgs", "HighlyAvailableVM",
     "HighlyAvailableVMArgs", "HvProviderError", "IscsiTarget", "IscsiTargetArgs", "IscsiVolume", "IscsiVolumeArgs",
     "LabFirewall", "LabFirewallArgs", "LabHost", "LabMachine", "LabMachineArgs", "LabNode", "LabVM", "LabVolume", "ManagementTools",
-    "ManagementToolsArgs", "NodeDisk", "NodeStorage", "NodeStorageArgs", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
+    "MachineHost", "ManagementToolsArgs", "NodeDisk", "NodeStorage", "NodeStorageArgs", "PowerShellScript", "PowerShellScriptArgs", "SharedVolume", "SharedVolumeArgs",
 ]

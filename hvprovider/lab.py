@@ -32,12 +32,18 @@ in camelCase there):
                    seed's step 1); leave it out when the domain exists (then the storage host is a member
                    or the DC already, and DomainController is not declared)
     management_tools   True: the cluster and Hyper-V management tools on the storage host (step 4)
+    machine_host   MachineHost(name, connection, switch, image_path, ...): the lab on ONE Hyper-V host;
+                   the storage host and the nodes are first built there as LabMachines (nested VMs,
+                   from generalized images) and reached at their addresses (storage_host.address;
+                   nodes' address and vm_nic_address), so they take no connection; machine_passwords
+                   holds each one's Administrator password (from_dict: hostPasswords)
 
 Each field is checked with the Prop of the resource input it feeds (LAB_SPEC, CONFIG_SPEC: derived
 from the resources' SPEC tables, never restated), then by the lab's own rules (``lab_failures``), before
 any resource is registered; a problem is an ``errors.ArgumentError`` naming the field's path.
 
-What a larger stack builds on (attributes): domain_controller (or None), management_tools (or None), target, quorum_volume, storage_volume, extra_volumes
+What a larger stack builds on (attributes): machines (LabMachine by host name; empty without
+machine_host), domain_controller (or None), management_tools (or None), target, quorum_volume, storage_volume, extra_volumes
 (by name), nodes, node_storage (one per node, in the order of nodes), cluster, shared_volume, vm (= vms[0]), vms; docs/provider-cluster.md has an example.
 
 Resources and their order (dependencies follow the outputs that flow between them):
