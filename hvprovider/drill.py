@@ -68,7 +68,7 @@ def read_lab(stack: str, cwd: Path) -> Lab:
     """The lab from the stack's config (the shape __main__.py reads) and the VM's owner from its state."""
     config = read_config(stack, cwd)
     shape = config["lab"]
-    nodes = {node["name"].upper(): connection(node, config["hostPasswords"]) for node in shape["nodes"]}
+    nodes = {node["name"].upper(): connection(node, config["hostPasswords"], shape) for node in shape["nodes"]}
     vm = shape.get("vm") or {}
     lab = Lab(nodes=nodes, domain_username=shape["domain"]["username"], domain_password=config["domainPassword"],
               vm_name=vm.get("name", "TestVM"), pinned_owner=(vm.get("ownerNode") or "").upper() or None)

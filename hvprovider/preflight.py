@@ -17,6 +17,10 @@ stack) and, for the storage host and each node, in this order:
 | names | Resolve-DnsName of the other hosts, the domain and the storage host's FQDN | a name does not resolve (the domain's names only once its DC exists) |
 | CredSSP | Get-WSManCredSSP | never: reported, since ClusterNode enables the roles it needs |
 
+With ``machineHost`` (the lab as nested VMs) the servers do not exist yet: it checks that one Hyper-V
+host the same way (Hyper-V installed or installable); the switch and images are checked by each
+LabMachine before it changes anything.
+
 Exit status 1 when a check failed, else 0.
 """
 from __future__ import annotations
@@ -38,6 +42,7 @@ SUPPORTED_BUILDS = {"14393": "Windows Server 2016", "17763": "Windows Server 201
 MAX_SKEW_SECONDS = 300
 NODE_FEATURES = ("Hyper-V", "Failover-Clustering", "RSAT-Clustering-PowerShell", "Hyper-V-PowerShell")
 STORAGE_FEATURES = ("FS-iSCSITarget-Server",)
+MACHINE_HOST_FEATURES = ("Hyper-V", "Hyper-V-PowerShell")  # machineHost: the host that carries the LabMachines
 ACCESS_DENIED = 5
 
 
@@ -135,6 +140,10 @@ def run(config: dict) -> list[Row]:
     passwords = config["hostPasswords"]
     domain = str(shape["domain"]["fqdn"])
     storage = shape["storageHost"]
+    if shape.get("machineHost"):
+        # the lab's servers do not exist yet: the stack builds them as LabMachines on this one host
+        host = shape["machineHost"]
+        return check_host(host["name"], connection(host, passwords), MACHINE_HOST_FEATURES, [], None, True, domain)
     hosts = [(storage, STORAGE_FEATURES)] + [(n, NODE_FEATURES) for n in shape["nodes"]]
     all_names = [h["name"] for h, _ in hosts]
     # a stack that creates the forest (DomainController) starts before the domain exists

@@ -49,8 +49,16 @@ def read_config(stack: str, cwd: Path) -> dict[str, Any]:
     return config
 
 
-def connection(host: dict, passwords: dict) -> dict:
-    """A host entry's connection inputs (snake_case keys) with its password."""
+def connection(host: dict, passwords: dict, shape: dict | None = None) -> dict:
+    """A host entry's connection inputs (snake_case keys) with its password. A host the lab builds as a
+    LabMachine (``shape`` has machineHost) has no connection entry: it is reached at its address as
+    ClusterLab reaches it (the storage host of a new forest as ``Administrator``, the others as
+    ``<NAME>\\Administrator``)."""
+    if not host.get("connection") and shape and shape.get("machineHost"):
+        storage = host is shape.get("storageHost") or host.get("name") == (shape.get("storageHost") or {}).get("name")
+        user = "Administrator" if storage and shape.get("domainController") is not None else \
+            f"{str(host['name']).upper()}\\Administrator"
+        return {"host": host.get("address"), "username": user, "password": passwords.get(host["name"])}
     conn = {snake(k): v for k, v in (host.get("connection") or {}).items()}
     conn.setdefault("password", passwords.get(host["name"]))
     return conn
