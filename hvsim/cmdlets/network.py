@@ -261,7 +261,8 @@ def rename_net_adapter(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         if p.get("InputObject") is not None:
             names = [str(o.get_prop("Name")) for o in p["InputObject"]]
         elif p.get("InterfaceDescription") is not None:
-            names = [a["name"] for a in _adapters(h) for d in p["InterfaceDescription"] if like(a["description"], str(d))]
+            names = [a["name"] for a in _adapters(h) for d in p["InterfaceDescription"]
+                     if like(a["description"], str(d))]
         else:
             names = [a["name"] for a in _adapters(h) for n in p["Name"] if like(a["name"], str(n))]
             missing = [n for n in p["Name"] if not has_wildcard(str(n)) and
@@ -374,8 +375,10 @@ def set_net_connection_profile(ctx: CmdletContext, p: BoundParameters) -> Iterab
                         or f"({n['name']})" in str(o.get_prop("InterfaceAlias"))), None)
             if nic is not None and not (h.get("domain") and network_category(h, nic) == "DomainAuthenticated"):
                 nic["network_category"] = category   # a domain network stays DomainAuthenticated
-    return get_net_connection_profile(ctx, BoundParameters(InterfaceAlias=[o.get_prop("InterfaceAlias") for o in profiles])) \
-        if p.switch("PassThru") and profiles else []
+    if not (p.switch("PassThru") and profiles):
+        return []
+    return get_net_connection_profile(ctx, BoundParameters(InterfaceAlias=[o.get_prop("InterfaceAlias")
+                                                                           for o in profiles]))
 
 
 # ----------------------------------------------------------------------------- DnsClient
@@ -427,9 +430,10 @@ def _dns_objects(h: dict) -> list[PSObject]:
     out = []
     for a in _adapters(h):
         servers = list(a.get("dns_servers") or [])
-        for family, number, addresses in (("IPv4", 2, servers), ("IPv6", 23, [])):
+        for number, addresses in ((2, servers), (23, [])):          # AddressFamily: 2 IPv4, 23 IPv6
             out.append(PSObject({"InterfaceAlias": a["name"], "InterfaceIndex": a["if_index"],
-                                 "AddressFamily": number, "ServerAddresses": TypedArray(addresses, type_name="System.String[]"),
+                                 "AddressFamily": number,
+                                 "ServerAddresses": TypedArray(addresses, type_name="System.String[]"),
                                  "ElementName": a["name"]}, type_name=f"{_STD}/MSFT_DNSClientServerAddress"))
     out.append(PSObject({"InterfaceAlias": "Loopback Pseudo-Interface 1", "InterfaceIndex": 1, "AddressFamily": 2,
                          "ServerAddresses": TypedArray([], type_name="System.String[]"),

@@ -233,8 +233,8 @@ def enable_ps_remoting(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     are not modelled."""
     if not p.switch("Force"):
         # without -Force it asks for confirmation, which a remote session cannot answer
-        raise CmdletError("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not available.",
-                          "System.Management.Automation.PSInvalidOperationException", category="InvalidOperation",
+        raise CmdletError("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
+                          "available.", "System.Management.Automation.PSInvalidOperationException", category="InvalidOperation",
                           terminating=True, exception_type="System.Management.Automation.PSInvalidOperationException")
     out: list[str] = []
     with ctx.world.transaction():

@@ -122,6 +122,9 @@ def test_nested_virtualization_settings_of_a_vm(lab):
                    "category": "InvalidArgument"}
     assert [a["name"] for a in vm_record(lab, "HV01", "Nest1")["network_adapters"]] == \
         ["Network Adapter", "Cluster", "Spare"]
+    # the usual form: every adapter of the VM piped in
+    ok(lab, "HV01", "Get-VMNetworkAdapter -VMName Nest1 | Set-VMNetworkAdapter -MacAddressSpoofing Off")
+    assert [a["mac_address_spoofing"] for a in vm_record(lab, "HV01", "Nest1")["network_adapters"]] == [False] * 3
     ok(lab, "HV01", r"Stop-VM -Name Nest1 -TurnOff; Remove-VM -Name Nest1 -Force")
     assert not lab.world()["hosts"]["HV01"]["hyperv"]["vms"]
 
