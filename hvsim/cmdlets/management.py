@@ -16,6 +16,7 @@ from hvsim.world import features as feature_catalog
 from hvsim.world import hyperv
 from hvsim.world.core import parse_iso
 
+from . import network
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
 from .wildcards import like
 
@@ -268,7 +269,10 @@ def add_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                           exception_type="System.InvalidOperationException")
     ctx.sleep(JOIN_SECONDS)
     known_domain = dom and domain_name.lower() in (dom["fqdn"].lower(), dom["netbios"].lower())
-    if not known_domain or not world.dc_up():
+    with world.read():
+        # the DC is located through DNS: the joining machine's DNS client must ask the DC
+        located = world.dc_up() and network.dns_client_uses_dc(world, ctx.host())
+    if not known_domain or not located:
         raise _join_error(h, domain_name, "The specified domain either does not exist or could not be contacted.")
     cred = _credential(p)
     if cred is None or world.check_domain_credential(*cred) is None:

@@ -382,10 +382,31 @@ def set_net_connection_profile(ctx: CmdletContext, p: BoundParameters) -> Iterab
 
 
 # ----------------------------------------------------------------------------- DnsClient
+def dns_client_uses_dc(world: Any, h: dict) -> bool:
+    """Whether h's DNS client asks the domain's DNS server (the DC, with the DNS Server role).
+
+    A host whose NIC records carry no "dns_servers" is one the lab file set up to use the DC (True).
+    Once Set-DnsClientServerAddress has run, or for a new machine whose NICs start with none, one of
+    the addresses must be the DC's (or, on the DC itself, loopback)."""
+    nics = h.get("nics", [])
+    if not any("dns_servers" in n for n in nics):
+        return True
+    dom = world.domain()
+    dc = world.host(dom["controller"]) if dom and dom.get("controller") else None
+    if dc is None or dc["features"].get("DNS", {}).get("state") != "Installed":
+        return False
+    servers = {str(s) for n in nics for s in n.get("dns_servers") or []}
+    dc_addresses = {addr for n in dc.get("nics", []) for addr, _ in _addresses(n)}
+    if h["name"].lower() == dc["name"].lower():
+        dc_addresses |= {"127.0.0.1", "::1"}
+    return bool(servers & dc_addresses)
+
+
 def _resolve(world: Any, h: dict, name: str) -> str | None:
     """The IPv4 address `name` resolves to from host h, or None. Short names of the lab's hosts resolve
     (LLMNR/NetBIOS on the segment) unless the lab file sets `dns: broken` on h; a FQDN of the domain,
-    and the domain name itself, resolve only while a DC of the domain with the DNS Server role is up."""
+    and the domain name itself, resolve only while a DC of the domain with the DNS Server role is up and
+    h's DNS client uses it (dns_client_uses_dc)."""
     if str(h.get("dns", "")).lower() == "broken":
         return None
     name = name.rstrip(".").lower()
@@ -398,6 +419,8 @@ def _resolve(world: Any, h: dict, name: str) -> str | None:
             return None
         dc = world.host(dom["controller"]) if dom.get("controller") else None
         if dc is None or not world.reachable(dc["name"]) or dc["features"].get("DNS", {}).get("state") != "Installed":
+            return None
+        if not dns_client_uses_dc(world, h):
             return None
         if name == dom["fqdn"].lower():
             return first_ip(dc)

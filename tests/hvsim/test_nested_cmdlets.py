@@ -334,3 +334,23 @@ def test_content_and_copies(lab):
     assert err["id"] == "NotImplemented,Microsoft.PowerShell.Commands.GetContentCommand"
     err = caught(lab, "HV01", r"Copy-Item -Path C:\Cfg\raw.txt -Destination C:\Nowhere\raw.txt")
     assert err["message"] == "Could not find a part of the path 'C:\\Nowhere\\raw.txt'."
+
+
+def test_a_machine_finds_the_domain_through_its_dns_servers(hvsim_lab):
+    """A new machine joins the domain only once its DNS client asks the DC (the existing-domain lab)."""
+    join = ("$cred = New-Object System.Management.Automation.PSCredential('HYPER\\Administrator', "
+            "(ConvertTo-SecureString '%s' -AsPlainText -Force)); Add-Computer -DomainName hyper.local -Credential $cred"
+            % hvsim_lab.credentials("DC01", domain=True)[1])
+    ok(hvsim_lab, "HV01", "Set-DnsClientServerAddress -InterfaceAlias Ethernet -ServerAddresses '192.168.10.99'")
+    err = caught(hvsim_lab, "HV01", "Resolve-DnsName -Name hyper.local")
+    assert err["message"] == "hyper.local : DNS name does not exist"
+    err = caught(hvsim_lab, "HV01", join)
+    assert err["message"] == ("Computer 'HV01' failed to join domain 'hyper.local' from its current workgroup "
+                              "'WORKGROUP' with following error message: The specified domain either does not exist "
+                              "or could not be contacted.")
+    assert "domain" not in (hvsim_lab.world()["hosts"]["HV01"]["pending"] or {})
+
+    ok(hvsim_lab, "HV01", "Set-DnsClientServerAddress -InterfaceIndex 4 -ServerAddresses '192.168.10.10'")
+    assert ok(hvsim_lab, "HV01", "(Resolve-DnsName -Name hyper.local).IPAddress | ConvertTo-Json") == "192.168.10.10"
+    ok(hvsim_lab, "HV01", join + " -WarningAction SilentlyContinue")
+    assert hvsim_lab.world()["hosts"]["HV01"]["pending"]["domain"] == {"action": "join", "fqdn": "hyper.local"}
