@@ -323,7 +323,9 @@ NETWORK_CATEGORY = {"Public": 0, "Private": 1, "DomainAuthenticated": 2}
 
 
 def network_category(h: dict, nic: dict) -> str:
-    if nic.get("network_category"):
+    """A category set with Set-NetConnectionProfile applies until the machine is a domain member: then
+    Windows identifies the network as the domain's. One the lab file sets stays (a preflight case)."""
+    if nic.get("network_category") and not (h.get("domain") and nic.get("network_category_by") == "cmdlet"):
         return str(nic["network_category"])
     return "DomainAuthenticated" if h.get("domain") else "Private"
 
@@ -375,6 +377,7 @@ def set_net_connection_profile(ctx: CmdletContext, p: BoundParameters) -> Iterab
                         or f"({n['name']})" in str(o.get_prop("InterfaceAlias"))), None)
             if nic is not None and not (h.get("domain") and network_category(h, nic) == "DomainAuthenticated"):
                 nic["network_category"] = category   # a domain network stays DomainAuthenticated
+                nic["network_category_by"] = "cmdlet"
     if not (p.switch("PassThru") and profiles):
         return []
     return get_net_connection_profile(ctx, BoundParameters(InterfaceAlias=[o.get_prop("InterfaceAlias")

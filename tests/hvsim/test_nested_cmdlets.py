@@ -10,6 +10,7 @@ import json
 import pytest
 
 from hvsim.testing import SEED_LAB, LabProcess, load_lab_file
+from hvsim_fixtures import wait_until
 
 SETUP = r"""
 $ErrorActionPreference = 'Stop'
@@ -352,5 +353,11 @@ def test_a_machine_finds_the_domain_through_its_dns_servers(hvsim_lab):
 
     ok(hvsim_lab, "HV01", "Set-DnsClientServerAddress -InterfaceIndex 4 -ServerAddresses '192.168.10.10'")
     assert ok(hvsim_lab, "HV01", "(Resolve-DnsName -Name hyper.local).IPAddress | ConvertTo-Json") == "192.168.10.10"
-    ok(hvsim_lab, "HV01", join + " -WarningAction SilentlyContinue")
-    assert hvsim_lab.world()["hosts"]["HV01"]["pending"]["domain"] == {"action": "join", "fqdn": "hyper.local"}
+    # a Public network (set before the join) becomes the domain's network once the machine is a member
+    ok(hvsim_lab, "HV01", "Set-NetConnectionProfile -InterfaceAlias Ethernet -NetworkCategory Public")
+    ok(hvsim_lab, "HV01", join + " -Restart")
+    assert wait_until(lambda: hvsim_lab.world()["hosts"]["HV01"]["domain"] == "hyper.local", timeout=30)
+    hvsim_lab.wait_reachable("HV01")
+    shown = ok(hvsim_lab, "HV01", "[string](Get-NetConnectionProfile -InterfaceAlias Ethernet).NetworkCategory | "
+                                  "ConvertTo-Json")
+    assert shown == "DomainAuthenticated"
