@@ -160,9 +160,11 @@ def get_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                    "MSFT_NetIPAddress")
 
 
-def _raw_nic(h: dict, p: BoundParameters, cls: str = "MSFT_NetAdapter") -> dict:
-    """The NIC record that -InterfaceIndex / -InterfaceAlias (one value) names. A vEthernet adapter is
-    derived from its switch: changing one is not modelled, and says so."""
+def _raw_nic(h: dict, p: BoundParameters, cls: str = "MSFT_NetAdapter",
+             missing: CmdletError | None = None) -> dict:
+    """The NIC record that -InterfaceIndex / -InterfaceAlias (one value) names; else `missing`, or the
+    CDXML query's not-found error for `cls`. A vEthernet adapter is derived from its switch: changing
+    one is not modelled, and says so."""
     if p.get("InterfaceIndex") is not None:
         key, value = "if_index", p["InterfaceIndex"]
         value = value[0] if isinstance(value, list) else value
@@ -178,7 +180,7 @@ def _raw_nic(h: dict, p: BoundParameters, cls: str = "MSFT_NetAdapter") -> dict:
         if any(same(a) for a in _adapters(h)):
             raise CmdletError("hvsim does not model changing the settings of a vEthernet adapter.", "NotImplemented",
                               category="NotImplemented", target=value)
-        raise _cdxml_not_found(cls, prop, value, "")
+        raise missing or _cdxml_not_found(cls, prop, value, "")
     return nic
 
 
@@ -203,7 +205,10 @@ def new_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     gateway = p.get("DefaultGateway")
     with ctx.world.transaction():
         h = ctx.host()
-        nic = _raw_nic(h, p)
+        # New-NetIPAddress creates an instance (no query): an interface that is not there is the Win32
+        # error ERROR_NOT_FOUND, as when a new switch's vEthernet adapter is not up yet
+        nic = _raw_nic(h, p, missing=_windows_error("Element not found.", 1168, "ObjectNotFound",
+                                                    "MSFT_NetIPAddress"))
         if any(addr == ip for a in h.get("nics", []) for addr, _ in _addresses(a)):
             # the wording Windows gives for an address already on the machine
             raise _windows_error("Instance MSFT_NetIPAddress already exists", 87, "InvalidArgument",

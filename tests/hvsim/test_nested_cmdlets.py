@@ -205,7 +205,7 @@ def test_adapter_rename_and_static_addresses(lab):
                               "-DefaultGateway 10.20.0.254")
     assert err["message"] == "Instance DefaultGateway already exists"
     err = caught(lab, "HV02", "New-NetIPAddress -InterfaceAlias Missing -IPAddress 10.20.0.13 -PrefixLength 24")
-    assert err["id"] == "CmdletizationQuery_NotFound_InterfaceAlias,New-NetIPAddress"
+    assert (err["message"], err["id"]) == ("Element not found.", "Windows System Error 1168,New-NetIPAddress")
 
     # a second address on the interface is kept beside the first
     ok(lab, "HV02", "New-NetIPAddress -InterfaceAlias Storage -IPAddress 10.20.0.13 -PrefixLength 25 | Out-Null")
