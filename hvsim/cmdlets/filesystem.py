@@ -8,7 +8,8 @@ component, with -LiteralPath every character is literal (a folder named 'lab [1]
 A text file keeps its text in the entry's "content" (Set-Content, New-Item -Value) and its size in the
 encoding written (Windows PowerShell 5.1's default for Set-Content is the ANSI code page). A file with no
 "content" (a VHDX, a .vmcx) holds data hvsim does not keep: Get-Content refuses it rather than invent
-bytes. Copy-Item copies the whole entry, metadata included (a VHDX keeps its "vhd" record).
+bytes. Copy-Item copies the whole entry, metadata included (a VHDX keeps its "vhd" record). A running VM's
+virtual disk is open in Hyper-V: Copy-Item and Remove-Item of it fail ("being used by another process").
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import cluster, files
+from hvsim.world import cluster, files, hyperv
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -71,6 +72,11 @@ def _absolute(ctx: CmdletContext, path: str) -> str:
         return files.normalize(p)
     base = f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents"
     return files.normalize(base + "\\" + p.lstrip("\\/"))
+
+
+def _in_use(path: str) -> str:
+    # a running VM's virtual disk: Hyper-V holds the file open (hvsim.world.hyperv.disk_in_use)
+    return f"The process cannot access the file '{path}' because it is being used by another process."
 
 
 def _not_found(path: str, error_id: str = "PathNotFound") -> CmdletError:
@@ -209,6 +215,11 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       "not available.", "RemoveItemUnauthorizedAccess", category="InvalidOperation",
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
+                for item in [entry] + files.descendants(h, entry["path"]):
+                    if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                        raise CmdletError(f"Cannot remove item {item['path']}: {_in_use(item['path'])}",
+                                          "RemoveFileSystemItemIOError", category="WriteError", target=item["path"],
+                                          exception_type="System.IO.IOException")
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []
@@ -321,6 +332,9 @@ def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             items = [entry] + (sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
                                if entry["kind"] == "dir" and p.switch("Recurse") else [])
             for item in items:
+                if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                    raise CmdletError(_in_use(item["path"]), "System.IO.IOException", category="NotSpecified",
+                                      target=item["path"], exception_type="System.IO.IOException")
                 rel = item["path"][len(entry["path"]):]
                 new_path = files.normalize(target + rel)
                 if item["kind"] == "dir":

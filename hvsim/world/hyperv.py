@@ -246,6 +246,21 @@ def new_vm(world: Any, host: dict, name: str, path: str | None, memory: int | No
     return vm
 
 
+def disk_in_use(world: Any, host: dict, path: str) -> dict | None:
+    """The running (or paused) VM that has `path` open as a virtual disk, seen from `host`: a VM of
+    the host itself, or for a file on a Cluster Shared Volume, a VM on any node. Hyper-V holds the file
+    open while the VM runs; a saved or off VM does not."""
+    key = str(path).replace("/", "\\").rstrip("\\").lower()
+    shared = key.startswith("c:\\clusterstorage\\")
+    hosts = world.data["hosts"].values() if shared else [host]
+    for h in hosts:
+        for vm in state_of(h)["vms"].values():
+            if vm["state"] in ("Running", "Paused") and \
+                    any(str(d.get("path") or "").lower() == key for d in vm["hard_drives"]):
+                return vm
+    return None
+
+
 def vm_files(vm: dict) -> list[str]:
     """Every path a VM depends on: its configuration folder and its virtual disks."""
     return [vm["config_location"], *[d["path"] for d in vm["hard_drives"] if d.get("path")]]

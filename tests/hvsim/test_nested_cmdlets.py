@@ -336,6 +336,20 @@ def test_content_and_copies(lab):
     err = caught(lab, "HV01", r"Copy-Item -Path C:\Cfg\raw.txt -Destination C:\Nowhere\raw.txt")
     assert err["message"] == "Could not find a part of the path 'C:\\Nowhere\\raw.txt'."
 
+    # a running VM holds its disk open: no copy, no delete; once it is off both work
+    ok(lab, "HV01", r"New-VM -Name Holder -Path C:\Nest -Generation 2 -VHDPath C:\Nest\Copy.vhdx | Out-Null; "
+                    "Start-VM -Name Holder")
+    err = caught(lab, "HV01", r"Copy-Item -Path C:\Nest\Copy.vhdx -Destination C:\Nest\Copy2.vhdx")
+    assert err["message"] == ("The process cannot access the file 'C:\\Nest\\Copy.vhdx' because it is being used "
+                              "by another process.")
+    err = caught(lab, "HV01", r"Remove-Item -LiteralPath C:\Nest\Copy.vhdx -Force")
+    assert err["id"] == "RemoveFileSystemItemIOError,Microsoft.PowerShell.Commands.RemoveItemCommand"
+    files = lab.world()["hosts"]["HV01"]["files"]
+    assert "c:\\nest\\copy.vhdx" in files and "c:\\nest\\copy2.vhdx" not in files
+    ok(lab, "HV01", r"Stop-VM -Name Holder -TurnOff; Remove-VM -Name Holder -Force; "
+                    r"Remove-Item -LiteralPath C:\Nest\Copy.vhdx")
+    assert "c:\\nest\\copy.vhdx" not in lab.world()["hosts"]["HV01"]["files"]
+
 
 def test_a_machine_finds_the_domain_through_its_dns_servers(hvsim_lab):
     """A new machine joins the domain only once its DNS client asks the DC (the existing-domain lab)."""
