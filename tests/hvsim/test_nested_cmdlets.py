@@ -10,7 +10,9 @@ import json
 import pytest
 
 from hvsim.testing import SEED_LAB, LabProcess, load_lab_file
+from hvsim.world import World
 from hvsim_fixtures import wait_until
+from test_storage_helpers import run
 
 SETUP = r"""
 $ErrorActionPreference = 'Stop'
@@ -375,3 +377,25 @@ def test_a_machine_finds_the_domain_through_its_dns_servers(hvsim_lab):
     shown = ok(hvsim_lab, "HV01", "[string](Get-NetConnectionProfile -InterfaceAlias Ethernet).NetworkCategory | "
                                   "ConvertTo-Json")
     assert shown == "DomainAuthenticated"
+
+
+def test_enable_ps_remoting_restores_the_listener_and_the_firewall_rule(tmp_path):
+    """What cannot be undone over the WinRM session itself (its own listener, its firewall rule) is set up
+    in the world first; the cmdlet is then called through the registry as a remote session would."""
+    world = World(tmp_path / "state", lab=load_lab_file(SEED_LAB), time_factor=0.0)
+    with world.transaction() as data:
+        dc = data["hosts"]["DC01"]
+        dc["winrm"] = {"http_listener": False}
+        dc["firewall"]["disabled"].append("WINRM-HTTP-In-TCP")
+        dc["services"]["WinRM"]["status"] = "Stopped"
+    out = run(world, "DC01", "Enable-PSRemoting", Force=True)
+    assert out == ["WinRM has been updated to receive requests.\r\nWinRM service started.",
+                   "WinRM has been updated for remote management.\r\nCreated a WinRM listener on HTTP://* to accept "
+                   "WS-Man requests to any IP on this machine.\r\nWinRM firewall exception enabled."]
+    dc = world.host("DC01")
+    assert dc["winrm"] == {"http_listener": True} and dc["firewall"]["disabled"] == []
+    assert dc["services"]["WinRM"]["status"] == "Running"
+    assert run(world, "DC01", "Enable-PSRemoting", Force=True) == [
+        "WinRM is already set up to receive requests on this computer.",
+        "WinRM is already set up for remote management on this computer."]
+    world.close()
