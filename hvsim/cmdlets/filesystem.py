@@ -1,16 +1,24 @@
-"""Emulated cmdlets: Get-Item, Get-ChildItem, New-Item, Remove-Item on a host's files (FileSystem provider).
+"""Emulated cmdlets: Get-Item, Get-ChildItem, New-Item, Remove-Item, Copy-Item, Get-Content and
+Set-Content on a host's files (FileSystem provider).
 
 The files live in the world (`host["files"]`, see hvsim/world/files.py). Objects are FileInfo /
 DirectoryInfo with their usual properties; with -Path, wildcards (* ? [ ]) work in the last path
 component, with -LiteralPath every character is literal (a folder named 'lab [1]').
+
+A text file keeps its text in the entry's "content" (Set-Content, New-Item -Value) and its size in the
+encoding written (Windows PowerShell 5.1's default for Set-Content is the ANSI code page). A file with no
+"content" (a VHDX, a .vmcx) holds data hvsim does not keep: Get-Content refuses it rather than invent
+bytes. Copy-Item copies the whole entry, metadata included (a VHDX keeps its "vhd" record). A running VM's
+virtual disk is open in Hyper-V: Copy-Item and Remove-Item of it fail ("being used by another process").
 """
 from __future__ import annotations
 
+import copy
 import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import cluster, files
+from hvsim.world import cluster, files, hyperv
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -64,6 +72,11 @@ def _absolute(ctx: CmdletContext, path: str) -> str:
         return files.normalize(p)
     base = f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents"
     return files.normalize(base + "\\" + p.lstrip("\\/"))
+
+
+def _in_use(path: str) -> str:
+    # a running VM's virtual disk: Hyper-V holds the file open (hvsim.world.hyperv.disk_in_use)
+    return f"The process cannot access the file '{path}' because it is being used by another process."
 
 
 def _not_found(path: str, error_id: str = "PathNotFound") -> CmdletError:
@@ -177,8 +190,8 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                   category="WriteError", target=path,
                                   exception_type="System.IO.DirectoryNotFoundException")
             value = p.get("Value")
-            size = len(str(value).encode("utf-8")) if value is not None else 0
-            out.append(item_object(files.put_file(h, path, size)))
+            text = "" if value is None else str(value)
+            out.append(item_object(files.put_file(h, path, len(_encode(text, None)), content=text)))
         cluster.sync_csv_files(ctx.world)   # a file on a CSV is there for every node at once
     return out
 
@@ -202,6 +215,139 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       "not available.", "RemoveItemUnauthorizedAccess", category="InvalidOperation",
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
+                for item in [entry] + files.descendants(h, entry["path"]):
+                    if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                        raise CmdletError(f"Cannot remove item {item['path']}: {_in_use(item['path'])}",
+                                          "RemoveFileSystemItemIOError", category="WriteError", target=item["path"],
+                                          exception_type="System.IO.IOException")
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []
+
+
+# ----------------------------------------------------------------------------- content
+_ENCODINGS = {"ascii": ("ascii", b""), "bigendianunicode": ("utf-16-be", b"\xfe\xff"),
+              "bigendianutf32": ("utf-32-be", b"\x00\x00\xfe\xff"), "default": ("cp1252", b""),
+              "oem": ("cp437", b""), "string": ("utf-16-le", b"\xff\xfe"), "unicode": ("utf-16-le", b"\xff\xfe"),
+              "unknown": ("utf-16-le", b"\xff\xfe"), "utf7": ("utf-7", b""), "utf8": ("utf-8", b"\xef\xbb\xbf"),
+              "utf32": ("utf-32-le", b"\xff\xfe\x00\x00")}
+
+
+def _encode(text: str, encoding: Any) -> bytes:
+    """The bytes Windows PowerShell 5.1 writes (with its byte order mark; ANSI by default)."""
+    codec, bom = _ENCODINGS.get(str(encoding or "Default").lower(), _ENCODINGS["default"])
+    return bom + text.encode(codec, errors="replace")
+
+
+def _file_entries(ctx: CmdletContext, h: dict, p: BoundParameters) -> list[dict]:
+    out = []
+    for path in _paths(ctx, p):
+        entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+        if entries is None:
+            raise _not_found(path)
+        out += entries
+    return out
+
+
+@cmdlet("Get-Content")
+def get_content(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out: list = []
+    with ctx.world.read():
+        h = ctx.host()
+        for entry in _file_entries(ctx, h, p):
+            if entry["kind"] == "dir":
+                raise CmdletError(f"Unable to get content because it is a directory: '{entry['path']}'. Please use "
+                                  "'Get-ChildItem' instead.", "GetContainerContentException",
+                                  category="InvalidOperation", target=entry["path"],
+                                  exception_type="System.Management.Automation.PSInvalidOperationException")
+            if "content" not in entry and int(entry.get("size", 0)):
+                raise CmdletError(f"hvsim keeps no content for '{entry['path']}' (binary data).", "NotImplemented",
+                                  category="NotImplemented", target=entry["path"])
+            text = str(entry.get("content", ""))
+            if p.switch("Raw"):
+                if text:
+                    out.append(text)
+                continue
+            lines = text.replace("\r\n", "\n").split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            if p.get("TotalCount") is not None and int(p["TotalCount"]) >= 0:
+                lines = lines[:int(p["TotalCount"])]
+            out += lines
+    return out
+
+
+@cmdlet("Set-Content")
+def set_content(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    values = ["" if v is None else str(v) for v in (p.get("Value") or [])]
+    text = "".join(values) if p.switch("NoNewline") else "".join(v + "\r\n" for v in values)
+    data = _encode(text, p.get("Encoding"))
+    with ctx.world.transaction():
+        h = ctx.host()
+        targets = []
+        for path in _paths(ctx, p):
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+            targets += [e["path"] for e in entries] if entries else ([] if has_wildcard(files.leaf(path)) and
+                                                                      not p.get("LiteralPath") else [path])
+        for path in targets:
+            existing = files.get(h, path)
+            if existing is not None and existing["kind"] == "dir":
+                raise CmdletError(f"Access to the path '{path}' is denied.", "GetContentWriterUnauthorizedAccessError",
+                                  category="PermissionDenied", target=path,
+                                  exception_type="System.UnauthorizedAccessException")
+            par = files.parent(path)
+            if par is not None and files.get(h, par) is None:
+                raise CmdletError(f"Could not find a part of the path '{path}'.",
+                                  "GetContentWriterDirectoryNotFoundError", category="ObjectNotFound", target=path,
+                                  exception_type="System.IO.DirectoryNotFoundException")
+            files.put_file(h, path, len(data), content=text)
+        cluster.sync_csv_files(ctx.world)
+    return values if p.switch("PassThru") else []
+
+
+@cmdlet("Copy-Item")
+def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out: list = []
+    copied = 0
+    with ctx.world.transaction():
+        h = ctx.host()
+        sources = _file_entries(ctx, h, p)
+        raw_dest = p.get("Destination")
+        dest = _absolute(ctx, raw_dest) if raw_dest else None
+        for entry in sources:
+            target = dest or files.normalize(f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents")
+            existing = files.get(h, target)
+            if existing is not None and existing["kind"] == "dir" and \
+                    files.key(target) != files.key(entry["path"]):
+                target = files.normalize(target + "\\" + files.leaf(entry["path"]))
+            if files.key(target) == files.key(entry["path"]):
+                raise CmdletError(f"Cannot overwrite the item {entry['path']} with itself.", "CopyError",
+                                  category="WriteError", target=entry["path"],
+                                  exception_type="System.IO.IOException")
+            par = files.parent(target)
+            if par is not None and files.get(h, par) is None:
+                raise CmdletError(f"Could not find a part of the path '{target}'.",
+                                  "System.IO.DirectoryNotFoundException", category="WriteError", target=target,
+                                  exception_type="System.IO.DirectoryNotFoundException")
+            items = [entry] + (sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
+                               if entry["kind"] == "dir" and p.switch("Recurse") else [])
+            for item in items:
+                if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                    raise CmdletError(_in_use(item["path"]), "System.IO.IOException", category="NotSpecified",
+                                      target=item["path"], exception_type="System.IO.IOException")
+                rel = item["path"][len(entry["path"]):]
+                new_path = files.normalize(target + rel)
+                if item["kind"] == "dir":
+                    made = files.ensure_dir(h, new_path)
+                else:
+                    extra = {k: copy.deepcopy(v) for k, v in item.items() if k not in ("path", "kind", "size")}
+                    made = files.put_file(h, new_path, int(item.get("size", 0)), **extra)
+                    copied += int(item.get("size", 0))
+                if p.switch("PassThru"):
+                    out.append(item_object(made))
+        cluster.sync_csv_files(ctx.world)
+    ctx.sleep(copied / COPY_BYTES_PER_SECOND)
+    return out
+
+
+COPY_BYTES_PER_SECOND = 500 * 1024 * 1024   # a local disk-to-disk copy

@@ -115,13 +115,34 @@ def _named(type_name: str, props: dict) -> PSObject:
 
 
 # ---------------------------------------------------------------------------------------- objects
+def _on_off(value: bool) -> PSEnum:
+    return PSEnum(f"{NS}.OnOffState", "On" if value else "Off", 1 if value else 2)
+
+
+def processor_object(host: dict, vm: dict) -> PSObject:
+    return PSObject({"Count": vm["processor_count"], "VMName": vm["name"], "VMId": vm["id"].lower(),
+                     "ComputerName": host["name"], "Maximum": 100, "Reserve": 0, "RelativeWeight": 100,
+                     "ExposeVirtualizationExtensions": bool(vm.get("expose_virtualization_extensions", False)),
+                     "CompatibilityForMigrationEnabled": False, "CompatibilityForOlderOperatingSystemsEnabled": False,
+                     "HwThreadCountPerCore": 1, "EnableHostResourceProtection": False, "IsDeleted": False},
+                    type_name=f"{NS}.VMProcessor")
+
+
 def adapter_object(host: dict, vm: dict, a: dict) -> PSObject:
+    obj = _adapter_props(host, vm, a)
+    obj.type_names.insert(1, f"{NS}.VMNetworkAdapterBase")   # what -VMNetworkAdapter binds (the base class)
+    return obj
+
+
+def _adapter_props(host: dict, vm: dict, a: dict) -> PSObject:
     return _named(f"{NS}.VMNetworkAdapter", {
         "Name": a["name"], "VMName": vm["name"], "VMId": vm["id"].lower(), "SwitchName": a.get("switch"),
         "SwitchId": a.get("switch_id"), "MacAddress": a.get("mac", "000000000000"),
         "Status": ["Ok"] if vm["state"] == "Running" else [], "IPAddresses": [],
         "Connected": bool(a.get("switch")), "IsManagementOs": False, "IsLegacy": False,
-        "DynamicMacAddressEnabled": True, "Id": f"Microsoft:{vm['id']}\\{a['id']}",
+        "DynamicMacAddressEnabled": bool(a.get("dynamic_mac", True)),
+        "MacAddressSpoofing": _on_off(a.get("mac_address_spoofing", False)),
+        "Id": f"Microsoft:{vm['id']}\\{a['id']}",
         "ComputerName": host["name"], "IsDeleted": False})
 
 
@@ -361,16 +382,30 @@ def set_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     return out
 
 
+def _processor_vms(ctx: CmdletContext, p: Any) -> list[tuple[dict, dict]]:
+    """-VMName, -VM, or VMProcessor objects piped from Get-VMProcessor (found by VMId)."""
+    pairs = _vms(ctx, p, "VMName")
+    for obj in as_list(p.get("VMProcessor")):
+        if isinstance(obj, PSObject):
+            pairs += _vms(ctx, {"VM": [obj]})
+    return pairs
+
+
+@hv_cmdlet("Get-VMProcessor")
+def get_vm_processor(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    with ctx.world.transaction():
+        return [processor_object(h, vm) for h, vm in _vms(ctx, p, "VMName")]
+
+
 @hv_cmdlet("Set-VMProcessor")
 def set_vm_processor(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     out = []
     with ctx.world.transaction():
-        for h, vm in _vms(ctx, p, "VMName"):
-            whv.set_vm(vm, processor_count=p.get("Count"))
+        for h, vm in _processor_vms(ctx, p):
+            whv.set_vm(vm, processor_count=p.get("Count"),
+                       expose_virtualization_extensions=p.get("ExposeVirtualizationExtensions"))
             if p.switch("Passthru"):
-                out.append(PSObject({"Count": vm["processor_count"], "VMName": vm["name"], "VMId": vm["id"].lower(),
-                                     "ComputerName": h["name"], "Maximum": 100, "Reserve": 0,
-                                     "RelativeWeight": 100}, type_name=f"{NS}.VMProcessor"))
+                out.append(processor_object(h, vm))
     return out
 
 
@@ -396,6 +431,8 @@ def start_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
     with ctx.world.transaction():
         pairs = _vms(ctx, p)
         for h, vm in pairs:
+            if vm["state"] in ("Off", "Saved"):
+                whv.require_hypervisor(h, vm)
             if whv.start_vm(vm) == "already":
                 ctx.warn("The virtual machine is already in the specified state.")
             _refresh_roles(ctx, vm)
@@ -490,6 +527,61 @@ def connect_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             for a in whv.connect_adapter(h, vm, switch, aname):
                 if p.switch("Passthru"):
                     out.append(adapter_object(h, vm, a))
+    return out
+
+
+def _adapter_targets(ctx: CmdletContext, p: Any) -> list[tuple[dict, dict, dict]]:
+    """(host, vm, adapter) for -VMName/-VM with an optional -Name, or piped VMNetworkAdapter objects."""
+    world = ctx.world
+    out = []
+    for obj in as_list(p.get("VMNetworkAdapter")):
+        if isinstance(obj, PSObject):
+            h = world.host(str(obj.get_prop("ComputerName") or ctx.session.host))
+            for vm in whv.find_vms(h, vm_id=str(obj.get_prop("VMId"))):
+                out += [(h, vm, a) for a in vm["network_adapters"]
+                        if str(obj.get_prop("Id")).endswith("\\" + a["id"])]
+    name = p.get("Name")
+    for h, vm in _vms(ctx, p, "VMName"):
+        found = whv.adapters(vm, str(name) if name is not None else None)
+        if name is not None and not found and not any(ch in str(name) for ch in "*?["):
+            raise whv.HyperVError(f'Hyper-V was unable to find a network adapter with name "{name}" in virtual '
+                                  f'machine "{vm["name"]}".', "ObjectNotFound", category="ObjectNotFound",
+                                  target=name)
+        out += [(h, vm, a) for a in found]
+    return out
+
+
+@hv_cmdlet("Add-VMNetworkAdapter")
+def add_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    if p.switch("ManagementOS"):
+        raise CmdletError("hvsim does not model adding management OS adapters.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    if p.switch("IsLegacy"):
+        raise CmdletError("hvsim does not model legacy network adapters.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    out = []
+    with ctx.world.transaction():
+        for h, vm in _vms(ctx, p, "VMName"):
+            a = whv.add_adapter(h, vm, p.get("SwitchName"), p.get("Name"), p.get("StaticMacAddress"))
+            if p.switch("Passthru"):
+                out.append(adapter_object(h, vm, a))
+    ctx.sleep(1)
+    return out
+
+
+@hv_cmdlet("Set-VMNetworkAdapter")
+def set_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    if p.switch("ManagementOS"):
+        raise CmdletError("hvsim does not model the management OS adapters' settings.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    spoofing = p.get("MacAddressSpoofing")
+    out = []
+    with ctx.world.transaction():
+        for h, vm, a in _adapter_targets(ctx, p):
+            whv.set_adapter(vm, a, None if spoofing is None else str(spoofing) == "On",
+                            p.get("StaticMacAddress"), p.switch("DynamicMacAddress"))
+            if p.switch("Passthru"):
+                out.append(adapter_object(h, vm, a))
     return out
 
 

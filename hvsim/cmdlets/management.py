@@ -1,4 +1,4 @@
-"""Emulated cmdlets: ServerManager features, domain membership and restarts, CIM classes
+"""Emulated cmdlets: ServerManager features, domain membership and restarts, CIM classes, the time zone
 (docs/DESIGN.md section 8, owner world-core).
 
 Output objects carry Windows' property names and types; enums are PSEnum values of the real .NET
@@ -13,8 +13,10 @@ from typing import Any, Iterable
 
 from hvsim.powershell.values import PSEnum, PSObject
 from hvsim.world import features as feature_catalog
+from hvsim.world import hyperv
 from hvsim.world.core import parse_iso
 
+from . import network
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
 from .wildcards import like
 
@@ -127,6 +129,12 @@ def install_windows_feature(ctx: CmdletContext, p: BoundParameters) -> Iterable[
         h = ctx.host()
         todo = [n for n in wanted if h["features"].get(n, {}).get("state", "Available") in ("Available", "Removed")]
         removed = [n for n in todo if h["features"].get(n, {}).get("state") == "Removed"]
+    if "Hyper-V" in todo and not hyperv.hypervisor_running(h):
+        # in a VM whose processor does not expose virtualization extensions (no nested virtualization)
+        raise CmdletError(
+            "A prerequisite check for the Hyper-V feature failed.\r\n1. Hyper-V cannot be installed: The processor "
+            "does not have required virtualization capabilities.", "Alteration_PrerequisiteCheck_Failed",
+            category="InvalidOperation", target="Hyper-V", terminating=True, exception_type="System.Exception")
     if removed and not p.get("Source"):
         # the feature's payload was removed from the image (Features on Demand): it needs -Source
         raise CmdletError(
@@ -261,7 +269,10 @@ def add_computer(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                           exception_type="System.InvalidOperationException")
     ctx.sleep(JOIN_SECONDS)
     known_domain = dom and domain_name.lower() in (dom["fqdn"].lower(), dom["netbios"].lower())
-    if not known_domain or not world.dc_up():
+    with world.read():
+        # the DC is located through DNS: the joining machine's DNS client must ask the DC
+        located = world.dc_up() and network.dns_client_uses_dc(world, ctx.host())
+    if not known_domain or not located:
         raise _join_error(h, domain_name, "The specified domain either does not exist or could not be contacted.")
     cred = _credential(p)
     if cred is None or world.check_domain_credential(*cred) is None:
@@ -484,3 +495,103 @@ def get_cim_instance(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         with ctx.world.read():
             out += _filter(builder(ctx.world, ctx.world.host(name)), p.get("Filter"))
     return out
+
+
+# ----------------------------------------------------------------------------- time zone
+# A few of Windows' time zones (Id: display name, standard name, daylight name, UTC offset in minutes,
+# daylight saving). A host's zone is host["time_zone"] (an Id; "UTC" when the lab file gives none).
+TIME_ZONES: dict[str, tuple[str, str, str, int, bool]] = {
+    "UTC": ("(UTC) Coordinated Universal Time", "Coordinated Universal Time", "Coordinated Universal Time", 0, False),
+    "GMT Standard Time": ("(UTC+00:00) Dublin, Edinburgh, Lisbon, London", "GMT Standard Time",
+                          "GMT Daylight Time", 0, True),
+    "W. Europe Standard Time": ("(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna",
+                                "W. Europe Standard Time", "W. Europe Daylight Time", 60, True),
+    "Romance Standard Time": ("(UTC+01:00) Brussels, Copenhagen, Madrid, Paris", "Romance Standard Time",
+                              "Romance Daylight Time", 60, True),
+    "Eastern Standard Time": ("(UTC-05:00) Eastern Time (US & Canada)", "Eastern Standard Time",
+                              "Eastern Daylight Time", -300, True),
+    "Central Standard Time": ("(UTC-06:00) Central Time (US & Canada)", "Central Standard Time",
+                              "Central Daylight Time", -360, True),
+    "Pacific Standard Time": ("(UTC-08:00) Pacific Time (US & Canada)", "Pacific Standard Time",
+                              "Pacific Daylight Time", -480, True),
+    "Tokyo Standard Time": ("(UTC+09:00) Osaka, Sapporo, Tokyo", "Tokyo Standard Time", "Tokyo Daylight Time",
+                            540, False),
+}
+_TZ_ERROR = "TimeZoneNotFound"
+
+
+def _time_zone_object(tz_id: str) -> PSObject:
+    display, standard, daylight, minutes, dst = TIME_ZONES[tz_id]
+    sign, m = ("-" if minutes < 0 else ""), abs(minutes)
+    offset = PSObject({"Hours": int(minutes / 60), "Minutes": minutes % 60 if minutes >= 0 else -(m % 60),
+                       "TotalMinutes": float(minutes), "TotalHours": minutes / 60, "Ticks": minutes * 600_000_000},
+                      type_name="System.TimeSpan", methods={"ToString": lambda: f"{sign}{m // 60:02d}:{m % 60:02d}:00"})
+    return PSObject({"Id": tz_id, "DisplayName": display, "StandardName": standard, "DaylightName": daylight,
+                     "BaseUtcOffset": offset, "SupportsDaylightSavingTime": dst},
+                    type_name="System.TimeZoneInfo", methods={"ToString": lambda: display})
+
+
+def _zone_id(text: str) -> str | None:
+    return next((z for z in TIME_ZONES if z.lower() == str(text).lower()), None)
+
+
+def _zone_not_found(tz_id: str, terminating: bool) -> CmdletError:
+    # .NET's TimeZoneNotFoundException text for an unknown Id
+    return CmdletError(f"The time zone ID '{tz_id}' was not found on the local computer.", _TZ_ERROR,
+                       category="InvalidArgument", target="Id", terminating=terminating,
+                       exception_type="System.TimeZoneNotFoundException")
+
+
+def _zones_named(name: str) -> list[str]:
+    return [z for z, info in TIME_ZONES.items() if like(info[1], name) or like(info[2], name)]
+
+
+@cmdlet("Get-TimeZone")
+def get_time_zone(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    if p.switch("ListAvailable"):
+        return [_time_zone_object(z) for z in TIME_ZONES]
+    if p.get("Id") is not None:
+        out = []
+        for tz in p["Id"]:
+            if _zone_id(tz) is None:
+                raise _zone_not_found(str(tz), terminating=False)
+            out.append(_time_zone_object(_zone_id(tz)))
+        return out
+    if p.get("Name") is not None:
+        out = []
+        for name in p["Name"]:
+            found = _zones_named(str(name))
+            if not found:
+                # PowerShell's TimeZoneNameNotFound resource: no source at hand gives its wording
+                raise CmdletError(f'Time zone "{name}" not found.', _TZ_ERROR, category="InvalidArgument",
+                                  target="Name", exception_type="System.TimeZoneNotFoundException")
+            out += [_time_zone_object(z) for z in found]
+        return out
+    with ctx.world.read():
+        return [_time_zone_object(_zone_id(ctx.host().get("time_zone") or "UTC") or "UTC")]
+
+
+@cmdlet("Set-TimeZone")
+def set_time_zone(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    if p.get("Id") is not None:
+        tz = _zone_id(p["Id"])
+        if tz is None:
+            raise _zone_not_found(str(p["Id"]), terminating=True)
+    elif p.get("InputObject") is not None:
+        obj = p["InputObject"]
+        tz = _zone_id(obj.get_prop("Id") if isinstance(obj, PSObject) else obj)
+        if tz is None:
+            raise _zone_not_found(str(obj), terminating=True)
+    else:
+        found = _zones_named(str(p["Name"]))
+        if len(found) != 1:
+            if found:
+                raise CmdletError(f'Multiple time zones match "{p["Name"]}".', "MultipleMatchingTimeZones",
+                                  category="InvalidArgument", target="Name", terminating=True,
+                                  exception_type="System.Management.Automation.PSArgumentException")
+            raise CmdletError(f'Time zone "{p["Name"]}" not found.', _TZ_ERROR, category="InvalidArgument",
+                              target="Name", terminating=True, exception_type="System.TimeZoneNotFoundException")
+        tz = found[0]
+    with ctx.world.transaction():
+        ctx.host()["time_zone"] = tz
+    return [_time_zone_object(tz)] if p.switch("PassThru") else []

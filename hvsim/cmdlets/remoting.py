@@ -1,4 +1,5 @@
-"""Emulated cmdlets: CredSSP configuration and Invoke-Command (docs/DESIGN.md sections 2 and 8).
+"""Emulated cmdlets: CredSSP configuration, Invoke-Command and Enable-PSRemoting (docs/DESIGN.md
+sections 2 and 8).
 
 The double hop: a WinRM session (NTLM, Basic) cannot delegate. `Invoke-Command -Authentication Credssp
 -Credential <domain account>` gives the inner session `can_delegate=True` when the calling host's client
@@ -11,6 +12,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
+from hvsim.world import firewall
 
 from .registry import BoundParameters, CmdletContext, CmdletError, Session, cmdlet
 
@@ -214,4 +216,54 @@ def invoke_command(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         results = ctx.runner.invoke_scriptblock(block, args, session)
         out += [_mark_remote(r, str(target) if str(target).lower() not in (".", "localhost") else "localhost")
                 for r in results or []]
+    return out
+
+
+# ----------------------------------------------------------------------------- Enable-PSRemoting
+def listener_enabled(h: dict) -> bool:
+    """Whether the host's WinRM service has its HTTP listener (`host["winrm"]["http_listener"]`; absent
+    means yes: Windows Server ships with remoting enabled, and the lab's hosts were reached over WinRM)."""
+    return bool((h.get("winrm") or {}).get("http_listener", True))
+
+
+@cmdlet("Enable-PSRemoting")
+def enable_ps_remoting(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    """Set-WSManQuickConfig's steps (service Automatic and running, an HTTP listener on *, the firewall
+    exception), each only where it differs; the messages are the ones it writes. Session configurations
+    are not modelled."""
+    if not p.switch("Force"):
+        # without -Force it asks for confirmation, which a remote session cannot answer
+        raise CmdletError("Windows PowerShell is in NonInteractive mode. Read and Prompt functionality is not "
+                          "available.", "System.Management.Automation.PSInvalidOperationException", category="InvalidOperation",
+                          terminating=True, exception_type="System.Management.Automation.PSInvalidOperationException")
+    out: list[str] = []
+    with ctx.world.transaction():
+        h = ctx.host()
+        public = [n for n in h.get("nics", []) if n.get("network_category") == "Public"]
+        if public and h["os"].get("product_type") != "server" and not p.switch("SkipNetworkProfileCheck"):
+            raise CmdletError(
+                "WinRM firewall exception will not work since one of the network connection types on this machine "
+                "is set to Public. Change the network connection type to either Domain or Private and try again.",
+                "WsManError", category="InvalidOperation", terminating=True,
+                exception_type="System.InvalidOperationException")
+        service = h["services"]["WinRM"]
+        receive = []
+        if service.get("start_type") != "Automatic":
+            service["start_type"] = "Automatic"
+            receive.append("WinRM service type changed successfully.")
+        if service.get("status") != "Running":
+            service["status"] = "Running"
+            receive.append("WinRM service started.")
+        manage = []
+        if not listener_enabled(h):
+            h.setdefault("winrm", {})["http_listener"] = True
+            manage.append("Created a WinRM listener on HTTP://* to accept WS-Man requests to any IP on this machine.")
+        rule = firewall.find(h, "WINRM-HTTP-In-TCP")
+        if rule is not None and not rule["enabled"]:
+            firewall.set_enabled(h, "WINRM-HTTP-In-TCP", True)
+            manage.append("WinRM firewall exception enabled.")
+    out.append("WinRM has been updated to receive requests.\r\n" + "\r\n".join(receive) if receive
+               else "WinRM is already set up to receive requests on this computer.")
+    out.append("WinRM has been updated for remote management.\r\n" + "\r\n".join(manage) if manage
+               else "WinRM is already set up for remote management on this computer.")
     return out

@@ -10,6 +10,9 @@ World shape (owned here), under every host record:
     }
 
 Hyper-V allows several VMs (and switches) with the same name, so both maps are keyed by id.
+Nested virtualization: a VM record's "expose_virtualization_extensions" (Set-VMProcessor) and each
+adapter's "mac_address_spoofing"; a host record's "virtualization": {"extensions": bool} says whether
+the host (itself a VM) can run a hypervisor (absent: physical hardware that can).
 A clustered VM lives only in the record of its current owner node; migrations and failovers
 move the record (see hvsim.world.cluster).
 
@@ -231,16 +234,31 @@ def new_vm(world: Any, host: dict, name: str, path: str | None, memory: int | No
         "version": "9.0", "path": vm_dir, "config_location": vm_dir, "created": now_iso(),
         "memory_startup": memory, "dynamic_memory": False,
         "memory_minimum": 536870912, "memory_maximum": 1099511627776,
-        "processor_count": 1,
+        "processor_count": 1, "expose_virtualization_extensions": False,
         "hard_drives": drives,
         "network_adapters": [{
             "name": "Network Adapter", "id": str(uuid.uuid4()).upper(),
             "switch": switch["name"] if switch else None, "switch_id": switch["id"] if switch else None,
-            "mac": "000000000000"}],
+            "mac": "000000000000", "dynamic_mac": True, "mac_address_spoofing": False}],
         "boot_id": 0, "started_at": None, "clustered": False, "cluster": None, "group": None,
     }
     state_of(host)["vms"][vm_id] = vm
     return vm
+
+
+def disk_in_use(world: Any, host: dict, path: str) -> dict | None:
+    """The running (or paused) VM that has `path` open as a virtual disk, seen from `host`: a VM of
+    the host itself, or for a file on a Cluster Shared Volume, a VM on any node. Hyper-V holds the file
+    open while the VM runs; a saved or off VM does not."""
+    key = str(path).replace("/", "\\").rstrip("\\").lower()
+    shared = key.startswith("c:\\clusterstorage\\")
+    hosts = world.data["hosts"].values() if shared else [host]
+    for h in hosts:
+        for vm in state_of(h)["vms"].values():
+            if vm["state"] in ("Running", "Paused") and \
+                    any(str(d.get("path") or "").lower() == key for d in vm["hard_drives"]):
+                return vm
+    return None
 
 
 def vm_files(vm: dict) -> list[str]:
@@ -260,9 +278,13 @@ def running_error(vm: dict, device: str) -> HyperVError:
 
 def set_vm(vm: dict, processor_count: int | None = None, memory_startup: int | None = None,
            dynamic_memory: bool | None = None, memory_minimum: int | None = None,
-           memory_maximum: int | None = None, new_name: str | None = None) -> None:
+           memory_maximum: int | None = None, new_name: str | None = None,
+           expose_virtualization_extensions: bool | None = None) -> None:
     """Apply Set-VM / Set-VMProcessor / Set-VMMemory: what needs the VM off is refused while it runs."""
     off = vm["state"] == "Off"
+    if expose_virtualization_extensions is not None and \
+            bool(expose_virtualization_extensions) != bool(vm.get("expose_virtualization_extensions")) and not off:
+        raise running_error(vm, "Processor")
     if processor_count is not None and int(processor_count) != vm["processor_count"]:
         if not off:
             raise running_error(vm, "Processor")
@@ -285,6 +307,8 @@ def set_vm(vm: dict, processor_count: int | None = None, memory_startup: int | N
                 "InvalidParameter", category="InvalidArgument", target=vm["name"])
     if processor_count is not None:
         vm["processor_count"] = int(processor_count)
+    if expose_virtualization_extensions is not None:
+        vm["expose_virtualization_extensions"] = bool(expose_virtualization_extensions)
     if memory_startup is not None:
         vm["memory_startup"] = int(memory_startup)
     if dynamic_memory is not None:
@@ -302,6 +326,24 @@ def state_change_error(vm: dict) -> HyperVError:
         f"'{vm['name']}' failed to change state.\r\n"
         "The operation cannot be performed while the object is in its current state.",
         "InvalidState", category="InvalidOperation", target=vm["name"])
+
+
+def hypervisor_running(host: dict) -> bool:
+    """Whether the host's hypervisor can run: a physical host (no "virtualization" record) can; a guest
+    host can only when its VM exposes the processor's virtualization extensions (nested
+    virtualization), which hvsim.world's guest hosts copy into host["virtualization"]["extensions"]."""
+    return bool((host.get("virtualization") or {}).get("extensions", True))
+
+
+def require_hypervisor(host: dict, vm: dict) -> None:
+    """Starting a VM needs the hypervisor: a Hyper-V guest without nested virtualization has the role but
+    no running hypervisor (the first line is Start-VM's; the detail line is modelled on Hyper-V's
+    "could not be started because the hypervisor is not running")."""
+    if not hypervisor_running(host):
+        raise HyperVError(
+            f"'{vm['name']}' failed to start.\r\n"
+            f"Virtual machine '{vm['name']}' could not be started because the hypervisor is not running. "
+            f"(Virtual machine ID {vm['id']})", "Unspecified", category="NotSpecified", target=vm["name"])
 
 
 def start_vm(vm: dict) -> str:
@@ -373,6 +415,51 @@ def connect_adapter(host: dict, vm: dict, switch_name: str, adapter_name: str | 
         a["switch"] = sw["name"]
         a["switch_id"] = sw["id"]
     return changed
+
+
+def _mac_text(value: str) -> str:
+    """A MAC as Hyper-V stores it: 12 hex digits, no separators ("00155D0A0B0C")."""
+    text = "".join(ch for ch in str(value) if ch not in "-:.").upper()
+    if len(text) != 12 or any(ch not in "0123456789ABCDEF" for ch in text):
+        raise HyperVError(f"The MAC address '{value}' is not valid: give 12 hexadecimal digits.",
+                          "InvalidParameter", category="InvalidArgument", target=value)
+    return text
+
+
+def add_adapter(host: dict, vm: dict, switch_name: str | None, name: str | None,
+                static_mac: str | None = None) -> dict:
+    """Add-VMNetworkAdapter: a generation 2 VM takes a new adapter while it runs, generation 1 only off.
+    The MAC stays 000000000000 until Hyper-V assigns a dynamic one at start (unless a static one is given)."""
+    switch = switch_by_name(host, switch_name) if switch_name else None
+    if vm["state"] != "Off" and int(vm["generation"]) == 1:
+        raise HyperVError(
+            "Failed to add device 'Network Adapter'.\r\n"
+            "The operation cannot be performed while the object is in its current state.\r\n"
+            f"'{vm['name']}' failed to add device 'Network Adapter'. (Virtual machine ID {vm['id']})",
+            "InvalidState", category="InvalidOperation", target=vm["name"])
+    adapter = {"name": name or "Network Adapter", "id": str(uuid.uuid4()).upper(),
+               "switch": switch["name"] if switch else None, "switch_id": switch["id"] if switch else None,
+               "mac": _mac_text(static_mac) if static_mac else "000000000000", "dynamic_mac": not static_mac,
+               "mac_address_spoofing": False}
+    vm["network_adapters"].append(adapter)
+    return adapter
+
+
+def set_adapter(vm: dict, adapter: dict, mac_address_spoofing: bool | None = None,
+                static_mac: str | None = None, dynamic_mac: bool = False) -> None:
+    """Set-VMNetworkAdapter: MAC spoofing changes at any time; the MAC address itself only while off."""
+    if (static_mac or dynamic_mac) and vm["state"] != "Off":
+        raise HyperVError(
+            "Failed to modify device 'Network Adapter'.\r\n"
+            "The operation cannot be performed while the object is in its current state.\r\n"
+            f"'{vm['name']}' failed to modify device 'Network Adapter'. (Virtual machine ID {vm['id']})",
+            "InvalidState", category="InvalidOperation", target=vm["name"])
+    if mac_address_spoofing is not None:
+        adapter["mac_address_spoofing"] = bool(mac_address_spoofing)
+    if static_mac:
+        adapter["mac"], adapter["dynamic_mac"] = _mac_text(static_mac), False
+    elif dynamic_mac:
+        adapter["dynamic_mac"] = True
 
 
 def uptime_seconds(vm: dict) -> float:

@@ -120,6 +120,9 @@ def build_host(name: str, spec: dict[str, Any], domain: dict | None) -> dict:
         "iscsi_initiator": {"portals": [], "sessions": [], "iqn": f"iqn.1991-05.com.microsoft:{fqdn}"},
         "disks": [],
         "hyperv": {"switches": {}, "vms": {}},
+        # a host that is itself a VM: {"extensions": false} = no nested virtualization (hvsim.world.hyperv)
+        **({"virtualization": {"extensions": bool(spec["virtualization"].get("extensions", True))}}
+           if isinstance(spec.get("virtualization"), dict) else {}),
     }
 
 
