@@ -31,11 +31,12 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
                       ["Get-WindowsFeature", "Install-WindowsFeature", "Uninstall-WindowsFeature"]),
     "Microsoft.PowerShell.Management": (PS_REPO, "reference/5.1/Microsoft.PowerShell.Management", [
         "Add-Computer", "Remove-Computer", "Restart-Computer", "Get-Service", "Set-Service", "Start-Service",
-        "Stop-Service", "Get-Item", "Get-ChildItem", "New-Item", "Remove-Item", "Test-Connection"]),
+        "Stop-Service", "Get-Item", "Get-ChildItem", "New-Item", "Remove-Item", "Test-Connection",
+        "Get-Content", "Set-Content"]),
     "CimCmdlets": (PS_REPO, "reference/5.1/CimCmdlets", ["Get-CimInstance"]),
     "Microsoft.WSMan.Management": (PS_REPO, "reference/5.1/Microsoft.WSMan.Management",
                                    ["Enable-WSManCredSSP", "Disable-WSManCredSSP", "Get-WSManCredSSP"]),
-    "Microsoft.PowerShell.Core": (PS_REPO, "reference/5.1/Microsoft.PowerShell.Core", ["Invoke-Command"]),
+    "Microsoft.PowerShell.Core": (PS_REPO, "reference/5.1/Microsoft.PowerShell.Core", ["Invoke-Command", "New-PSSession", "Remove-PSSession"]),
     "NetAdapter": (WINSERVER_REPO, "docset/winserver2022-ps/NetAdapter", ["Get-NetAdapter"]),
     "NetTCPIP": (WINSERVER_REPO, "docset/winserver2022-ps/NetTCPIP", ["Get-NetIPAddress"]),
     "IscsiTarget": (WINSERVER_REPO, "docset/winserver2022-ps/IscsiTarget", [
@@ -61,7 +62,7 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     "Hyper-V": (WINSERVER_REPO, "docset/winserver2022-ps/Hyper-V", [
         "Get-VMSwitch", "New-VMSwitch", "Remove-VMSwitch", "Get-VM", "New-VM", "Set-VM", "Start-VM", "Stop-VM",
         "Remove-VM", "Get-VMNetworkAdapter", "Connect-VMNetworkAdapter", "Get-VMHardDiskDrive", "Get-VHD",
-        "Set-VMProcessor", "Set-VMMemory", "Move-VM"]),
+        "Set-VMProcessor", "Set-VMMemory", "Move-VM", "New-VHD", "Mount-VHD", "Dismount-VHD"]),
     "ADDSDeployment": (WINSERVER_REPO, "docset/winserver2022-ps/ADDSDeployment",
                        ["Install-ADDSForest", "Uninstall-ADDSDomainController"]),
     "ActiveDirectory": (WINSERVER_REPO, "docset/winserver2022-ps/ActiveDirectory", ["Get-ADDomain", "Get-ADForest"]),
