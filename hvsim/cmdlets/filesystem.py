@@ -178,7 +178,8 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                   exception_type="System.IO.DirectoryNotFoundException")
             value = p.get("Value")
             size = len(str(value).encode("utf-8")) if value is not None else 0
-            out.append(item_object(files.put_file(h, path, size)))
+            extra = {"content": str(value)} if value is not None else {}
+            out.append(item_object(files.put_file(h, path, size, **extra)))
         cluster.sync_csv_files(ctx.world)   # a file on a CSV is there for every node at once
     return out
 
@@ -204,4 +205,54 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
+    return []
+
+
+# Minimal Get-Content / Set-Content for the nested lab's tests (reading State.ini, writing unattend.xml on a
+# mounted VHD); the full emulation (-Encoding, -Raw variants, -Stream...) is the guest-side cmdlets' work.
+# A file's text is kept in its entry's "content" (hvsim/world/nested.py reads it there).
+def _text_lines(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return ["" if v is None else str(v) for v in items]
+
+
+@cmdlet("Get-Content")
+def get_content(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    out: list = []
+    with ctx.world.read():
+        h = ctx.host()
+        for path in _paths(ctx, p):
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+            if not entries:
+                raise _not_found(path)
+            for entry in entries:
+                if entry["kind"] == "dir":
+                    raise CmdletError(f"Could not find item {entry['path']}.", "GetContentReaderUnauthorizedAccessError",
+                                      category="PermissionDenied", target=entry["path"],
+                                      exception_type="System.UnauthorizedAccessException")
+                text = str(entry.get("content") or "")
+                if p.switch("Raw"):
+                    out.append(text)
+                else:
+                    lines = text.replace("\r\n", "\n").split("\n")
+                    if lines and lines[-1] == "":
+                        lines.pop()
+                    out += lines
+    return out
+
+
+@cmdlet("Set-Content")
+def set_content(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    lines = _text_lines(p.get("Value"))
+    text = "\r\n".join(lines) + ("" if p.switch("NoNewline") else "\r\n")
+    with ctx.world.transaction():
+        h = ctx.host()
+        for path in _paths(ctx, p):
+            par = files.parent(path)
+            if par is not None and files.get(h, par) is None:
+                raise CmdletError(f"Could not find a part of the path '{path}'.", "GetContentWriterDirectoryNotFoundError",
+                                  category="ObjectNotFound", target=path,
+                                  exception_type="System.IO.DirectoryNotFoundException")
+            files.put_file(h, path, len(text.encode("utf-8")), content=text)
+        cluster.sync_csv_files(ctx.world)
     return []

@@ -1,0 +1,262 @@
+"""The nested lab (issue 14, hvsim side): one physical Hyper-V host (LABHOST) whose VMs, booted from a
+generalized image with an answer file, become simulated Windows hosts with their own WinRM endpoints.
+
+Everything goes over real pywinrm to LABHOST, as a provider would: differencing disk, Mount-VHD, the
+Windows volume's State.ini, unattend.xml, Dismount-VHD, New-VM, Start-VM, PowerShell Direct polling
+through first boot, then straight WinRM to the guest's address, its power following the VM, and
+Remove-VM leaving LABHOST as it was. The server runs in-process so that a test can set what the
+guest-side cmdlets of another branch (New-NetIPAddress, Add-VMNetworkAdapter) would set: marked below.
+"""
+import base64
+import ipaddress
+import json
+
+import pytest
+import requests
+import winrm
+
+from hvsim.server import LabServer
+from hvsim.testing import nested_test_lab
+from tests.hvsim_fixtures import wait_until
+
+LABHOST_PW = "Lab-Host-2022!"
+GUEST_PW = "Dc01-Guest-2022!"
+IMAGE = "C:\\Images\\WS2022-Datacenter-Sysprep.vhdx"
+
+
+def unattend(name: str | None, password: str | None, plain: bool = False) -> str:
+    """A minimal answer file of the standard schema (what the provider generates)."""
+    spec = ""
+    if name is not None:
+        spec = ('<settings pass="specialize"><component name="Microsoft-Windows-Shell-Setup" '
+                'processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" '
+                f'versionScope="nonSxS"><ComputerName>{name}</ComputerName>'
+                '<TimeZone>W. Europe Standard Time</TimeZone></component></settings>')
+    oobe = ""
+    if password is not None:
+        value = password if plain else base64.b64encode(
+            (password + "AdministratorPassword").encode("utf-16-le")).decode()
+        oobe = ('<settings pass="oobeSystem"><component name="Microsoft-Windows-Shell-Setup" '
+                'processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" '
+                'versionScope="nonSxS"><OOBE><SkipMachineOOBE>true</SkipMachineOOBE></OOBE>'
+                f'<UserAccounts><AdministratorPassword><Value>{value}</Value>'
+                f'<PlainText>{"true" if plain else "false"}</PlainText></AdministratorPassword>'
+                '</UserAccounts></component></settings>')
+    return f'<?xml version="1.0" encoding="utf-8"?><unattend xmlns="urn:schemas-microsoft-com:unattend">{spec}{oobe}</unattend>'
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    spec = nested_test_lab(time_factor=0.001)
+    spec["guests"]["first_boot_seconds"] = 3000    # 3 real seconds: long enough to see "not ready"
+    spec["guests"]["boot_seconds"] = 500
+    srv = LabServer(spec, tmp_path_factory.mktemp("nested") / "state")
+    srv.start()
+    srv.subnet = ipaddress.ip_network(spec["guests"]["subnet"])
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def host_session(srv, name="LABHOST", user="Administrator", password=LABHOST_PW, https=False):
+    ep = srv.winrm.endpoints[name]
+    if https:
+        return winrm.Session(f"https://{ep['address']}:{ep['https_port']}/wsman", auth=(user, password),
+                             transport="basic", server_cert_validation="validate", ca_trust_path=str(srv.winrm.ca_path))
+    return winrm.Session(f"http://{ep['address']}:{ep['http_port']}/wsman", auth=(f"{name}\\{user}", password),
+                         transport="ntlm")
+
+
+def ps(session, script):
+    r = session.run_ps(script)
+    return r.status_code, r.std_out.decode("utf-8", "replace").strip(), r.std_err.decode("utf-8", "replace")
+
+
+def cred(user, password):
+    return (f"$cred = New-Object System.Management.Automation.PSCredential('{user}', "
+            f"(ConvertTo-SecureString '{password}' -AsPlainText -Force))\n")
+
+
+def prepare_disk(s, name, image, answer_file):
+    """The provider's path up to Dismount-VHD; returns what it read from State.ini and the mount facts."""
+    xml = "" if answer_file is None else answer_file.replace("'", "''")
+    code, out, err = ps(s, f"""
+$disk = 'C:\\Lab\\{name}\\{name}.vhdx'
+New-Item -ItemType Directory -Path 'C:\\Lab\\{name}' -Force | Out-Null
+New-VHD -Path $disk -ParentPath '{image}' -Differencing | Out-Null
+$vhd = Mount-VHD -Path $disk -Passthru
+$d = Get-Disk -Number $vhd.DiskNumber
+$part = Get-Partition -DiskNumber $vhd.DiskNumber | Where-Object {{ $_.Type -eq 'Basic' }}
+$root = [string]$part.DriveLetter + ':\\'
+$state = ''
+$ini = Join-Path $root 'Windows\\Setup\\State\\State.ini'
+if (Test-Path $ini) {{ $state = (Get-Content -Path $ini | Where-Object {{ $_ -like 'ImageState=*' }}) }}
+$xml = '{xml}'
+if ($xml) {{ Set-Content -Path (Join-Path $root 'Windows\\Panther\\unattend.xml') -Value $xml }}
+$o = [pscustomobject]@{{ Attached = $vhd.Attached; Bus = [string]$d.BusType; Location = $d.Location;
+  Letter = [string]$part.DriveLetter; State = $state; Parts = @(Get-Partition -DiskNumber $vhd.DiskNumber).Count }}
+Dismount-VHD -Path $disk
+$o | ConvertTo-Json -Compress
+""")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def new_vm(s, name):
+    code, out, err = ps(s, f"""
+$vm = New-VM -Name {name} -Generation 2 -MemoryStartupBytes 2GB -VHDPath 'C:\\Lab\\{name}\\{name}.vhdx' -SwitchName Lab -Path 'C:\\Lab'
+Set-VMMemory -VMName {name} -DynamicMemoryEnabled $false
+[string]$vm.VMId
+""")
+    assert code == 0, err
+    return out
+
+
+def baseline(srv):
+    with srv.world.read():
+        h = srv.world.data["hosts"]["LABHOST"]
+        return (sorted(h["files"]), json.dumps(h["hyperv"], sort_keys=True),
+                {k: json.dumps(e.get("vhd"), sort_keys=True) for k, e in h["files"].items() if e.get("vhd")},
+                [d for d in h.get("disks", []) if (d.get("source") or {}).get("kind") == "vhd"])
+
+
+def test_vm_becomes_a_host_and_leaves_no_trace(lab):
+    s = host_session(lab)
+    before = baseline(lab)
+    facts = prepare_disk(s, "DC01", IMAGE, unattend("DC01", GUEST_PW))
+    assert facts["Attached"] is True and facts["Bus"] == "File Backed Virtual"
+    assert facts["Location"] == "C:\\Lab\\DC01\\DC01.vhdx" and facts["Parts"] == 3
+    assert facts["State"] == "ImageState=IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE"
+    with lab.world.read():
+        h = lab.world.data["hosts"]["LABHOST"]
+        child = h["files"]["c:\\lab\\dc01\\dc01.vhdx"]["vhd"]
+        image = h["files"][IMAGE.lower()]["vhd"]
+        assert child["parent_path"] == IMAGE and "windows\\panther\\unattend.xml" in child["volume"]["files"]
+        assert "windows\\panther\\unattend.xml" not in image["volume"]["files"]   # the image is untouched
+        assert not any(k.startswith(facts["Letter"].lower() + ":") for k in h["files"])   # letter freed
+
+    vm_id = new_vm(s, "DC01")
+    # a second adapter (Add-VMNetworkAdapter is the guest-side branch's cmdlet): set through the world
+    with lab.world.transaction():
+        vm = lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"][vm_id.upper()]
+        vm["network_adapters"].append({"name": "Cluster", "id": "A2", "switch": "Lab",
+                                       "switch_id": vm["network_adapters"][0]["switch_id"], "mac": "000000000000"})
+
+    # mounted on the host: the VM cannot start (file in use)
+    code, _, err = ps(s, "Mount-VHD -Path 'C:\\Lab\\DC01\\DC01.vhdx'; Start-VM -Name DC01")
+    assert code != 0 and "being used by another process" in err
+    code, _, err = ps(s, "Dismount-VHD -Path 'C:\\Lab\\DC01\\DC01.vhdx'")
+    assert code == 0, err
+
+    direct = cred("Administrator", GUEST_PW) + f"Invoke-Command -VMId '{vm_id}' -Credential $cred -ScriptBlock "
+    code, out, err = ps(s, "Start-VM -Name DC01\n" + direct + "{ $env:COMPUTERNAME }")
+    assert code != 0 and "A remote session might have ended" in err      # Windows Setup is still running
+    assert wait_until(lambda: ps(s, direct + "{ $env:COMPUTERNAME }")[0] == 0, timeout=30)
+    code, out, err = ps(s, direct + "{ [pscustomobject]@{ N = $env:COMPUTERNAME } } | "
+                              "Select-Object N, PSComputerName, VMName | ConvertTo-Json -Compress")
+    assert code == 0, err
+    assert json.loads(out) == {"N": "DC01", "PSComputerName": "DC01", "VMName": "DC01"}
+    code, _, err = ps(s, cred("Administrator", "wrong") + f"Invoke-Command -VMName DC01 -Credential $cred "
+                                                          "-ScriptBlock { 1 }")
+    assert code != 0 and "The credential is invalid." in err
+    code, _, err = ps(s, cred("Administrator", GUEST_PW) + "Invoke-Command -VMName NOPE -Credential $cred "
+                                                           "-ScriptBlock { 1 }")
+    assert "The input VMName NOPE does not resolve to a single virtual machine." in err
+
+    with lab.world.read():
+        g = lab.world.data["hosts"]["DC01"]
+        vm = lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"][vm_id.upper()]
+        assert g["vm"] == {"host": "LABHOST", "vm_id": vm_id.upper(), "vm_name": "DC01"}
+        assert [n["name"] for n in g["nics"]] == ["Ethernet", "Ethernet 2"]
+        assert [n["mac"].replace("-", "") for n in g["nics"]] == [a["mac"] for a in vm["network_adapters"]]
+        assert all(n["ipv4"].startswith("169.254.") and n["network_category"] == "Public" for n in g["nics"])
+        assert g["local_users"]["Administrator"]["password"] == GUEST_PW and g["time_zone"] == "W. Europe Standard Time"
+        assert vm["network_adapters"][0]["mac"] != "000000000000"
+        cached = g["files"]["c:\\windows\\panther\\unattend.xml"]["content"]
+        assert "*SENSITIVE*DATA*DELETED*" in cached and base64.b64encode(
+            (GUEST_PW + "AdministratorPassword").encode("utf-16-le")).decode() not in cached
+    code, out, err = ps(s, "Get-VMNetworkAdapter -VMName DC01 | ForEach-Object { $_.MacAddress }")
+    assert out.split() == [a["mac"] for a in vm["network_adapters"]]
+
+    # the static address in the test's loopback /24 (New-NetIPAddress through PowerShell Direct is the
+    # guest-side branch's cmdlet): set through the world; the listener follows whoever sets it
+    address = str(lab.subnet.network_address + 10)
+    with lab.world.transaction():
+        lab.world.data["hosts"]["DC01"]["nics"][0].update(ipv4=address, prefix=24, apipa=False)
+    def published():
+        return json.loads((lab.state_dir / "endpoints.json").read_text())["hosts"].get("DC01", {})
+    assert wait_until(lambda: published().get("address") == address, timeout=10)
+    endpoints = json.loads((lab.state_dir / "endpoints.json").read_text())
+    assert endpoints["hosts"]["DC01"]["vm"]["vm_id"] == vm_id.upper()
+    assert lab.status()["hosts"]["DC01"]["vm"]["host"] == "LABHOST"
+
+    g = host_session(lab, "DC01", "Administrator", GUEST_PW)
+    code, out, err = ps(g, "$env:COMPUTERNAME; (Get-Content C:\\Windows\\Panther\\unattend.xml -Raw) -match 'SENSITIVE'")
+    assert code == 0, err
+    assert out.split() == ["DC01", "True"]
+    gs = host_session(lab, "DC01", "Administrator", GUEST_PW, https=True)
+    assert ps(gs, "$env:COMPUTERNAME")[1] == "DC01"
+
+    # Restart-Computer inside the guest: the host restart, the VM stays Running
+    with lab.world.read():
+        boot = lab.world.data["hosts"]["DC01"]["boot_id"]
+    ps(g, "Restart-Computer -Force")
+    assert wait_until(lambda: lab.world.data["hosts"]["DC01"]["boot_id"] > boot, timeout=10)
+    assert wait_until(lambda: lab.world.reachable("DC01"), timeout=10)
+    assert lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"][vm_id.upper()]["state"] == "Running"
+
+    # Stop-VM powers the guest off; Start-VM boots it again
+    assert ps(s, "Stop-VM -Name DC01 -Force")[0] == 0
+    assert lab.world.data["hosts"]["DC01"]["power"] == "off"
+    with pytest.raises(requests.exceptions.ConnectionError):
+        ps(g, "1")
+    assert ps(s, "Start-VM -Name DC01")[0] == 0
+    assert wait_until(lambda: lab.world.reachable("DC01"), timeout=10)
+    g = host_session(lab, "DC01", "Administrator", GUEST_PW)    # a new connection after the reboot
+    assert ps(g, "$env:COMPUTERNAME")[1] == "DC01"
+
+    # hvsim's power-off of the guest turns its VM Off
+    lab.world.power_off("DC01", reason="test")
+    assert lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"][vm_id.upper()]["state"] == "Off"
+
+    # Remove-VM + the disk: the guest is gone, its endpoint refuses, LABHOST is back to its baseline
+    code, _, err = ps(s, "Remove-VM -Name DC01 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")
+    assert code == 0, err
+    assert "DC01" not in lab.world.data["hosts"]
+    assert wait_until(lambda: "DC01" not in lab.winrm.endpoints, timeout=10)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        ps(g, "1")
+    assert baseline(lab) == before
+    assert any(r["kind"] == "guest_removed" and r["host"] == "DC01" for r in lab.world.audit_records())
+
+
+def test_images_that_never_become_the_machine_asked_for(lab):
+    s = host_session(lab)
+    # a never-sysprepped image boots as its template: its own name and password, answer file ignored
+    prepare_disk(s, "T1", "C:\\Images\\WS2022-Template-NotGeneralized.vhdx", unattend("OTHER", "Other-2022!", plain=True))
+    new_vm(s, "T1")
+    # the data disk and a generalized image without an answer file
+    facts = prepare_disk(s, "D1", "C:\\Images\\Data.vhdx", None)
+    assert facts["Parts"] == 2 and facts["State"] == ""
+    new_vm(s, "D1")
+    prepare_disk(s, "N1", IMAGE, None)
+    new_vm(s, "N1")
+    assert ps(s, "Start-VM -Name T1, D1, N1")[0] == 0
+    template = cred("Administrator", "Template-Local-2022!") + "Invoke-Command -VMName T1 -Credential $cred -ScriptBlock { $env:COMPUTERNAME }"
+    assert wait_until(lambda: ps(s, template)[0] == 0, timeout=30)
+    assert ps(s, template)[1] == "TEMPLATE01"
+    assert "OTHER" not in lab.world.data["hosts"]
+    # well past the first-boot time: neither ever answers
+    import time
+    time.sleep(4)
+    for name in ("D1", "N1"):
+        code, _, err = ps(s, cred("Administrator", GUEST_PW) + f"Invoke-Command -VMName {name} -Credential $cred -ScriptBlock {{ 1 }}")
+        assert code != 0 and "A remote session might have ended" in err
+    with lab.world.read():
+        vms = {v["name"]: v for v in lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"].values()}
+        assert vms["D1"]["guest_state"] == "no_os" and vms["N1"]["guest_state"] == "oobe"
+    code, _, err = ps(s, cred("Administrator", GUEST_PW) + "Stop-VM -Name N1 -TurnOff; Invoke-Command -VMName N1 -Credential $cred -ScriptBlock { 1 }")
+    assert "The virtual machine N1 is not in running state." in err
+    assert ps(s, "Remove-VM -Name T1, D1, N1 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
+    assert "TEMPLATE01" not in lab.world.data["hosts"]
