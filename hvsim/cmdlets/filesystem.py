@@ -10,7 +10,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import cluster, files
+from hvsim.world import cluster, files, nested
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -184,6 +184,15 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     return out
 
 
+def _refuse_open_vhd(h: dict, entry: dict) -> None:
+    """A virtual disk held open (mounted, or in the chain of a VM that is not Off) cannot be deleted."""
+    for e in [entry] + (files.descendants(h, entry["path"]) if entry["kind"] == "dir" else []):
+        if e.get("vhd") and (nested.mounted_disk(h, e["path"]) is not None or nested.in_use_by_vm(h, e["path"])):
+            raise CmdletError(f"Cannot remove item {e['path']}: The process cannot access the file '{e['path']}' "
+                              "because it is being used by another process.", "RemoveFileSystemItemIOError",
+                              category="WriteError", target=e["path"], exception_type="System.IO.IOException")
+
+
 @cmdlet("Remove-Item")
 def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.transaction():
@@ -203,6 +212,7 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       "not available.", "RemoveItemUnauthorizedAccess", category="InvalidOperation",
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
+                _refuse_open_vhd(h, entry)
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []

@@ -201,7 +201,8 @@ def _mark_remote(obj: Any, computer: str) -> Any:
 # troubleshooting page of Microsoft's virtualization docs ("A remote session might have ended.", "The
 # credential is invalid.").
 _PS_DIRECT = "Microsoft.PowerShell.Commands.InvokeCommandCommand"
-_SESSIONS: dict[str, dict] = {}        # New-PSSession -VMId/-VMName: the sessions of this process
+# New-PSSession -VMId/-VMName: the sessions opened so far, by InstanceId (a PSSession object refers to one)
+_SESSIONS: dict[str, dict] = {}
 _SESSION_IDS = iter(range(1, 1 << 30))
 
 
@@ -268,9 +269,8 @@ def _run_in_vm(ctx: CmdletContext, block: Any, args: list, session: Session, vm:
 def _session_object(rec: dict) -> PSObject:
     vm = rec["vm"]
     return PSObject({"Id": rec["id"], "Name": rec["name"], "ComputerName": vm["name"], "ComputerType": "VirtualMachine",
-                     "State": "Closed" if rec.get("closed") else "Opened",
-                     "ConfigurationName": "Microsoft.PowerShell",
-                     "Availability": "None" if rec.get("closed") else "Available",
+                     "State": rec["state"], "ConfigurationName": "Microsoft.PowerShell",
+                     "Availability": "Available" if rec["state"] == "Opened" else "None",
                      "InstanceId": rec["instance_id"], "VMId": vm["id"].lower(), "VMName": vm["name"]},
                     type_name="System.Management.Automation.Runspaces.PSSession")
 
@@ -287,9 +287,11 @@ def new_ps_session(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         kw = {"vm_id": target} if p.parameter_set == "VMId" else {"vm_name": target}
         session, vm, guest = open_vm_session(ctx, credential=p.get("Credential"), **kw)
         sid = next(_SESSION_IDS)
-        rec = {"id": sid, "name": (p.get("Name") or [f"Runspace{sid}"])[0] if isinstance(p.get("Name"), list)
-               else (p.get("Name") or f"Runspace{sid}"), "instance_id": str(uuid.uuid4()), "session": session,
-               "vm": vm, "host": ctx.session.host, "guest": guest["name"], "boot_id": guest.get("boot_id")}
+        names = p.get("Name") or []
+        rec = {"id": sid, "name": str(names[len(out)]) if len(names) > len(out) else f"Runspace{sid}",
+               "instance_id": str(uuid.uuid4()), "session": session,
+               "vm": vm, "host": ctx.session.host, "guest": guest["name"], "boot_id": guest.get("boot_id"),
+               "state": "Opened"}
         _SESSIONS[rec["instance_id"]] = rec
         ctx.sleep(CONNECT_SECONDS)
         out.append(_session_object(rec))
@@ -304,15 +306,13 @@ def _session_record(obj: Any) -> dict | None:
 
 @cmdlet("Remove-PSSession")
 def remove_ps_session(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
-    for obj in p.get("Session") or []:
-        rec = _session_record(obj)
-        if rec is not None:
-            rec["closed"] = True
-            _SESSIONS.pop(rec["instance_id"], None)
-    for sid in p.get("Id") or []:
-        for key, rec in list(_SESSIONS.items()):
-            if rec["id"] == int(sid) and rec["host"] == ctx.session.host:
-                _SESSIONS.pop(key, None)
+    recs = [r for r in (_session_record(o) for o in p.get("Session") or []) if r is not None]
+    recs += [r for r in _SESSIONS.values() if r["host"] == ctx.session.host and (
+        r["id"] in {int(x) for x in p.get("Id") or []} or r["name"] in {str(x) for x in p.get("Name") or []}
+        or r["vm"]["name"].lower() in {str(x).lower() for x in p.get("VMName") or []}
+        or r["vm"]["id"].lower() in {str(x).strip("{}").lower() for x in p.get("VMId") or []})]
+    for rec in recs:
+        rec["state"] = "Closed"     # a PSSession object still held by the caller now reads Closed
     return []
 
 
@@ -323,12 +323,18 @@ def _invoke_in_session(ctx: CmdletContext, block: Any, args: list, objs: Any) ->
         if rec is None:
             raise CmdletError("hvsim emulates Invoke-Command -Session for PowerShell Direct sessions only.",
                               "NotImplemented", category="NotImplemented", terminating=True)
+        if rec["state"] != "Opened":
+            raise CmdletError(f"Because the session state for session {rec['name']}, {rec['instance_id']}, "
+                              f"{rec['vm']['name']} is not equal to Open, you cannot run a command in the session.  "
+                              f"The session state is {rec['state']}.", "InvalidSessionState",
+                              category="InvalidOperation", target=rec["name"],
+                              exception_type="System.Management.Automation.Runspaces.InvalidRunspaceStateException")
         world = ctx.world
         with world.read():
             guest = world.data["hosts"].get(rec["guest"])
             alive = guest is not None and guest.get("boot_id") == rec["boot_id"]
         if not alive or not world.reachable(rec["guest"]):
-            # the guest restarted or went away: the session is broken
+            rec["state"] = "Broken"       # the guest restarted, stopped or went away under the session
             raise _session_ended(rec["vm"]["name"])
         out += _run_in_vm(ctx, block, args, rec["session"], rec["vm"])
     return out

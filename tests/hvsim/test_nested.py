@@ -260,3 +260,59 @@ def test_images_that_never_become_the_machine_asked_for(lab):
     assert "The virtual machine N1 is not in running state." in err
     assert ps(s, "Remove-VM -Name T1, D1, N1 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
     assert "TEMPLATE01" not in lab.world.data["hosts"]
+
+
+def test_sessions_power_and_a_forest_that_lives_in_a_guest(lab):
+    from tests.hvsim_fixtures import run_provider_script
+
+    s = host_session(lab)
+    prepare_disk(s, "DC02", IMAGE, unattend("DC02", GUEST_PW, plain=True))
+    vm_id = new_vm(s, "DC02")
+    assert ps(s, "Start-VM -Name DC02")[0] == 0
+    direct = cred("DC02\\Administrator", GUEST_PW)
+    assert wait_until(lambda: ps(s, direct + "Invoke-Command -VMName DC02 -Credential $cred -ScriptBlock { 1 }")[0] == 0,
+                      timeout=30)
+    # a disk held open by a running VM cannot be deleted, nor its parent image
+    code, _, err = ps(s, "Remove-Item -Path 'C:\\Lab\\DC02\\DC02.vhdx'")
+    assert code != 0 and "being used by another process" in err
+    code, _, err = ps(s, f"Remove-Item -Path '{IMAGE}'")
+    assert code != 0 and "being used by another process" in err
+
+    # New-PSSession / Invoke-Command -Session / Remove-PSSession
+    code, out, err = ps(s, direct + f"""
+$s = New-PSSession -VMId '{vm_id}' -Credential $cred
+$a = Invoke-Command -Session $s -ScriptBlock {{ param($x) "$env:COMPUTERNAME-$x" }} -ArgumentList 7
+Remove-PSSession -Session $s
+$e = $null
+try {{ Invoke-Command -Session $s -ScriptBlock {{ 1 }} -ErrorAction Stop }} catch {{ $e = $_.Exception.Message }}
+[pscustomobject]@{{ A = $a; Type = $s.ComputerType; Name = $s.ComputerName; E = $e }} | ConvertTo-Json -Compress
+""")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["A"] == "DC02-7" and got["Type"] == "VirtualMachine" and got["Name"] == "DC02"
+    assert "is not equal to Open, you cannot run a command in the session" in got["E"]
+
+    # the provider's own DomainController script, run in the guest: the forest appears at its restart
+    rec = run_provider_script(lab.world, "DC02", "domain_controller.ps1", {
+        "Mode": "Set", "DomainName": "nested.lab", "DomainNetbiosName": "NESTED", "SafeModePassword": "Dsrm-2022!x",
+        "LocalAdministratorPassword": GUEST_PW}, user="DC02\\Administrator")
+    assert rec["RestartRequired"] is True
+    lab.world.restart("DC02", "promotion")
+    assert wait_until(lambda: lab.world.reachable("DC02"), timeout=10)
+    assert lab.world.data["domain"]["controller"] == "DC02"
+    # a domain account now works through PowerShell Direct
+    assert ps(s, cred("NESTED\\Administrator", GUEST_PW) + "Invoke-Command -VMName DC02 -Credential $cred "
+                                                            "-ScriptBlock { whoami }")[0] == 0
+
+    # the physical host goes down: its guests with it; back up, the VM restarts and its guest boots
+    lab.world.power_off("LABHOST", "test")
+    assert lab.world.data["hosts"]["DC02"]["power"] == "off"
+    lab.world.power_on("LABHOST", "test")
+    assert wait_until(lambda: lab.world.reachable("LABHOST") and lab.world.reachable("DC02"), timeout=10)
+    assert lab.world.data["hosts"]["LABHOST"]["hyperv"]["vms"][vm_id.upper()]["state"] == "Running"
+
+    # Remove-VM: the guest and the forest that lived only there are gone
+    s = host_session(lab)                                  # LABHOST restarted: a new connection
+    code, _, err = ps(s, "Remove-VM -Name DC02 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")
+    assert code == 0, err
+    assert "DC02" not in lab.world.data["hosts"] and lab.world.data["domain"] is None
