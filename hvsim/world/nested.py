@@ -542,6 +542,17 @@ def guest_vm(world: Any, guest: dict) -> tuple[dict, dict] | None:
     return (h, vm) if vm is not None else None
 
 
+def virtualization_exposed(world: Any, host: dict) -> bool:
+    """Whether a hypervisor can run on this host: always on a physical host; in a guest only when its VM
+    exposes the virtualization extensions (Set-VMProcessor -ExposeVirtualizationExtensions $true, kept in
+    the VM record as "expose_virtualization_extensions"). Install-WindowsFeature Hyper-V and starting VMs
+    in a guest ask this."""
+    found = guest_vm(world, host)
+    if not host.get("vm"):
+        return True
+    return bool(found and found[1].get("expose_virtualization_extensions"))
+
+
 def vm_stopped(world: Any, vm: dict, reason: str) -> None:
     name = vm.get("guest")
     if name and name in world.data["hosts"] and world.data["hosts"][name]["power"] != "off":
