@@ -32,7 +32,7 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
     "Microsoft.PowerShell.Management": (PS_REPO, "reference/5.1/Microsoft.PowerShell.Management", [
         "Add-Computer", "Remove-Computer", "Restart-Computer", "Get-Service", "Set-Service", "Start-Service",
         "Stop-Service", "Get-Item", "Get-ChildItem", "New-Item", "Remove-Item", "Test-Connection",
-        "Get-Content", "Set-Content"]),
+        "Get-Content", "Set-Content", "Copy-Item"]),
     "CimCmdlets": (PS_REPO, "reference/5.1/CimCmdlets", ["Get-CimInstance"]),
     "Microsoft.WSMan.Management": (PS_REPO, "reference/5.1/Microsoft.WSMan.Management",
                                    ["Enable-WSManCredSSP", "Disable-WSManCredSSP", "Get-WSManCredSSP"]),

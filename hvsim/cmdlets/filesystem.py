@@ -266,3 +266,58 @@ def set_content(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             files.put_file(h, path, len(text.encode("utf-8")), content=text)
         cluster.sync_csv_files(ctx.world)
     return []
+
+
+# Minimal Copy-Item (one file, or a folder with -Recurse) for the nested lab: a copied VHDX keeps its
+# "vhd" metadata, so the copy holds the same volume (and, as a byte copy does, the same DiskIdentifier).
+# A disk held open read-write (mounted, or the disk of a VM that is not Off) cannot be read.
+@cmdlet("Copy-Item")
+def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    import copy as _copy
+
+    out = []
+    with ctx.world.transaction():
+        h = ctx.host()
+        dest_root = _absolute(ctx, p["Destination"]) if p.get("Destination") else None
+        for path in _paths(ctx, p):
+            entries = _literal(h, path) if p.get("LiteralPath") else _expand(h, path)
+            if entries is None:
+                raise _not_found(path)
+            for entry in entries:
+                dest_dir = files.get(h, dest_root) if dest_root else None
+                target = files.normalize(dest_root + "\\" + files.leaf(entry["path"])) \
+                    if dest_dir is not None and dest_dir["kind"] == "dir" else dest_root
+                if target is None:
+                    raise CmdletError("hvsim's Copy-Item needs -Destination.", "NotImplemented",
+                                      category="NotImplemented", terminating=True)
+                items = [entry] + (sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
+                                   if entry["kind"] == "dir" and p.switch("Recurse") else [])
+                for item in items:
+                    if item.get("vhd") and (_held_open(h, item["path"])):
+                        raise CmdletError(f"The process cannot access the file '{item['path']}' because it is being "
+                                          "used by another process.", "CopyFileInfoItemIOError", category="WriteError",
+                                          target=item["path"], exception_type="System.IO.IOException")
+                    dest = target + item["path"][len(entry["path"]):]
+                    if item["kind"] == "dir":
+                        files.ensure_dir(h, dest)
+                        continue
+                    par = files.parent(dest)
+                    if par is not None and files.get(h, par) is None:
+                        raise CmdletError(f"Could not find a part of the path '{dest}'.", "CopyFileInfoItemIOError",
+                                          category="WriteError", target=dest,
+                                          exception_type="System.IO.DirectoryNotFoundException")
+                    extra = {k: _copy.deepcopy(v) for k, v in item.items() if k not in ("path", "kind", "size", "mtime")}
+                    new = files.put_file(h, dest, int(item.get("size", 0)), **extra)
+                    if p.switch("PassThru"):
+                        out.append(item_object(new))
+        cluster.sync_csv_files(ctx.world)
+    ctx.sleep(1)
+    return out
+
+
+def _held_open(h: dict, path: str) -> bool:
+    disk = nested.mounted_disk(h, path)
+    if disk is not None and not disk.get("read_only"):
+        return True
+    return any(vm["state"] != "Off" and vm["hard_drives"] and files.key(vm["hard_drives"][0]["path"]) == files.key(path)
+               for vm in nested._hv.state_of(h)["vms"].values())

@@ -277,6 +277,16 @@ def test_sessions_power_and_a_forest_that_lives_in_a_guest(lab):
     assert code != 0 and "being used by another process" in err
     code, _, err = ps(s, f"Remove-Item -Path '{IMAGE}'")
     assert code != 0 and "being used by another process" in err
+    code, _, err = ps(s, "Copy-Item -Path 'C:\\Lab\\DC02\\DC02.vhdx' -Destination 'C:\\Lab\\x.vhdx'")
+    assert code != 0 and "being used by another process" in err
+    # a copied image holds what the image holds
+    code, out, err = ps(s, f"""
+Copy-Item -Path '{IMAGE}' -Destination 'C:\\Lab\\copy.vhdx'
+$p = Mount-VHD -Path 'C:\\Lab\\copy.vhdx' -Passthru | Get-Disk | Get-Partition | Where-Object Type -eq Basic
+Get-Content -Path ([string]$p.DriveLetter + ':\\Windows\\Setup\\State\\State.ini')
+Dismount-VHD -Path 'C:\\Lab\\copy.vhdx'
+""")
+    assert code == 0 and "ImageState=IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE" in out, err
 
     # New-PSSession / Invoke-Command -Session / Remove-PSSession
     code, out, err = ps(s, direct + f"""
