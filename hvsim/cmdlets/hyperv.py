@@ -116,11 +116,13 @@ def _named(type_name: str, props: dict) -> PSObject:
 
 
 # ---------------------------------------------------------------------------------------- objects
-def adapter_object(host: dict, vm: dict, a: dict) -> PSObject:
+def adapter_object(host: dict, vm: dict, a: dict, world: Any = None) -> PSObject:
+    # a running guest reports its addresses through the KVP integration service
+    ips = wn.guest_addresses(world, vm, vm["network_adapters"].index(a)) if world is not None else []
     return _named(f"{NS}.VMNetworkAdapter", {
         "Name": a["name"], "VMName": vm["name"], "VMId": vm["id"].lower(), "SwitchName": a.get("switch"),
         "SwitchId": a.get("switch_id"), "MacAddress": a.get("mac", "000000000000"),
-        "Status": ["Ok"] if vm["state"] == "Running" else [], "IPAddresses": [],
+        "Status": ["Ok"] if vm["state"] == "Running" else [], "IPAddresses": ips,
         "Connected": bool(a.get("switch")), "IsManagementOs": False, "IsLegacy": False,
         "DynamicMacAddressEnabled": True, "Id": f"Microsoft:{vm['id']}\\{a['id']}",
         "ComputerName": host["name"], "IsDeleted": False})
@@ -156,7 +158,7 @@ def vm_object(ctx: CmdletContext, host: dict, vm: dict) -> PSObject:
         "Version": vm.get("version", "9.0"), "Notes": vm.get("notes", ""),
         "AutomaticStartAction": "StartIfRunning", "AutomaticStopAction": "Save",
         "CheckpointType": "Production", "IsDeleted": False,
-        "NetworkAdapters": [adapter_object(host, vm, a) for a in vm["network_adapters"]],
+        "NetworkAdapters": [adapter_object(host, vm, a, ctx.world) for a in vm["network_adapters"]],
         "HardDrives": [drive_object(host, vm, d) for d in vm["hard_drives"]],
         "VMIntegrationService": [], "ParentSnapshotName": None, "PrimaryOperationalStatus": "Ok",
         "OperationalStatus": ["Ok"]})
@@ -475,7 +477,7 @@ def get_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             for a in whv.adapters(vm, name):
                 if p.get("SwitchName") and (a.get("switch") or "").lower() != str(p["SwitchName"]).lower():
                     continue
-                out.append(adapter_object(h, vm, a))
+                out.append(adapter_object(h, vm, a, ctx.world))
         return out
 
 

@@ -553,6 +553,16 @@ def virtualization_exposed(world: Any, host: dict) -> bool:
     return bool(found and found[1].get("expose_virtualization_extensions"))
 
 
+def guest_addresses(world: Any, vm: dict, index: int) -> list[str]:
+    """What Get-VMNetworkAdapter's IPAddresses shows: the running guest's addresses on that adapter."""
+    name = vm.get("guest")
+    if vm["state"] != "Running" or not name or not world.reachable(name):
+        return []
+    nics = world.data["hosts"][name].get("nics") or []
+    nic = nics[index] if index < len(nics) else None
+    return [nic["ipv4"]] if nic and nic.get("ipv4") else []
+
+
 def vm_stopped(world: Any, vm: dict, reason: str) -> None:
     name = vm.get("guest")
     if name and name in world.data["hosts"] and world.data["hosts"][name]["power"] != "off":

@@ -187,6 +187,8 @@ def test_vm_becomes_a_host_and_leaves_no_trace(lab):
     def published():
         return json.loads((lab.state_dir / "endpoints.json").read_text())["hosts"].get("DC01", {})
     assert wait_until(lambda: published().get("address") == address, timeout=10)
+    code, out, _ = ps(s, "(Get-VMNetworkAdapter -VMName DC01)[0].IPAddresses")
+    assert out == address                                   # reported by the running guest
     endpoints = json.loads((lab.state_dir / "endpoints.json").read_text())
     assert endpoints["hosts"]["DC01"]["vm"]["vm_id"] == vm_id.upper()
     assert lab.status()["hosts"]["DC01"]["vm"]["host"] == "LABHOST"
