@@ -403,7 +403,7 @@ def start_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         pairs = _vms(ctx, p)
         for h, vm in pairs:
             if vm["state"] in ("Off", "Saved"):
-                wn.check_startable(h, vm)       # a disk mounted on the host is in use
+                wn.check_startable(ctx.world, h, vm)   # no hypervisor in a guest, or a disk mounted on the host
             happened = whv.start_vm(vm)
             if happened == "already":
                 ctx.warn("The virtual machine is already in the specified state.")

@@ -365,8 +365,27 @@ def disk_of_number(host: dict, number: int) -> dict | None:
     return None
 
 
-def check_startable(host: dict, vm: dict) -> None:
-    """Start-VM of a VM whose disk is mounted on the host fails as Windows does (file in use)."""
+def check_startable(world: Any, host: dict, vm: dict) -> None:
+    """Start-VM fails as Windows does when the host is a guest whose VM does not expose the virtualization
+    extensions (no hypervisor runs there), or when the VM's disk is mounted on the host (file in use)."""
+    if not virtualization_exposed(world, host):
+        vid = vm["id"]
+        raise _hv.HyperVError(
+            f"'{vm['name']}' failed to start.\r\n"
+            f"Virtual machine '{vm['name']}' could not be started because the hypervisor is not running.\r\n"
+            f"'{vm['name']}' failed to start. (Virtual machine ID {vid})\r\n"
+            f"Virtual machine '{vm['name']}' could not be started because the hypervisor is not running "
+            f"(Virtual machine ID {vid}).\r\n"
+            "The following actions may help you resolve the problem:\r\n"
+            "1) Verify that the processor of the physical computer has a supported version of hardware-assisted "
+            "virtualization.\r\n"
+            "2) Verify that hardware-assisted virtualization and hardware-assisted data execution protection are "
+            "enabled in the BIOS of the physical computer. (If you edit the BIOS to enable either setting, you must "
+            "turn off the power to the physical computer and then turn it back on. Resetting the physical computer "
+            "is not sufficient.)\r\n"
+            "3) If you have made changes to the Boot Configuration Data store, review these changes to ensure that "
+            "the hypervisor is configured to launch automatically.",
+            "OperationFailed", category="NotSpecified", target=vm["name"])
     for d in vm["hard_drives"]:
         for e in chain(host, d["path"]) if vhd_entry(host, d["path"]) else []:
             if mounted_disk(host, e["path"]) is not None:

@@ -244,11 +244,19 @@ def test_images_that_never_become_the_machine_asked_for(lab):
     new_vm(s, "D1")
     prepare_disk(s, "N1", IMAGE, None)
     new_vm(s, "N1")
-    assert ps(s, "Start-VM -Name T1, D1, N1")[0] == 0
+    # Hyper-V Server 2019 ships the role, but its VM does not expose the virtualization extensions
+    prepare_disk(s, "HV1", "C:\\Images\\HyperV2019-Sysprep.vhdx", unattend("HV1", GUEST_PW))
+    new_vm(s, "HV1")
+    assert ps(s, "Start-VM -Name T1, D1, N1, HV1")[0] == 0
     template = cred("Administrator", "Template-Local-2022!") + "Invoke-Command -VMName T1 -Credential $cred -ScriptBlock { $env:COMPUTERNAME }"
     assert wait_until(lambda: ps(s, template)[0] == 0, timeout=30)
     assert ps(s, template)[1] == "TEMPLATE01"
     assert "OTHER" not in lab.world.data["hosts"]
+    inner = cred("Administrator", GUEST_PW) + ("Invoke-Command -VMName HV1 -Credential $cred -ScriptBlock "
+                                               "{ New-VM -Name Inner -NoVHD | Out-Null; Start-VM -Name Inner }")
+    assert wait_until(lambda: "hypervisor is not running" in ps(s, inner)[2], timeout=30)
+    with lab.world.read():
+        assert lab.world.data["hosts"]["HV1"]["os"]["caption"] == "Hyper-V Server 2019"
     # well past the first-boot time: neither ever answers
     import time
     time.sleep(4)
@@ -260,8 +268,8 @@ def test_images_that_never_become_the_machine_asked_for(lab):
         assert vms["D1"]["guest_state"] == "no_os" and vms["N1"]["guest_state"] == "oobe"
     code, _, err = ps(s, cred("Administrator", GUEST_PW) + "Stop-VM -Name N1 -TurnOff; Invoke-Command -VMName N1 -Credential $cred -ScriptBlock { 1 }")
     assert "The virtual machine N1 is not in running state." in err
-    assert ps(s, "Remove-VM -Name T1, D1, N1 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
-    assert "TEMPLATE01" not in lab.world.data["hosts"]
+    assert ps(s, "Remove-VM -Name T1, D1, N1, HV1 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
+    assert "TEMPLATE01" not in lab.world.data["hosts"] and "HV1" not in lab.world.data["hosts"]
 
 
 def test_sessions_power_and_a_forest_that_lives_in_a_guest(lab):
@@ -328,3 +336,30 @@ try {{ Invoke-Command -Session $s -ScriptBlock {{ 1 }} -ErrorAction Stop }} catc
     code, _, err = ps(s, "Remove-VM -Name DC02 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")
     assert code == 0, err
     assert "DC02" not in lab.world.data["hosts"] and lab.world.data["domain"] is None
+
+
+def test_nested_virtualization_refusals(lab):
+    """Item 7 of the task (the guest-side branch's cmdlets): skipped until they are emulated here."""
+    from hvsim.cmdlets import registry
+
+    missing = [c for c in ("Add-VMNetworkAdapter", "Get-VMProcessor") if registry.lookup(c) is None]
+    if missing:
+        pytest.skip(f"not emulated on this branch yet: {', '.join(missing)}")
+    s = host_session(lab)
+    prepare_disk(s, "HV9", IMAGE, unattend("HV9", GUEST_PW))
+    new_vm(s, "HV9")
+    code, _, err = ps(s, "Add-VMNetworkAdapter -VMName HV9 -SwitchName Nope -Name Cluster")
+    assert code != 0 and 'Hyper-V was unable to find a virtual switch with name "Nope".' in err
+    assert ps(s, "Start-VM -Name HV9")[0] == 0
+    direct = cred("Administrator", GUEST_PW) + "Invoke-Command -VMName HV9 -Credential $cred -ScriptBlock "
+    assert wait_until(lambda: ps(s, direct + "{ 1 }")[0] == 0, timeout=30)
+    # no exposed virtualization extensions: the processor lacks what Hyper-V needs
+    code, _, err = ps(s, direct + "{ Install-WindowsFeature -Name Hyper-V }")
+    assert code != 0 and "virtualization capabilities" in err
+    code, out, err = ps(s, "Stop-VM -Name HV9 -Force; Set-VMProcessor -VMName HV9 -ExposeVirtualizationExtensions $true; "
+                           "(Get-VMProcessor -VMName HV9).ExposeVirtualizationExtensions; Start-VM -Name HV9")
+    assert code == 0 and out == "True", err
+    assert wait_until(lambda: ps(s, direct + "{ 1 }")[0] == 0, timeout=30)
+    code, _, err = ps(s, direct + "{ Install-WindowsFeature -Name Hyper-V }")
+    assert code == 0, err
+    assert ps(s, "Remove-VM -Name HV9 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
