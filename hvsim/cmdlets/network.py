@@ -85,7 +85,10 @@ def get_net_adapter(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     return [_adapter_object(a) for a in adapters]
 
 
-def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4") -> PSObject:
+def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4", origin: str = "Manual") -> PSObject:
+    """origin: Manual (a static address), WellKnown (the loopback pseudo-interface), Link (an APIPA
+    169.254.x.y address a NIC without DHCP answer gives itself: PrefixOrigin WellKnown, SuffixOrigin Link)."""
+    prefix_origin = "Manual" if origin == "Manual" else "WellKnown"
     return PSObject({
         "IPAddress": ip,
         "InterfaceIndex": index,
@@ -93,10 +96,8 @@ def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4
         "AddressFamily": PSEnum("AddressFamily", family, 2 if family == "IPv4" else 23),
         "Type": PSEnum("Type", "Unicast", 1),
         "PrefixLength": prefix,
-        "PrefixOrigin": PSEnum("PrefixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
-                               2 if ip.startswith("127.") else 1),
-        "SuffixOrigin": PSEnum("SuffixOrigin", "WellKnown" if ip.startswith("127.") else "Manual",
-                               2 if ip.startswith("127.") else 1),
+        "PrefixOrigin": PSEnum("PrefixOrigin", prefix_origin, {"Manual": 1, "WellKnown": 2}[prefix_origin]),
+        "SuffixOrigin": PSEnum("SuffixOrigin", origin, {"Manual": 1, "WellKnown": 2, "Link": 4}[origin]),
         "AddressState": PSEnum("AddressState", "Preferred", 4),
         "ValidLifetime": None,
         "PreferredLifetime": None,
@@ -109,8 +110,9 @@ def _ip_object(alias: str, index: int, ip: str, prefix: int, family: str = "IPv4
 def get_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.read():
         adapters = _adapters(ctx.host())
-    objs = [_ip_object(a["name"], a["if_index"], a["ipv4"], a.get("prefix", 24)) for a in adapters if a.get("ipv4")]
-    objs.append(_ip_object("Loopback Pseudo-Interface 1", 1, "127.0.0.1", 8))
+    objs = [_ip_object(a["name"], a["if_index"], a["ipv4"], a.get("prefix", 24), origin="Link" if a.get("apipa") else "Manual")
+            for a in adapters if a.get("ipv4")]
+    objs.append(_ip_object("Loopback Pseudo-Interface 1", 1, "127.0.0.1", 8, origin="WellKnown"))
     checks = (("IPAddress", "IPAddress"), ("InterfaceAlias", "InterfaceAlias"), ("InterfaceIndex", "InterfaceIndex"),
               ("AddressFamily", "AddressFamily"), ("PrefixLength", "PrefixLength"))
     for param, prop in checks:

@@ -176,6 +176,10 @@ def test_vm_becomes_a_host_and_leaves_no_trace(lab):
         cached = g["files"]["c:\\windows\\panther\\unattend.xml"]["content"]
         assert "*SENSITIVE*DATA*DELETED*" in cached and base64.b64encode(
             (GUEST_PW + "AdministratorPassword").encode("utf-16-le")).decode() not in cached
+    ips = direct + ("{ Get-NetIPAddress -AddressFamily IPv4 -InterfaceAlias Ethernet | "
+                    "ForEach-Object { [string]$_.IPAddress + ' ' + [string]$_.PrefixOrigin + ' ' + [string]$_.SuffixOrigin } }")
+    code, out, err = ps(s, ips)
+    assert code == 0 and out.startswith("169.254.") and out.endswith(" WellKnown Link"), err   # APIPA: no DHCP answer
     code, out, err = ps(s, "Get-VMNetworkAdapter -VMName DC01 | ForEach-Object { $_.MacAddress }")
     assert out.split() == [a["mac"] for a in vm["network_adapters"]]
 
@@ -189,6 +193,7 @@ def test_vm_becomes_a_host_and_leaves_no_trace(lab):
     assert wait_until(lambda: published().get("address") == address, timeout=10)
     code, out, _ = ps(s, "(Get-VMNetworkAdapter -VMName DC01)[0].IPAddresses")
     assert out == address                                   # reported by the running guest
+    assert ps(s, ips)[1] == f"{address} Manual Manual"      # a static address, as the provider filters it
     endpoints = json.loads((lab.state_dir / "endpoints.json").read_text())
     assert endpoints["hosts"]["DC01"]["vm"]["vm_id"] == vm_id.upper()
     assert lab.status()["hosts"]["DC01"]["vm"]["host"] == "LABHOST"
