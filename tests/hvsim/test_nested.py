@@ -19,7 +19,7 @@ from hvsim.server import LabServer
 from hvsim.testing import nested_test_lab
 from tests.hvsim_fixtures import wait_until
 
-LABHOST_PW = "Lab-Host-2022!"
+LABHOST_PW = "Labhost-2022!"
 GUEST_PW = "Dc01-Guest-2022!"
 IMAGE = "C:\\Images\\WS2022-Datacenter-Sysprep.vhdx"
 
