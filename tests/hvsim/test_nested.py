@@ -368,3 +368,51 @@ def test_nested_virtualization_refusals(lab):
     code, _, err = ps(s, direct + "{ Install-WindowsFeature -Name Hyper-V }")
     assert code == 0, err
     assert ps(s, "Remove-VM -Name HV9 -Force; Remove-Item -Path 'C:\\Lab' -Recurse -Force")[0] == 0
+
+
+def test_the_providers_lab_machine_scripts_on_the_nested_lab(tmp_path):
+    """LabMachine's own scripts (hvprovider/scripts/lab_machine*.ps1, written by the provider side) on an
+    in-process nested world: create, first boot, first configuration, remove back to LABHOST's baseline,
+    and the refusals of images that are not generalized Windows. Skipped until both the scripts and the
+    guest-side cmdlets (Get-VMProcessor, Get-DnsClientServerAddress, ...) are on this branch."""
+    import time
+    from pathlib import Path
+
+    from hvprovider import errors
+    from hvsim.cmdlets import registry
+    from hvsim.world import World
+    from tests.hvsim_fixtures import run_provider_script
+
+    scripts = Path(__file__).resolve().parents[2] / "hvprovider" / "scripts"
+    missing = [c for c in ("Get-VMProcessor", "Get-DnsClientServerAddress", "New-NetIPAddress") if registry.lookup(c) is None]
+    if not (scripts / "lab_machine.ps1").exists() or missing:
+        pytest.skip(f"LabMachine's scripts or the guest-side cmdlets are not on this branch yet ({', '.join(missing)})")
+    world = World(tmp_path / "state", lab=nested_test_lab(time_factor=0.001))
+    base = sorted(world.data["hosts"]["LABHOST"]["files"])
+    user = "LABHOST\\Administrator"
+    params = {"Mode": "Set", "Name": "DC01", "ImagePath": IMAGE, "Folder": "C:\\Lab", "TimeZone": "UTC",
+              "AdministratorPassword": GUEST_PW, "MemoryBytes": 2147483648, "ProcessorCount": 2,
+              "NestedVirtualization": False, "SwitchNames": ["Lab"]}
+    for image, why in (("C:\\Images\\WS2022-Template-NotGeneralized.vhdx", "is not a generalized Windows image"),
+                       ("C:\\Images\\Data.vhdx", "holds no Windows installation")):
+        with pytest.raises(errors.RemoteScriptError, match=why):
+            run_provider_script(world, "LABHOST", "lab_machine.ps1", {**params, "ImagePath": image}, user=user)
+    assert sorted(world.data["hosts"]["LABHOST"]["files"]) == base       # the failed runs left nothing
+    rec = run_provider_script(world, "LABHOST", "lab_machine.ps1", params, user=user)
+    assert rec["State"] == "Running" and rec["Exists"] is True
+    guest = {"Mode": "Set", "VMId": rec["VMId"], "UserName": "Administrator", "AdministratorPassword": GUEST_PW,
+             "TimeZone": "UTC", "AdaptersJson": json.dumps([{"MacAddress": rec["Adapters"][0]["MacAddress"],
+                                                             "Name": "Ethernet", "IPAddress": "127.0.21.10",
+                                                             "PrefixLength": 24, "Gateway": "", "DnsServers": []}])}
+    deadline = time.monotonic() + 30
+    while not run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", {**guest, "Mode": "Get"}, user=user)["Ready"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    state = run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", guest, user=user)
+    assert state["ComputerName"] == "DC01" and state["AnswerFilePresent"] is False
+    assert world.host("127.0.21.10")["name"] == "DC01"
+    run_provider_script(world, "LABHOST", "lab_machine.ps1", {
+        "Mode": "Remove", "Name": "DC01", "VMId": rec["VMId"], "VhdPaths": rec["VhdPaths"],
+        "CreatedFolders": rec["CreatedFolders"]}, user=user)
+    assert "DC01" not in world.data["hosts"] and sorted(world.data["hosts"]["LABHOST"]["files"]) == base
+    world.close()
