@@ -163,9 +163,9 @@ def image_os(host: dict, path: str) -> dict | None:
 
 
 def layout_kind(host: dict, path: str) -> str:
-    for e in reversed(chain(host, path)):
-        return str(e["vhd"].get("layout") or "raw")
-    return "raw"
+    """The partitions a disk shows are its base disk's (a differencing child has its parent's)."""
+    c = chain(host, path)
+    return str(c[-1]["vhd"].get("layout") or "raw") if c else "raw"
 
 
 def text_of(entry: dict | None) -> str | None:
