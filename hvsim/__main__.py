@@ -194,10 +194,13 @@ def render_status(world: dict) -> str:
         if pending.get("restart_required"):
             power = f"{power}, restart pending"
         ep = h.get("endpoints") or {}
+        vm = h.get("vm") or {}      # a guest of the nested lab lives in a VM of another host
+        winrm = f"{ep.get('address', '')}:{ep.get('http_port', '')}/{ep.get('https_port', '')}" \
+            if ep.get("address") else "-"
         rows.append([name, power, h.get("domain") or f"workgroup {h.get('workgroup') or 'WORKGROUP'}",
                      (h.get("os") or {}).get("caption"), _when(h.get("last_boot")), _join(shown) or "-",
-                     f"{ep.get('address', '')}:{ep.get('http_port', '')}/{ep.get('https_port', '')}"])
-    sections.append(_table("Hosts", ["HOST", "POWER", "DOMAIN", "OS", "BOOT TIME", "FEATURES", "WINRM"], rows))
+                     winrm, f"VM {vm.get('vm_name')} on {vm.get('host')}" if vm else "-"])
+    sections.append(_table("Hosts", ["HOST", "POWER", "DOMAIN", "OS", "BOOT TIME", "FEATURES", "WINRM", "VM"], rows))
 
     trows, vrows = [], []
     vdisk_sizes: dict[tuple[str, str], Any] = {}

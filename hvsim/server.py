@@ -51,13 +51,19 @@ class LabServer:
             "ca": str(self.winrm.ca_path),
             "pid": os.getpid(),
         }
+        self._write_endpoints()
+        self.winrm.on_endpoints_changed = self._write_endpoints   # guests of the nested lab come and go
+        return self.endpoints
+
+    def _write_endpoints(self) -> None:
+        if not self.endpoints:
+            return
         self._record_endpoints()
         getattr(self.world, "flush", lambda: None)()
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=1), encoding="utf-8")
         os.replace(tmp, path)
-        return self.endpoints
 
     def _record_endpoints(self) -> None:
         """Keep the world's host endpoints in step with the real ports (ports 0 in the lab file)."""
@@ -100,6 +106,8 @@ class LabServer:
                     "last_boot": h.get("last_boot"), "domain": h.get("domain"),
                     "shells": self.winrm.shells.count(name), "endpoint": self.winrm.endpoints.get(name),
                 }
+                if h.get("vm"):                 # a guest of the nested lab: the VM it lives in
+                    hosts[name]["vm"] = dict(h["vm"])
         with self.world.lock:
             faults = json.loads(json.dumps(self.world.data.get("faults") or {}))
         return {"hosts": hosts, "faults": faults, "time_factor": getattr(self.world, "time_factor", None)}

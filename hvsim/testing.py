@@ -27,6 +27,7 @@ import yaml
 
 SEED_LAB = Path(__file__).resolve().parent / "labs" / "seed.yaml"                   # no domain yet (the seed's start)
 EXISTING_DOMAIN_LAB = Path(__file__).resolve().parent / "labs" / "existing-domain.yaml"  # hyper.local exists
+NESTED_LAB = Path(__file__).resolve().parent / "labs" / "nested.yaml"       # one Hyper-V host, VMs become hosts
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,6 +54,19 @@ def test_lab(base: dict | None = None, time_factor: float | None = 0.001,
         host["https_port"] = 0
         if allow_unencrypted is not None:
             host["allow_unencrypted"] = allow_unencrypted
+    return lab
+
+
+def nested_test_lab(time_factor: float | None = 0.001, seed: int | None = None) -> dict:
+    """NESTED_LAB as a test lab: LABHOST on 127.0.0.1 with free ports (as test_lab), and a loopback /24 of
+    its own for the guests (`lab["guests"]["subnet"]`, e.g. 127.83.17.0/24): the addresses a test gives
+    the guests' NICs, where their WinRM listeners are bound on the guest ports."""
+    import random
+
+    lab = test_lab(load_lab_file(NESTED_LAB), time_factor=time_factor)
+    rng = random.Random(seed)
+    # 127.0.x.x is where the other labs live; a random second and third octet keeps parallel tests apart
+    lab.setdefault("guests", {})["subnet"] = f"127.{rng.randint(30, 254)}.{rng.randint(1, 254)}.0/24"
     return lab
 
 

@@ -18,7 +18,7 @@ import fnmatch
 from typing import Any, Iterable
 
 from hvsim.powershell.values import PSObject
-from hvsim.world import cluster, files, hyperv
+from hvsim.world import cluster, files, hyperv, nested
 from hvsim.world.core import parse_iso
 
 from .registry import BoundParameters, CmdletContext, CmdletError, cmdlet
@@ -196,6 +196,15 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     return out
 
 
+def _refuse_open_vhd(h: dict, entry: dict) -> None:
+    """A virtual disk held open (mounted, or in the chain of a VM that is not Off) cannot be deleted."""
+    for e in [entry] + (files.descendants(h, entry["path"]) if entry["kind"] == "dir" else []):
+        if e.get("vhd") and (nested.mounted_disk(h, e["path"]) is not None or nested.in_use_by_vm(h, e["path"])):
+            raise CmdletError(f"Cannot remove item {e['path']}: The process cannot access the file '{e['path']}' "
+                              "because it is being used by another process.", "RemoveFileSystemItemIOError",
+                              category="WriteError", target=e["path"], exception_type="System.IO.IOException")
+
+
 @cmdlet("Remove-Item")
 def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     with ctx.world.transaction():
@@ -220,6 +229,7 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                         raise CmdletError(f"Cannot remove item {item['path']}: {_in_use(item['path'])}",
                                           "RemoveFileSystemItemIOError", category="WriteError", target=item["path"],
                                           exception_type="System.IO.IOException")
+                _refuse_open_vhd(h, entry)
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []
@@ -332,7 +342,8 @@ def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             items = [entry] + (sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
                                if entry["kind"] == "dir" and p.switch("Recurse") else [])
             for item in items:
-                if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                if item["kind"] == "file" and (hyperv.disk_in_use(ctx.world, h, item["path"]) is not None
+                                               or _held_open(h, item["path"])):
                     raise CmdletError(_in_use(item["path"]), "System.IO.IOException", category="NotSpecified",
                                       target=item["path"], exception_type="System.IO.IOException")
                 rel = item["path"][len(entry["path"]):]
@@ -351,3 +362,11 @@ def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
 
 
 COPY_BYTES_PER_SECOND = 500 * 1024 * 1024   # a local disk-to-disk copy
+
+
+def _held_open(h: dict, path: str) -> bool:
+    disk = nested.mounted_disk(h, path)
+    if disk is not None and not disk.get("read_only"):
+        return True
+    return any(vm["state"] != "Off" and vm["hard_drives"] and files.key(vm["hard_drives"][0]["path"]) == files.key(path)
+               for vm in nested._hv.state_of(h)["vms"].values())

@@ -35,6 +35,7 @@ from ..powershell.values import PSEnum, PSObject
 from ..world import cluster as wc
 from ..world import files as wf
 from ..world import hyperv as whv
+from ..world import nested as wn
 from .registry import CmdletContext, CmdletError, cmdlet, require_feature
 from .storage import as_list
 
@@ -128,17 +129,19 @@ def processor_object(host: dict, vm: dict) -> PSObject:
                     type_name=f"{NS}.VMProcessor")
 
 
-def adapter_object(host: dict, vm: dict, a: dict) -> PSObject:
-    obj = _adapter_props(host, vm, a)
+def adapter_object(host: dict, vm: dict, a: dict, world: Any = None) -> PSObject:
+    obj = _adapter_props(host, vm, a, world)
     obj.type_names.insert(1, f"{NS}.VMNetworkAdapterBase")   # what -VMNetworkAdapter binds (the base class)
     return obj
 
 
-def _adapter_props(host: dict, vm: dict, a: dict) -> PSObject:
+def _adapter_props(host: dict, vm: dict, a: dict, world: Any = None) -> PSObject:
+    # a running guest reports its addresses through the KVP integration service
+    ips = wn.guest_addresses(world, vm, vm["network_adapters"].index(a)) if world is not None else []
     return _named(f"{NS}.VMNetworkAdapter", {
         "Name": a["name"], "VMName": vm["name"], "VMId": vm["id"].lower(), "SwitchName": a.get("switch"),
         "SwitchId": a.get("switch_id"), "MacAddress": a.get("mac", "000000000000"),
-        "Status": ["Ok"] if vm["state"] == "Running" else [], "IPAddresses": [],
+        "Status": ["Ok"] if vm["state"] == "Running" else [], "IPAddresses": ips,
         "Connected": bool(a.get("switch")), "IsManagementOs": False, "IsLegacy": False,
         "DynamicMacAddressEnabled": bool(a.get("dynamic_mac", True)),
         "MacAddressSpoofing": _on_off(a.get("mac_address_spoofing", False)),
@@ -176,7 +179,7 @@ def vm_object(ctx: CmdletContext, host: dict, vm: dict) -> PSObject:
         "Version": vm.get("version", "9.0"), "Notes": vm.get("notes", ""),
         "AutomaticStartAction": "StartIfRunning", "AutomaticStopAction": "Save",
         "CheckpointType": "Production", "IsDeleted": False,
-        "NetworkAdapters": [adapter_object(host, vm, a) for a in vm["network_adapters"]],
+        "NetworkAdapters": [adapter_object(host, vm, a, ctx.world) for a in vm["network_adapters"]],
         "HardDrives": [drive_object(host, vm, d) for d in vm["hard_drives"]],
         "VMIntegrationService": [], "ParentSnapshotName": None, "PrimaryOperationalStatus": "Ok",
         "OperationalStatus": ["Ok"]})
@@ -196,6 +199,7 @@ def switch_object(host: dict, sw: dict) -> PSObject:
 def vhd_object(host: dict, entry: dict) -> PSObject:
     meta = entry.get("vhd") or {}
     size = int(meta.get("size") or 0)
+    mounted = wn.mounted_disk(host, entry["path"])
     return PSObject({
         "ComputerName": host["name"], "Path": entry["path"],
         "VhdFormat": PSEnum("Microsoft.Vhd.PowerShell.VhdFormat", meta.get("format", "VHDX"),
@@ -203,10 +207,12 @@ def vhd_object(host: dict, entry: dict) -> PSObject:
         "VhdType": PSEnum("Microsoft.Vhd.PowerShell.VhdType", meta.get("type", "Dynamic"),
                           VHD_TYPES.get(meta.get("type", "Dynamic"), 0)),
         "FileSize": int(entry.get("size") or 0), "Size": size, "MinimumSize": None,
-        "LogicalSectorSize": 512, "PhysicalSectorSize": 4096, "BlockSize": 33554432, "ParentPath": "",
+        "LogicalSectorSize": 512, "PhysicalSectorSize": 4096, "BlockSize": 33554432,
+        "ParentPath": meta.get("parent_path") or "",
         "DiskIdentifier": meta.get("disk_identifier", ""), "FragmentationPercentage": 0, "Alignment": 1,
-        "Attached": False, "DiskNumber": None, "IsPMEMCompatible": False, "AddressAbstractionType": "None",
-        "Number": None}, type_name="Microsoft.Vhd.PowerShell.VirtualHardDisk")
+        "Attached": mounted is not None, "DiskNumber": mounted["number"] if mounted else None,
+        "IsPMEMCompatible": False, "AddressAbstractionType": "None",
+        "Number": mounted["number"] if mounted else None}, type_name="Microsoft.Vhd.PowerShell.VirtualHardDisk")
 
 
 # ---------------------------------------------------------------------------------------- VM selection
@@ -433,8 +439,12 @@ def start_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         for h, vm in pairs:
             if vm["state"] in ("Off", "Saved"):
                 whv.require_hypervisor(h, vm)
-            if whv.start_vm(vm) == "already":
+                wn.check_startable(ctx.world, h, vm)   # no hypervisor in a guest, or a disk mounted on the host
+            happened = whv.start_vm(vm)
+            if happened == "already":
                 ctx.warn("The virtual machine is already in the specified state.")
+            elif happened in ("booted", "restored"):
+                wn.vm_started(ctx.world, h, vm)  # its guest boots (the first time: Windows Setup)
             _refresh_roles(ctx, vm)
     ctx.sleep(3 * len(pairs))
     if p.switch("Passthru"):
@@ -451,6 +461,8 @@ def stop_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
         for h, vm in pairs:
             if whv.stop_vm(vm, mode) == "already":
                 ctx.warn("The virtual machine is already in the specified state.")
+            else:
+                wn.vm_stopped(ctx.world, vm, f"Stop-VM ({mode}) of VM {vm['name']}")
             _refresh_roles(ctx, vm)
     ctx.sleep({"save": 5, "turnoff": 1, "shutdown": 10}[mode] * len(pairs))
     if p.switch("Passthru"):
@@ -478,6 +490,7 @@ def remove_vm(ctx: CmdletContext, p: Any) -> Iterable[Any]:
                 if wc.file_entry(world, h["name"], path) is not None:
                     wc.remove_path(world, h["name"], path)
             del whv.state_of(h)["vms"][vm["id"]]
+            wn.remove_guest(world, vm)      # the Windows that lived in it leaves the world
     return []
 
 
@@ -500,7 +513,7 @@ def get_vm_network_adapter(ctx: CmdletContext, p: Any) -> Iterable[Any]:
             for a in whv.adapters(vm, name):
                 if p.get("SwitchName") and (a.get("switch") or "").lower() != str(p["SwitchName"]).lower():
                     continue
-                out.append(adapter_object(h, vm, a))
+                out.append(adapter_object(h, vm, a, ctx.world))
         return out
 
 
@@ -622,3 +635,62 @@ def get_vhd(ctx: CmdletContext, p: Any) -> Iterable[Any]:
                     category="ObjectNotFound", target=path)
             out.append(vhd_object(h, entry))
         return out
+
+
+# ---------------------------------------------------------------------------------------- VHDs
+def _vhd_path(ctx: CmdletContext, path: Any) -> str:
+    p = str(path)
+    if not (len(p) > 1 and p[1] == ":") and not p.startswith("\\\\"):
+        p = f"C:\\Users\\{ctx.session.user.split(chr(92))[-1]}\\Documents\\{p}"
+    return wf.normalize(p)
+
+
+@hv_cmdlet("New-VHD")
+def new_vhd(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    kind = "Differencing" if p.parameter_set == "Differencing" else (
+        "Fixed" if p.parameter_set.startswith("Fixed") else "Dynamic")
+    if p.get("SourceDisk") is not None:
+        raise CmdletError("hvsim emulates New-VHD without -SourceDisk.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    out = []
+    with ctx.world.transaction():
+        h = _local(ctx, p)
+        for path in as_list(p.get("Path")):
+            full = _vhd_path(ctx, path)
+            parent = _vhd_path(ctx, p["ParentPath"]) if p.get("ParentPath") else None
+            entry = wn.new_vhd(h, full, p.get("SizeBytes"), kind, parent)
+            out.append(vhd_object(h, entry))
+    ctx.sleep(1)
+    return out
+
+
+@hv_cmdlet("Mount-VHD")
+def mount_vhd(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    out = []
+    with ctx.world.transaction():
+        h = _local(ctx, p)
+        for path in as_list(p.get("Path")):
+            wn.mount(ctx.world, h, _vhd_path(ctx, path), read_only=p.switch("ReadOnly"),
+                     no_letter=p.switch("NoDriveLetter"))
+            if p.switch("Passthru"):
+                out.append(vhd_object(h, wn.vhd_entry(h, _vhd_path(ctx, path))))
+    ctx.sleep(2)
+    return out
+
+
+@hv_cmdlet("Dismount-VHD")
+def dismount_vhd(ctx: CmdletContext, p: Any) -> Iterable[Any]:
+    with ctx.world.transaction():
+        h = _local(ctx, p)
+        paths = [_vhd_path(ctx, x) for x in as_list(p.get("Path"))]
+        if p.get("DiskNumber") is not None:
+            disk = wn.disk_of_number(h, int(p["DiskNumber"]))
+            if disk is None:
+                # no Microsoft source gives this wording; kept short and plain
+                raise whv.HyperVError(f"Disk {p['DiskNumber']} is not a virtual hard disk attached to this computer.",
+                                      "ObjectNotFound", category="ObjectNotFound", target=p["DiskNumber"])
+            paths.append(disk["source"]["path"])
+        for path in paths:
+            wn.dismount(ctx.world, h, path)
+    ctx.sleep(1)
+    return []

@@ -197,15 +197,169 @@ def _mark_remote(obj: Any, computer: str) -> Any:
     return obj
 
 
+# ----------------------------------------------------------------------------- PowerShell Direct
+# From the Hyper-V host to a VM's guest over VMBus: no network needed. Texts: PowerShell's remoting
+# strings (InvalidVMNameNotSingle, InvalidVMIdNotSingle, InvalidVMState) and the PowerShell Direct
+# troubleshooting page of Microsoft's virtualization docs ("A remote session might have ended.", "The
+# credential is invalid.").
+_PS_DIRECT = "Microsoft.PowerShell.Commands.InvokeCommandCommand"
+# New-PSSession -VMId/-VMName: the sessions opened so far, by InstanceId (a PSSession object refers to one)
+_SESSIONS: dict[str, dict] = {}
+_SESSION_IDS = iter(range(1, 1 << 30))
+
+
+def _direct_error(message: str, error_id: str, category: str, target: Any, exc: str) -> CmdletError:
+    return CmdletError(message, error_id, category=category, target=target, exception_type=exc)
+
+
+def _session_ended(target: Any) -> CmdletError:
+    return _direct_error("An error has occurred which Windows PowerShell cannot handle. A remote session might have "
+                         "ended.", "CreateRemoteRunspaceForVMFailed", "InvalidOperation", target,
+                         "System.Management.Automation.Remoting.PSRemotingDataStructureException")
+
+
+def open_vm_session(ctx: CmdletContext, vm_name: Any = None, vm_id: Any = None,
+                    credential: Any = None) -> tuple[Session, dict, dict]:
+    """(Session in the guest, VM record, guest host) for PowerShell Direct, or Windows' error."""
+    from hvsim.world import hyperv as whv
+
+    world = ctx.world
+    with world.read():
+        host = world.host(ctx.session.host)
+        hv_ok = (host.get("features") or {}).get("Hyper-V", {}).get("state") == "Installed"
+        if vm_id is not None:
+            found = whv.find_vms(host, vm_id=str(vm_id)) if hv_ok else []
+            if len(found) != 1:
+                raise _direct_error(f"The input VMId {vm_id} does not resolve to a single virtual machine.",
+                                    "InvalidVMIdNotSingle", "InvalidArgument", vm_id, "System.ArgumentException")
+        else:
+            found = [vm for vm in (whv.find_vms(host) if hv_ok else []) if vm["name"].lower() == str(vm_name).lower()]
+            if len(found) != 1:
+                raise _direct_error(f"The input VMName {vm_name} does not resolve to a single virtual machine.",
+                                    "InvalidVMNameNotSingle", "InvalidArgument", vm_name, "System.ArgumentException")
+        vm = found[0]
+        if vm["state"] != "Running":
+            raise _direct_error(f"The virtual machine {vm['name']} is not in running state.", "InvalidVMState",
+                                "InvalidArgument", vm["name"], "System.ArgumentException")
+        guest_name = vm.get("guest")
+    if not guest_name or not world.reachable(guest_name):
+        raise _session_ended(vm["name"])      # still in Windows Setup, at OOBE, or no Windows at all
+    cred = _credential(credential)
+    user = world.check_credential(guest_name, *cred) if cred else None
+    if user is None:
+        raise _direct_error("The credential is invalid.", "InvalidCredential", "InvalidArgument", vm["name"],
+                            "System.Management.Automation.Remoting.PSRemotingTransportException")
+    guest = world.host(guest_name)
+    return Session(host=guest["name"], user=user, auth="vmbus", can_delegate=False), vm, guest
+
+
+def _mark_vm(obj: Any, vm: dict) -> Any:
+    obj = _mark_remote(obj, vm["name"])
+    if isinstance(obj, PSObject):
+        obj.set_prop("VMId", vm["id"].lower())
+        obj.set_prop("VMName", vm["name"])
+    return obj
+
+
+def _run_in_vm(ctx: CmdletContext, block: Any, args: list, session: Session, vm: dict) -> list:
+    ctx.world.audit("remoting", host=ctx.session.host, user=ctx.session.user, target=session.host,
+                    target_user=session.user, auth="powershell_direct", can_delegate=False, vm_id=vm["id"])
+    ctx.sleep(CONNECT_SECONDS)
+    return [_mark_vm(r, vm) for r in ctx.runner.invoke_scriptblock(block, args, session) or []]
+
+
+def _session_object(rec: dict) -> PSObject:
+    vm = rec["vm"]
+    return PSObject({"Id": rec["id"], "Name": rec["name"], "ComputerName": vm["name"], "ComputerType": "VirtualMachine",
+                     "State": rec["state"], "ConfigurationName": "Microsoft.PowerShell",
+                     "Availability": "Available" if rec["state"] == "Opened" else "None",
+                     "InstanceId": rec["instance_id"], "VMId": vm["id"].lower(), "VMName": vm["name"]},
+                    type_name="System.Management.Automation.Runspaces.PSSession")
+
+
+@cmdlet("New-PSSession")
+def new_ps_session(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    import uuid
+
+    if p.parameter_set not in ("VMId", "VMName"):
+        raise CmdletError("hvsim emulates New-PSSession -VMId / -VMName (PowerShell Direct) only.", "NotImplemented",
+                          category="NotImplemented", terminating=True)
+    out = []
+    for target in p.get("VMId") or p.get("VMName") or []:
+        kw = {"vm_id": target} if p.parameter_set == "VMId" else {"vm_name": target}
+        session, vm, guest = open_vm_session(ctx, credential=p.get("Credential"), **kw)
+        sid = next(_SESSION_IDS)
+        names = p.get("Name") or []
+        rec = {"id": sid, "name": str(names[len(out)]) if len(names) > len(out) else f"Runspace{sid}",
+               "instance_id": str(uuid.uuid4()), "session": session,
+               "vm": vm, "host": ctx.session.host, "guest": guest["name"], "boot_id": guest.get("boot_id"),
+               "state": "Opened"}
+        _SESSIONS[rec["instance_id"]] = rec
+        ctx.sleep(CONNECT_SECONDS)
+        out.append(_session_object(rec))
+    return out
+
+
+def _session_record(obj: Any) -> dict | None:
+    if isinstance(obj, PSObject):
+        return _SESSIONS.get(str(obj.get_prop("InstanceId")))
+    return None
+
+
+@cmdlet("Remove-PSSession")
+def remove_ps_session(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
+    recs = [r for r in (_session_record(o) for o in p.get("Session") or []) if r is not None]
+    recs += [r for r in _SESSIONS.values() if r["host"] == ctx.session.host and (
+        r["id"] in {int(x) for x in p.get("Id") or []} or r["name"] in {str(x) for x in p.get("Name") or []}
+        or r["vm"]["name"].lower() in {str(x).lower() for x in p.get("VMName") or []}
+        or r["vm"]["id"].lower() in {str(x).strip("{}").lower() for x in p.get("VMId") or []})]
+    for rec in recs:
+        rec["state"] = "Closed"     # a PSSession object still held by the caller now reads Closed
+    return []
+
+
+def _invoke_in_session(ctx: CmdletContext, block: Any, args: list, objs: Any) -> list:
+    out: list = []
+    for obj in objs or []:
+        rec = _session_record(obj)
+        if rec is None:
+            raise CmdletError("hvsim emulates Invoke-Command -Session for PowerShell Direct sessions only.",
+                              "NotImplemented", category="NotImplemented", terminating=True)
+        if rec["state"] != "Opened":
+            raise CmdletError(f"Because the session state for session {rec['name']}, {rec['instance_id']}, "
+                              f"{rec['vm']['name']} is not equal to Open, you cannot run a command in the session.  "
+                              f"The session state is {rec['state']}.", "InvalidSessionState",
+                              category="InvalidOperation", target=rec["name"],
+                              exception_type="System.Management.Automation.Runspaces.InvalidRunspaceStateException")
+        world = ctx.world
+        with world.read():
+            guest = world.data["hosts"].get(rec["guest"])
+            alive = guest is not None and guest.get("boot_id") == rec["boot_id"]
+        if not alive or not world.reachable(rec["guest"]):
+            rec["state"] = "Broken"       # the guest restarted, stopped or went away under the session
+            raise _session_ended(rec["vm"]["name"])
+        out += _run_in_vm(ctx, block, args, rec["session"], rec["vm"])
+    return out
+
+
 @cmdlet("Invoke-Command")
 def invoke_command(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     block = p.get("ScriptBlock")
     if block is None:
-        raise CmdletError("hvsim emulates Invoke-Command -ScriptBlock only (not -FilePath, -Session, -ConnectionUri).",
+        raise CmdletError("hvsim emulates Invoke-Command -ScriptBlock only (not -FilePath, -ConnectionUri).",
                           "NotImplemented", category="NotImplemented", terminating=True)
     args = list(p.get("ArgumentList") or [])
     if p.parameter_set == "InProcess":
         return ctx.runner.invoke_scriptblock(block, args, ctx.session)
+    if p.parameter_set == "Session":
+        return _invoke_in_session(ctx, block, args, p.get("Session"))
+    if p.parameter_set in ("VMId", "VMName"):
+        out: list = []
+        for target in p.get("VMId") or p.get("VMName") or []:
+            kw = {"vm_id": target} if p.parameter_set == "VMId" else {"vm_name": target}
+            session, vm, _guest = open_vm_session(ctx, credential=p.get("Credential"), **kw)
+            out += _run_in_vm(ctx, block, args, session, vm)
+        return out
     targets = p.get("ComputerName") or ["localhost"]
     out: list = []
     for target in targets:

@@ -56,30 +56,114 @@ class WinRMService:
         self.listeners: list[WinRMListener] = []
         self.endpoints: dict[str, dict] = {}
         self.ca_path: Path | None = None
+        self._ca: tuple[Any, Any] | None = None
+        # guests of the nested lab: listeners bound and closed at runtime (reconcile_guests)
+        self._guest_listeners: dict[str, list[WinRMListener]] = {}
+        self._guest_failed: set[tuple[str, str]] = set()
+        self._reconcile_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.on_endpoints_changed: Callable[[], None] | None = None
+        self.shells.after_command = self.reconcile_guests
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         setup_ntlm_user_file(self.state_dir)
         ca_cert, ca_key, self.ca_path = ensure_ca(self.state_dir)
-        dom = (self.world.data.get("domain") or {}).get("fqdn")
+        self._ca = (ca_cert, ca_key)
         for name, spec in self.host_specs.items():
-            address = str(spec.get("address", "127.0.0.1"))
-            names = [name, name.lower()] + ([f"{name.lower()}.{dom}"] if dom else [])
-            cert_path, key_path, der = issue_host_cert(self.state_dir, ca_cert, ca_key, name, address, names)
-            http = WinRMListener(self, name, address, int(spec.get("http_port", 5985)), "http")
-            https = WinRMListener(self, name, address, int(spec.get("https_port", 5986)), "https",
-                                  server_context(cert_path, key_path), cert_hash_for_cbt(der))
-            self.listeners += [http, https]
-            self.endpoints[name] = {"address": address, "http_port": http.port, "https_port": https.port,
-                                    "allow_unencrypted": bool(spec.get("allow_unencrypted", False))}
+            self.listeners += self._bind(name, spec)
         for listener in self.listeners:
             start_listener(listener)
         hooks = getattr(self.world, "hooks", None)
         if isinstance(hooks, dict):
             hooks.setdefault("shutdown", []).append(lambda _w, host: self.shells.kill_host(host))
             hooks.setdefault("power_off", []).append(lambda _w, host: self.shells.kill_host(host))
+        if isinstance(getattr(self.world, "data", None), dict):
+            self.reconcile_guests()
+            threading.Thread(target=self._watch_guests, name="winrm-guests", daemon=True).start()
+
+    def _bind(self, name: str, spec: dict, extra: dict | None = None) -> list[WinRMListener]:
+        """HTTP and HTTPS listeners of one host (a certificate from the lab CA for its names and address)."""
+        ca_cert, ca_key = self._ca
+        address = str(spec.get("address", "127.0.0.1"))
+        dom = (self.world.data.get("domain") or {}).get("fqdn")
+        names = [name, name.lower()] + ([f"{name.lower()}.{dom}"] if dom else [])
+        cert_path, key_path, der = issue_host_cert(self.state_dir, ca_cert, ca_key, name, address, names)
+        http = WinRMListener(self, name, address, int(spec.get("http_port", 5985)), "http")
+        try:
+            https = WinRMListener(self, name, address, int(spec.get("https_port", 5986)), "https",
+                                  server_context(cert_path, key_path), cert_hash_for_cbt(der))
+        except OSError:
+            http.server_close()
+            raise
+        self.endpoints[name] = {"address": address, "http_port": http.port, "https_port": https.port,
+                                "allow_unencrypted": bool(spec.get("allow_unencrypted", False)), **(extra or {})}
+        return [http, https]
+
+    # -- guests of the nested lab (VMs that became hosts) ---------------------------------------------
+    def _watch_guests(self) -> None:
+        """Whoever gives a guest's NIC a loopback address (or removes the guest), its listeners follow."""
+        while not self._stopping.wait(0.2):
+            try:
+                self.reconcile_guests()
+            except Exception:
+                traceback.print_exc()
+
+    def _wanted_guests(self) -> dict[str, tuple[str, dict]]:
+        from hvsim.world import nested
+
+        with self.world.lock:
+            cfg = nested.guests_config(self.world.data)
+            out = {}
+            for name, h in self.world.data.get("hosts", {}).items():
+                if not h.get("vm") or not h.get("winrm_listener", True):
+                    continue
+                address = nested.loopback_address(h)
+                if address:
+                    out[name] = (address, {"address": address, "http_port": cfg["http_port"],
+                                           "https_port": cfg["https_port"], "vm": dict(h["vm"])})
+            return out
+
+    def reconcile_guests(self) -> None:
+        """Bind the listeners of guests that have a 127.x.y.z address, close those of guests that lost it or
+        left the world. Non-loopback addresses are data only."""
+        if self._ca is None or self._stopping.is_set():
+            return
+        with self._reconcile_lock:
+            wanted = self._wanted_guests()
+            changed = False
+            for name in list(self._guest_listeners):
+                if name not in wanted or self.endpoints.get(name, {}).get("address") != wanted[name][0]:
+                    self._close(self._guest_listeners.pop(name))
+                    self.endpoints.pop(name, None)
+                    changed = True
+            for name, (address, spec) in wanted.items():
+                if name in self._guest_listeners or (name, address) in self._guest_failed:
+                    continue
+                try:
+                    listeners = self._bind(name, spec, extra={"vm": spec["vm"]})
+                except OSError as exc:
+                    self._guest_failed.add((name, address))
+                    print(f"hvsim: cannot bind WinRM of guest {name} on {address}: {exc}", flush=True)
+                    continue
+                for listener in listeners:
+                    start_listener(listener)
+                self._guest_listeners[name] = listeners
+                changed = True
+            if changed and self.on_endpoints_changed is not None:
+                self.on_endpoints_changed()
+
+    @staticmethod
+    def _close(listeners: list[WinRMListener]) -> None:
+        for listener in listeners:
+            listener.shutdown()
+            listener.server_close()
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._reconcile_lock:
+            self.listeners += [x for group in self._guest_listeners.values() for x in group]
+            self._guest_listeners = {}
         # shut every listener down at once (each waits up to one poll interval)
         stoppers = [threading.Thread(target=listener.shutdown, daemon=True) for listener in self.listeners]
         for t in stoppers:

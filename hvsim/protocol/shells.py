@@ -138,6 +138,7 @@ class ShellManager:
     """All shells of the server, keyed by (host, shell id)."""
 
     def __init__(self, world, executor: Executor, context_factory: Callable[[str, str, str], Any]):
+        self.after_command: Callable[[], None] | None = None
         self.world = world
         self.executor = executor
         self.context_factory = context_factory
@@ -344,6 +345,11 @@ class ShellManager:
             self.world.flush()  # and its effects are in state.json
         except Exception:  # the audit must never break the protocol
             pass
+        if self.after_command is not None:   # e.g. a guest's new address gets its listeners before Done
+            try:
+                self.after_command()
+            except Exception:
+                traceback.print_exc()
         cmd.finish(out.encode(sh.codec, errors="replace"), err.encode(sh.codec, errors="replace"), int(code))
 
     def _execute(self, cmd: Command, inv: cmdline.Invocation) -> tuple[str, str, int]:

@@ -109,9 +109,9 @@ class World:
     def _install_domain_hooks(self) -> None:
         """Let the storage / cluster / Hyper-V parts of the world register their boot and power hooks,
         so that a reboot reacts the same before and after any of their cmdlets ran in this process."""
-        from . import cluster, storage  # imported here: they import this module (Hyper-V reacts through cluster's hooks)
+        from . import cluster, nested, storage  # imported here: they import this module (Hyper-V reacts through cluster's hooks)
 
-        for module in (storage, cluster):
+        for module in (storage, cluster, nested):   # nested after cluster: a host's VMs restart before their guests boot
             module.install(self)
 
     # ----------------------------------------------------------------- persistence and locking

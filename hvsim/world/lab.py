@@ -12,6 +12,7 @@ from typing import Any
 
 from . import features as _features
 from . import firewall as _firewall
+from . import nested as _nested
 from .core import DEFAULT_BOOT_SECONDS, DEFAULT_RESTART_DELAY, DEFAULT_TIME_FACTOR, iso, utcnow
 
 DEFAULT_OS = {"caption": "Microsoft Windows Server 2022 Datacenter", "version": "10.0.20348", "product_type": "server"}
@@ -141,6 +142,7 @@ def build_world(lab: dict) -> dict:
     hosts = {}
     for name, spec in (lab.get("hosts") or {}).items():
         hosts[name] = build_host(name, spec or {}, domain)
+        _nested.apply_lab_host(hosts[name], spec or {})
         if domain and hosts[name]["domain"]:
             domain["computers"][name] = {"dns_host_name": f"{name.lower()}.{domain['fqdn']}", "enabled": True,
                                          "created": iso(utcnow())}
@@ -155,4 +157,6 @@ def build_world(lab: dict) -> dict:
         "hosts": hosts,
         "clusters": {},
         "faults": {},
+        # the nested lab: ports and boot times of VMs that become hosts (hvsim/world/nested.py)
+        "guests": {**_nested.DEFAULT_GUESTS, **(lab.get("guests") or {})},
     }
