@@ -817,10 +817,13 @@ class Interpreter(Statements, Expressions, Commands):
                 self.ctx.runner = self
             except AttributeError:
                 pass
+        errors_before = len(self.errors)
         try:
             return inner.invoke_block_value(block, list(args))
         finally:
             inner.errors, inner.streams = [], []
+            if len(self.errors) > errors_before:
+                self.failures += 1     # errors in the remote block leave the caller's $? false
 
     # ------------------------------------------------------------------ statements
     def exec_statement(self, node: Any, out: list) -> None:

@@ -110,13 +110,14 @@ class WinRMService:
                 traceback.print_exc()
 
     def _wanted_guests(self) -> dict[str, tuple[str, dict]]:
+        from hvsim.cmdlets.remoting import listener_enabled
         from hvsim.world import nested
 
         with self.world.lock:
             cfg = nested.guests_config(self.world.data)
             out = {}
             for name, h in self.world.data.get("hosts", {}).items():
-                if not h.get("vm") or not h.get("winrm_listener", True):
+                if not h.get("vm") or not listener_enabled(h):
                     continue
                 address = nested.loopback_address(h)
                 if address:

@@ -19,7 +19,7 @@ World shapes (owned here):
     VM record (hvsim.world.hyperv) gets "guest": <host name> once its first boot made one, or
     "guest_state": "oobe" | "no_os" | "name_conflict" when Windows never became ready.
     guest host record (world["hosts"][name], an ordinary host) gets "vm": {"host", "vm_id", "vm_name"}
-    and "winrm_listener": true (the default HTTP listener; the protocol binds it once a NIC has a
+    and "winrm": {"http_listener": true} (the default HTTP listener; the protocol binds it once a NIC has a
     127.x.y.z address, see hvsim.protocol.service).
     world["guests"] = {"http_port", "https_port", "first_boot_seconds", "boot_seconds", "subnet"?}
 
@@ -467,6 +467,8 @@ def vm_started(world: Any, host: dict, vm: dict) -> None:
     name = vm.get("guest")
     if name and name in world.data["hosts"]:
         guest = world.data["hosts"][name]
+        # what the guest's hypervisor can do follows its VM's processor (it changes only while Off)
+        guest["virtualization"] = {"extensions": bool(vm.get("expose_virtualization_extensions"))}
         if guest["power"] == "off":
             world.power_on(name, reason=f"VM {vm['name']} started")
         return
@@ -510,6 +512,7 @@ def vm_started(world: Any, host: dict, vm: dict) -> None:
         return
     guest = build_guest(world, host, vm, computer, password, os_info, time_zone)
     world.data["hosts"][computer] = guest
+    guest["virtualization"] = {"extensions": bool(vm.get("expose_virtualization_extensions"))}
     vm["guest"] = computer
     guest["boot_seconds"] = first
     world._boot(guest, f"first boot of VM {vm['name']} on {host['name']}")
@@ -542,7 +545,7 @@ def build_guest(world: Any, host: dict, vm: dict, computer: str, password: str, 
     g["power"] = "off"
     g["boot_id"] = 0
     g["vm"] = {"host": host["name"], "vm_id": vm["id"], "vm_name": vm["name"]}
-    g["winrm_listener"] = True
+    g["winrm"] = {"http_listener": True}   # Windows Server's default HTTP listener (Enable-PSRemoting's record)
     g["time_zone"] = time_zone or "Pacific Standard Time"
     # the guest's C: is the VM's Windows volume as Setup left it
     for item in volume(host, vm["hard_drives"][0]["path"]).values():
