@@ -75,7 +75,7 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
         ("SRV01", "Running", 2 * 1024**3, False)]
     disk = world["hosts"]["LABHOST"]["files"]["c:\\lab\\srv01\\virtual hard disks\\srv01.vhdx"]
     assert disk["vhd"]["type"] == "Differencing"
-    assert disk["vhd"]["parent"].lower() == "c:\\images\\ws2022-datacenter-sysprep.vhdx"
+    assert disk["vhd"]["parent_path"].lower() == "c:\\images\\ws2022-datacenter-sysprep.vhdx"
     srv = world["hosts"]["SRV01"]
     assert [(n["name"], n["ipv4"], n.get("network_category")) for n in srv["nics"]] == [
         ("Management", address, "Private")]
