@@ -25,7 +25,8 @@ $credential = New-Object System.Management.Automation.PSCredential($UserName, (C
 $work = {
     param($Mode, $AdaptersJson, $TimeZone)
     $ErrorActionPreference = 'Stop'
-    $desired = @($AdaptersJson | ConvertFrom-Json)
+    # (5.1's ConvertFrom-Json emits a JSON array as ONE object: assign it, do not wrap it in @())
+    $desired = ConvertFrom-Json -InputObject $AdaptersJson
     $answerFile = Join-Path $env:SystemRoot 'Panther\unattend.xml'
 
     function Get-Compact([string]$Mac) { ($Mac -replace '[-:]', '').ToUpper() }
