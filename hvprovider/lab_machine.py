@@ -52,7 +52,8 @@ WinRM at its address. A failure before the VM exists removes what the run made; 
 recorded (the marker in its notes lets the next ``up`` adopt it) and the next ``up`` converges.
 
 Delete: turns the VM off and removes it (by its recorded Id), then the disk files and folders create
-made, each folder only once empty. Scripts: scripts/lab_machine.ps1 (host), scripts/lab_machine_guest.ps1
+made, each folder only once empty; the shared ``folder`` goes with the last machine in it when a
+LabMachine created it (its marker file says so). Scripts: scripts/lab_machine.ps1 (host), scripts/lab_machine_guest.ps1
 (guest, through PowerShell Direct).
 """
 from __future__ import annotations

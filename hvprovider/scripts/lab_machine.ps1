@@ -17,6 +17,10 @@
 # Mode Remove : turn the VM off and remove it (by VMId), then the disk files create made (VhdPaths)
 #               and each folder create made (CreatedFolders) once empty; never recursively.
 #
+# The shared parent folder (-Folder, C:\Lab) holds every machine of the lab, made in parallel: the run
+# that creates it leaves a marker file in it, and whichever machine is removed last removes the folder
+# (only when nothing but the marker is left). A folder that was there before gets no marker and stays.
+#
 # The VM is found by the Id recorded at create, never by its name: Hyper-V's -Name parameters read
 # * ? [ ] as wildcards. Files and folders go by -LiteralPath. The guest's own configuration (IP
 # address, DNS, WinRM) is lab_machine_guest.ps1's, through PowerShell Direct.
@@ -43,6 +47,7 @@ $CreatedFolders = @($CreatedFolders | Where-Object { $_ })
 # Written into the VM's notes at create: how a re-run after a lost answer knows the VM is its own.
 $Marker = 'Created by hvprovider LabMachine'
 $ReadyImageState = 'IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE'
+$FolderMarker = 'created-by-hvprovider-labmachine.txt'
 
 function Get-OwnVM {
     if (-not $VMId) { return $null }
@@ -91,6 +96,18 @@ function Remove-EmptyFolders {
     }
 }
 
+function Remove-SharedFolder {
+    # the lab's parent folder, once only the marker of the run that created it is left
+    if (-not $Folder) { return }
+    $marker = Join-Path $Folder $FolderMarker
+    if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return }
+    $rest = @(Get-ChildItem -LiteralPath $Folder -Force | Where-Object { $_.Name -ne $FolderMarker })
+    if ($rest.Count -eq 0) {
+        Remove-Item -LiteralPath $marker -Force
+        Remove-Item -LiteralPath $Folder
+    }
+}
+
 function Remove-Machine {
     param($VM, [string[]]$Disks, [string[]]$Folders)
     if ($null -ne $VM) {
@@ -101,6 +118,7 @@ function Remove-Machine {
         if (Test-Path -LiteralPath $vhd -PathType Leaf) { Remove-Item -LiteralPath $vhd -Force }
     }
     Remove-EmptyFolders -Folders $Folders
+    Remove-SharedFolder
 }
 
 # The answer file Windows Setup reads from Windows\Panther on first boot. The password is stored the
@@ -193,12 +211,17 @@ function New-Machine {
     if (Test-Path -LiteralPath $diskPath) {
         throw "$diskPath already exists and this resource did not create it: remove it or choose another name or folder"
     }
-    # every folder this run brings into being (New-VM -Path makes <Folder>\<Name>\Virtual Machines)
-    $folders = @(@($Folder, $vmDir, $diskDir, (Join-Path $vmDir 'Virtual Machines')) | Where-Object { -not (Test-Path -LiteralPath $_) })
+    # every folder of this machine this run brings into being (New-VM -Path makes <Folder>\<Name>\Virtual
+    # Machines); the shared parent is marked instead (see the header)
+    $folders = @(@($vmDir, $diskDir, (Join-Path $vmDir 'Virtual Machines')) | Where-Object { -not (Test-Path -LiteralPath $_) })
+    $newParent = -not (Test-Path -LiteralPath $Folder)
     $vm = $null
     $disks = @()
     try {
         New-Item -ItemType Directory -Path $diskDir -Force | Out-Null
+        if ($newParent) {
+            Set-Content -LiteralPath (Join-Path $Folder $FolderMarker) -Value 'This folder was created by hvprovider (LabMachine) for the lab machines in it. It is removed with the last of them.' -Encoding ASCII
+        }
         if ($DiskMode -eq 'copy') {
             Copy-Item -LiteralPath $ImagePath -Destination $diskPath
         } else {

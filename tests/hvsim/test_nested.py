@@ -411,8 +411,20 @@ def test_the_providers_lab_machine_scripts_on_the_nested_lab(tmp_path):
     state = run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", guest, user=user)
     assert state["ComputerName"] == "DC01" and state["AnswerFilePresent"] is False
     assert world.host("127.0.21.10")["name"] == "DC01"
-    run_provider_script(world, "LABHOST", "lab_machine.ps1", {
-        "Mode": "Remove", "Name": "DC01", "VMId": rec["VMId"], "VhdPaths": rec["VhdPaths"],
-        "CreatedFolders": rec["CreatedFolders"]}, user=user)
-    assert "DC01" not in world.data["hosts"] and sorted(world.data["hosts"]["LABHOST"]["files"]) == base
+    # a second machine in the same parent folder, which DC01's run created (and marked)
+    assert rec["CreatedFolders"] == ["C:\\Lab\\DC01", "C:\\Lab\\DC01\\Virtual Hard Disks",
+                                     "C:\\Lab\\DC01\\Virtual Machines"]
+    other = run_provider_script(world, "LABHOST", "lab_machine.ps1", {**params, "Name": "HV01"}, user=user)
+    assert other["CreatedFolders"] == ["C:\\Lab\\HV01", "C:\\Lab\\HV01\\Virtual Hard Disks",
+                                       "C:\\Lab\\HV01\\Virtual Machines"]
+
+    def remove(r):
+        run_provider_script(world, "LABHOST", "lab_machine.ps1", {
+            "Mode": "Remove", "Name": r["Name"], "Folder": "C:\\Lab", "VMId": r["VMId"], "VhdPaths": r["VhdPaths"],
+            "CreatedFolders": r["CreatedFolders"]}, user=user)
+
+    remove(rec)     # the machine whose run made C:\Lab goes first: the folder stays for HV01
+    assert "DC01" not in world.data["hosts"] and "c:\\lab\\hv01" in world.data["hosts"]["LABHOST"]["files"]
+    remove(other)   # the last one takes the shared folder with it
+    assert sorted(world.data["hosts"]["LABHOST"]["files"]) == base
     world.close()
