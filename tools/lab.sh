@@ -153,7 +153,7 @@ case "${1:-up}" in
         stop_hvsim
         rm -rf "$HVSIM_STATE"
         # only this variant's stack: the other variant's world and state stay as they are
-        pulumi stack rm --yes --force --stack "$STACK" >/dev/null 2>&1 \
+        pulumi stack rm --yes --force --preserve-config --stack "$STACK" >/dev/null 2>&1 \
             || rm -rf "$PULUMI_STATE/backend/.pulumi/stacks/hvlab/$STACK".json* "$PULUMI_STATE/backend/.pulumi/history/hvlab/$STACK"
         say "removed $(basename "$HVSIM_STATE")/ and the $STACK stack; the next tools/lab.sh starts from $(basename "$LAB_FILE")"
         ;;

@@ -103,8 +103,10 @@ function Remove-SharedFolder {
     if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return }
     $rest = @(Get-ChildItem -LiteralPath $Folder -Force | Where-Object { $_.Name -ne $FolderMarker })
     if ($rest.Count -eq 0) {
-        Remove-Item -LiteralPath $marker -Force
-        Remove-Item -LiteralPath $Folder
+        foreach ($path in @($marker, $Folder)) {
+            # the lab's machines are removed in parallel: another one's delete may take these first
+            try { Remove-Item -LiteralPath $path -Force } catch { if (Test-Path -LiteralPath $path) { throw } }
+        }
     }
 }
 
