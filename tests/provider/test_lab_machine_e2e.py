@@ -64,10 +64,17 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
     assert labhost(lab.world()) == baseline
     assert PASSWORD not in failed.output
 
-    # built: the disk a child of the image, the answer file applied and gone, the address set through
-    # PowerShell Direct, and another resource reaches the machine at that address
+    # a failure after the VM was made and started (its record never came back): the next up adopts that
+    # VM, it makes no second one
     machine["image"] = "C:\\Images\\WS2022-Datacenter-Sysprep.vhdx"
     project.set_config("machine", machine)
+    lab.control("fail-cmdlet", host="LABHOST", cmdlet="Get-VMNetworkAdapter")
+    failed = project.up(expect_failure=True)
+    assert "Get-VMNetworkAdapter failed on LABHOST: injected fault" in failed.output
+    assert [vm["name"] for vm in lab.world()["hosts"]["LABHOST"]["hyperv"]["vms"].values()] == ["SRV01"]
+
+    # built: the disk a child of the image, the answer file applied and gone, the address set through
+    # PowerShell Direct, and another resource reaches the machine at that address
     project.up()
     world = lab.world()
     vms = list(world["hosts"]["LABHOST"]["hyperv"]["vms"].values())
@@ -82,6 +89,8 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
     outputs = project.outputs(show_secrets=True)
     assert outputs["hello"].strip() == "SRV01 W. Europe Standard Time"
     assert outputs["vm_id"] == vms[0]["id"].lower()
+    machine_state = next(r for r in project.resources("pulumi-python:dynamic/hvprovider:LabMachine"))["outputs"]
+    assert machine_state["adopted"] is True and "adopted the VM an earlier run created" in machine_state["last_changes"]
     exported = project.export_text()
     assert PASSWORD not in exported and lab.credentials("LABHOST")[1] not in exported
     assert PASSWORD not in json.dumps(disk)   # Windows Setup's cached answer file no longer holds it
@@ -96,6 +105,14 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
     vm = next(iter(lab.world()["hosts"]["LABHOST"]["hyperv"]["vms"].values()))
     assert (vm["state"], vm["memory_startup"]) == ("Running", 3 * 1024**3)
     assert any("shut down" in c for c in project.outputs()["changes"])
+
+    # a full copy instead of a differencing disk: a new machine (the old one removed first: same name)
+    project.set_config("machine", {**machine, "memory": "3GB", "diskMode": "copy"})
+    project.up()
+    vm2 = next(iter(lab.world()["hosts"]["LABHOST"]["hyperv"]["vms"].values()))
+    assert vm2["id"] != vm["id"]
+    disk = lab.world()["hosts"]["LABHOST"]["files"]["c:\\lab\\srv01\\virtual hard disks\\srv01.vhdx"]
+    assert disk["vhd"]["type"] != "Differencing" and not disk["vhd"].get("parent_path")
 
     project.destroy()
     world = lab.world()

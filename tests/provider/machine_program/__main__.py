@@ -12,6 +12,7 @@ srv = LabMachine("srv01", connection=ConnectionArgs(host=host["host"], port=host
                                                    username=host["username"],
                                                    password=config.require_secret("hostPassword")),
                  name=machine["name"], image_path=machine["image"], folder="C:\\Lab",
+                 disk_mode=machine.get("diskMode", "differencing"),
                  administrator_password=config.require_secret("machinePassword"),
                  memory_bytes=machine.get("memory", "2GB"), time_zone="W. Europe Standard Time",
                  network_adapters=[{"switch": machine["switch"], "ip_address": machine["address"],
