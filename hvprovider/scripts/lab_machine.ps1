@@ -181,7 +181,9 @@ function Write-AnswerFile {
         }
         $panther = Join-Path $windows 'Windows\Panther'
         if (-not (Test-Path -LiteralPath $panther -PathType Container)) { New-Item -ItemType Directory -Path $panther | Out-Null }
-        Set-Content -LiteralPath (Join-Path $panther 'unattend.xml') -Value (New-AnswerFile) -Encoding UTF8
+        # a .NET write, not Set-Content: PowerShell's module logging (event 4103) records a cmdlet's
+        # parameter values, and this text holds the encoded password
+        [System.IO.File]::WriteAllText((Join-Path $panther 'unattend.xml'), (New-AnswerFile))
     } finally {
         Dismount-VHD -Path $DiskPath
     }

@@ -671,6 +671,39 @@ def get_static(type_ref: TypeRef, name: str, interp: "Interpreter") -> Any:
     raise not_supported(f"the static member [{type_ref.name}]::{name}")
 
 
+def _io_file(n: str, args: list, interp: "Interpreter") -> Any:
+    """[System.IO.File]::WriteAllText(path, text) (UTF-8 without a BOM), ReadAllText(path), Exists(path)
+    on the session's host, absolute paths only. A .NET call is no cmdlet: hvsim's audit does not see it,
+    as Windows' module logging (event 4103) does not record it."""
+    from hvsim.world import files
+
+    ctx = interp.ctx
+    path = args[0] if args else ""
+    if not re.match(r"^[A-Za-z]:\\", path):
+        raise not_supported("[System.IO.File] with a relative path (.NET resolves it against the process's "
+                            "working directory, not PowerShell's location)")
+    world = ctx.world
+    with (world.transaction() if n == "writealltext" else world.read()):
+        h = ctx.host()
+        entry = files.get(h, path)
+        if n == "exists":
+            return entry is not None and entry["kind"] == "file"
+        if n == "readalltext":
+            if entry is None or entry["kind"] != "file":
+                raise PSError(ErrorRecord(message=f'Exception calling "ReadAllText" with "1" argument(s): "Could not '
+                                          f"find file '{path}'.\"", fully_qualified_error_id="FileNotFoundException",
+                                          category="NotSpecified", exception_type="System.IO.FileNotFoundException"))
+            return str(entry.get("content") or "")
+        parent = files.parent(path)
+        if parent is not None and files.get(h, parent) is None:
+            raise PSError(ErrorRecord(message=f'Exception calling "WriteAllText" with "2" argument(s): "Could not find '
+                                      f"a part of the path '{path}'.\"", fully_qualified_error_id="DirectoryNotFoundException",
+                                      category="NotSpecified", exception_type="System.IO.DirectoryNotFoundException"))
+        text = args[1] if len(args) > 1 else ""
+        files.put_file(h, path, len(text.encode("utf-8")), content=text)
+    return None
+
+
 def _action_pref(name: str) -> PSEnum:
     values = {"silentlycontinue": 0, "stop": 1, "continue": 2, "inquire": 3, "ignore": 4, "suspend": 5}
     canonical = {"silentlycontinue": "SilentlyContinue", "stop": "Stop", "continue": "Continue",
@@ -771,6 +804,8 @@ def call_static(type_ref: TypeRef, name: str, args: list, interp: "Interpreter")
                      "fromdays": "days", "frommilliseconds": "milliseconds"}
             if n in units:
                 return _dt.timedelta(**{units[n]: float(to_number(args[0]))})
+        if t == "io.file" and n in ("writealltext", "readalltext", "exists"):
+            return _io_file(n, [to_string(a) for a in args], interp)
         if t == "io.path":
             p = to_string(args[0]) if args else ""
             if n == "combine":

@@ -3,6 +3,7 @@ one Hyper-V host, LABHOST, whose VM becomes a Windows host of its own. A machine
 change when its image is not generalized or its switch does not exist, is built from the image with an
 answer file, configured through PowerShell Direct and then reached at its own address by another
 resource; a second up changes nothing; a memory change restarts it; destroy leaves LABHOST as it was."""
+import base64
 import json
 from pathlib import Path
 
@@ -94,6 +95,10 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
     exported = project.export_text()
     assert PASSWORD not in exported and lab.credentials("LABHOST")[1] not in exported
     assert PASSWORD not in json.dumps(disk)   # Windows Setup's cached answer file no longer holds it
+    # neither plain nor in the answer file's encoding in what the host logged (hvsim's audit and log)
+    encoded = base64.b64encode((PASSWORD + "AdministratorPassword").encode("utf-16-le")).decode()
+    logged = (lab.state_dir / "audit.jsonl").read_text() + (lab.state_dir / "server.log").read_text()
+    assert PASSWORD not in logged and encoded not in logged
 
     n = len(lab.audit())
     assert set(project.up().change_summary) == {"same"}
