@@ -76,7 +76,8 @@ def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
 
     # built: the disk a child of the image, the answer file applied and gone, the address set through
     # PowerShell Direct, and another resource reaches the machine at that address
-    project.up()
+    built = project.up()
+    assert "SRV01: configuring the guest through PowerShell Direct" in built.output   # progress on its row
     world = lab.world()
     vms = list(world["hosts"]["LABHOST"]["hyperv"]["vms"].values())
     assert [(vm["name"], vm["state"], vm["memory_startup"], vm["dynamic_memory"]) for vm in vms] == [
