@@ -10,38 +10,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from hvsim.testing import LabProcess, nested_test_lab
+from hvsim_fixtures import labhost, mutating
 
 PROGRAM = Path(__file__).resolve().parent / "machine_program"
 PASSWORD = "Srv01-Local-2022!"
-
-
-def mutating(records):
-    return [f"{r['host']}:{r['cmdlet']}" for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
-
-
-@pytest.fixture
-def nested(tmp_path):
-    lab = LabProcess.for_tests(tmp_path, lab=nested_test_lab())
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
-def labhost(world):
-    """What destroy must give back: LABHOST's files and Hyper-V objects."""
-    host = world["hosts"]["LABHOST"]
-    return sorted(host["files"]), sorted(host["hyperv"]["vms"]), sorted(host["hyperv"]["switches"])
 
 
 def guest_address(lab, last):
     return lab.lab["guests"]["subnet"].rsplit(".", 1)[0] + f".{last}"
 
 
-def test_a_lab_machine_from_an_image_and_back(nested, pulumi_project):
-    lab = nested
+def test_a_lab_machine_from_an_image_and_back(nested_lab, pulumi_project):
+    lab = nested_lab
     ep = lab.host_endpoint("LABHOST")
     address = guest_address(lab, 10)
     machine = {"name": "SRV01", "image": "C:\\Images\\WS2022-Template-NotGeneralized.vhdx", "switch": "Lab",

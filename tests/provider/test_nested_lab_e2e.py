@@ -7,28 +7,13 @@ import copy
 import shutil
 from pathlib import Path
 
-import pytest
 import yaml
 
-from hvsim.testing import LabProcess, nested_test_lab
+from hvsim_fixtures import labhost, mutating
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORDS = {"LABHOST": None, "DC01": "Hyper-Lab-2019!", "HV01": "Hv01-Local-2019!", "HV02": "Hv02-Local-2019!"}
 DSRM = "Dsrm-Lab-2019!"
-
-
-def mutating(records):
-    return [f"{r['host']}:{r['cmdlet']}" for r in records if r.get("kind") == "cmdlet" and r.get("mutating")]
-
-
-@pytest.fixture
-def nested(tmp_path):
-    lab = LabProcess.for_tests(tmp_path, lab=nested_test_lab())
-    lab.start()
-    try:
-        yield lab
-    finally:
-        lab.stop()
 
 
 def nested_shape(lab):
@@ -49,13 +34,8 @@ def nested_shape(lab):
     return shape
 
 
-def labhost(world):
-    host = world["hosts"]["LABHOST"]
-    return sorted(host["files"]), sorted(host["hyperv"]["vms"]), sorted(host["hyperv"]["switches"])
-
-
-def test_the_whole_lab_from_one_hyperv_host(nested, pulumi_project, tmp_path):
-    lab = nested
+def test_the_whole_lab_from_one_hyperv_host(nested_lab, pulumi_project, tmp_path):
+    lab = nested_lab
     passwords = dict(PASSWORDS, LABHOST=lab.credentials("LABHOST")[1])
     program = tmp_path / "nested-program"
     program.mkdir()
