@@ -372,8 +372,9 @@ def test_nested_virtualization_refusals(lab):
 
 def test_the_providers_lab_machine_scripts_on_the_nested_lab(tmp_path):
     """LabMachine's own scripts (hvprovider/scripts/lab_machine*.ps1, written by the provider side) on an
-    in-process nested world: create, first boot, first configuration, remove back to LABHOST's baseline,
-    and the refusals of images that are not generalized Windows. Skipped until both the scripts and the
+    in-process nested world: create, first boot, first configuration, a new address, two machines in one
+    shared folder removed in either order, someone else's VM and folder beside them left alone, and the
+    refusals of images that are not generalized Windows and of a VM name that is taken. Skipped until both the scripts and the
     guest-side cmdlets (Get-VMProcessor, Get-DnsClientServerAddress, ...) are on this branch."""
     import time
     from pathlib import Path
@@ -411,6 +412,26 @@ def test_the_providers_lab_machine_scripts_on_the_nested_lab(tmp_path):
     state = run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", guest, user=user)
     assert state["ComputerName"] == "DC01" and state["AnswerFilePresent"] is False
     assert world.host("127.0.21.10")["name"] == "DC01"
+    # a new address (an update): the old one goes, through PowerShell Direct; a second run changes nothing
+    moved = {**guest, "AdaptersJson": guest["AdaptersJson"].replace("127.0.21.10", "127.0.21.50")}
+    state = run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", moved, user=user)
+    assert state["Changes"] == ["removed 127.0.21.10/24 from adapter " + rec["Adapters"][0]["MacAddress"],
+                                "set 127.0.21.50/24 on adapter " + rec["Adapters"][0]["MacAddress"]]
+    assert [n["ipv4"] for n in world.data["hosts"]["DC01"]["nics"]] == ["127.0.21.50"]
+    assert run_provider_script(world, "LABHOST", "lab_machine_guest.ps1", moved, user=user)["Changes"] == []
+    # someone else's VM named SQL01, and their own folder inside C:\Lab: a machine of that name is refused
+    # before any change, and removing the lab's machines leaves both alone
+    from hvsim.cmdlets.registry import CmdletContext, Session
+    from hvsim.powershell import execute
+
+    theirs = execute("New-VM -Name SQL01 -Path C:\\Lab -NoVHD | Out-Null; New-Item -ItemType Directory -Path "
+                     "C:\\Lab\\Backups | Out-Null", CmdletContext(world, Session("LABHOST", user, "ntlm", False)), None)
+    assert theirs.exit_code == 0, theirs.errors
+    before = sorted(world.data["hosts"]["LABHOST"]["files"])
+    with pytest.raises(errors.RemoteScriptError, match="a VM named 'SQL01' already exists on LABHOST .* did not create it"):
+        run_provider_script(world, "LABHOST", "lab_machine.ps1", {**params, "Name": "SQL01"}, user=user)
+    assert sorted(world.data["hosts"]["LABHOST"]["files"]) == before
+    theirs_files = [f for f in before if "sql01" in f or "backups" in f]
     # a second machine in the same parent folder, which DC01's run created (and marked)
     assert rec["CreatedFolders"] == ["C:\\Lab\\DC01", "C:\\Lab\\DC01\\Virtual Hard Disks",
                                      "C:\\Lab\\DC01\\Virtual Machines"]
@@ -425,6 +446,10 @@ def test_the_providers_lab_machine_scripts_on_the_nested_lab(tmp_path):
 
     remove(rec)     # the machine whose run made C:\Lab goes first: the folder stays for HV01
     assert "DC01" not in world.data["hosts"] and "c:\\lab\\hv01" in world.data["hosts"]["LABHOST"]["files"]
-    remove(other)   # the last one takes the shared folder with it
-    assert sorted(world.data["hosts"]["LABHOST"]["files"]) == base
+    remove(other)   # the last of them: the shared folder stays, it holds SQL01's and the Backups folder
+    after = sorted(world.data["hosts"]["LABHOST"]["files"])
+    assert [f for f in after if "dc01" in f or "hv01" in f] == []
+    assert [f for f in after if "sql01" in f or "backups" in f] == theirs_files and "c:\\lab\\backups" in after
+    assert [vm["name"] for vm in world.data["hosts"]["LABHOST"]["hyperv"]["vms"].values()] == ["SQL01"]
+    assert "c:\\lab\\created-by-hvprovider-labmachine.txt" in after   # the marker waits for the folder to empty
     world.close()
