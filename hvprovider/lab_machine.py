@@ -36,10 +36,13 @@ Inputs (``LabMachineArgs``)              diff
         prefix_length     int = 24
         gateway           str | None
         dns_servers       list[str] = []   e.g. the domain controller's address
+    state                 str = Running    update. "Running" or "Off": the VM's power state. A machine found off
+                                           (a refresh reads it) is started again by the next `up`; "Off" shuts
+                                           it down (after its first configuration, at create)
     boot_timeout          int = 1800       ignore. Seconds to wait for the first boot (Windows Setup's
                                            specialize and OOBE passes) and for restarts
 Outputs: every input, plus ``vm_id``, ``vhd_paths`` and ``created_folders`` (what delete removes),
-``mac_addresses`` (per adapter, as Hyper-V assigned them), ``state``, ``winrm_address``,
+``mac_addresses`` (per adapter, as Hyper-V assigned them), ``winrm_address``,
 ``adopted``, ``last_changes``; and, on the resource object, ``machine_connection``: exactly the
 ``connection`` the other resources take (a secret Output, ready once the machine answers WinRM).
 
@@ -170,10 +173,11 @@ class LabMachineProvider(HvProvider):
         Prop("nested_virtualization", "bool", default=False, doc="the guest becomes a Hyper-V host"),
         Prop("network_adapters", "list", required=True, item_kind="dict", fields=ADAPTER_FIELDS,
              doc="the VM's adapters in order"),
+        Prop("state", "str", default="Running", choices=("Running", "Off"), doc="the VM's power state"),
         Prop("boot_timeout", "int", default=1800, checks=(number_between(60, 7200),), on_change="ignore",
              doc="seconds to wait for the first boot and restarts"),
     )
-    OUTPUTS = ("vm_id", "vhd_paths", "created_folders", "mac_addresses", "state", "winrm_address", "adopted",
+    OUTPUTS = ("vm_id", "vhd_paths", "created_folders", "mac_addresses", "winrm_address", "adopted",
                "last_changes")
     # only a replacement (a new VM) changes these
     KEPT_OUTPUTS = {name: ("connection", "name", "image_path", "disk_mode", "folder")
@@ -250,6 +254,7 @@ class LabMachineProvider(HvProvider):
             "MemoryBytes": int(props.get("memory_bytes") or 4 * GB),
             "ProcessorCount": int(props.get("processor_count") or 2),
             "NestedVirtualization": bool(props.get("nested_virtualization")),
+            "State": props.get("state") or "Running",
             "SwitchNames": [a["switch"] for a in props.get("network_adapters") or []],
             "VhdPaths": list(props.get("vhd_paths") or []),
             "CreatedFolders": list(props.get("created_folders") or []),
@@ -326,22 +331,28 @@ class LabMachineProvider(HvProvider):
         if olds:
             record.update({k: olds.get(k) for k in ("vm_id", "vhd_paths", "created_folders")})
         progress.status(f"{name}: {'updating' if olds else 'creating'} the VM")
-        state = self.run_mode(record, "Set")
+        off = inputs.get("state") == "Off"
+        # a new machine runs for its first configuration whatever its declared state; it is shut down after
+        state = self.run_mode({**record, "state": "Running"} if not olds else record, "Set")
         vm_id = str(state["VMId"])
         macs = [str(a.get("MacAddress") or "") for a in state.get("Adapters") or []]
         changes = list(state.get("Changes") or [])
         first_boot = not olds and not state.get("Adopted")
-        self._wait_for_guest(inputs, vm_id, macs, "first boot (Windows Setup)" if first_boot else "guest")
-        progress.status(f"{name}: configuring the guest through PowerShell Direct")
-        guest = self._run_guest(inputs, vm_id, "Set", macs)
-        changes += list(guest.get("Changes") or [])
-        self._wait_for_winrm(inputs, machine_connection(inputs))
+        if state.get("State") == "Running":
+            self._wait_for_guest(inputs, vm_id, macs, "first boot (Windows Setup)" if first_boot else "guest")
+            progress.status(f"{name}: configuring the guest through PowerShell Direct")
+            guest = self._run_guest(inputs, vm_id, "Set", macs)
+            changes += list(guest.get("Changes") or [])
+            if off:
+                owned = {"vm_id": vm_id, "vhd_paths": state.get("VhdPaths"), "created_folders": state.get("CreatedFolders")}
+                changes += list(self.run_mode({**record, **owned}, "Set").get("Changes") or [])
+            else:
+                self._wait_for_winrm(inputs, machine_connection(inputs))
         return {
             "vm_id": vm_id,
             "vhd_paths": list(state.get("VhdPaths") or []),
             "created_folders": list(state.get("CreatedFolders") or []),
             "mac_addresses": macs,
-            "state": state.get("State"),
             "winrm_address": self.derived_inputs(inputs)["winrm_address"],
             "adopted": bool(olds.get("adopted")) if olds else bool(state.get("Adopted")),
             "last_changes": changes,
@@ -352,6 +363,7 @@ class LabMachineProvider(HvProvider):
         if not state.get("Exists"):
             return None
         observed = {
+            # Saved or Paused show as themselves: the next plan then says what `up` will change
             "state": state.get("State"),
             "mac_addresses": [str(a.get("MacAddress") or "") for a in state.get("Adapters") or []],
             # drift in the inputs' own terms: the next plan shows it and the next up repairs it

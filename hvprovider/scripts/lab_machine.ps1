@@ -2,7 +2,7 @@
 #
 # Mode Get    : the VM recorded at create (VMId) as it is now (Exists = $false when it is gone)
 # Mode Set    : create it when missing, or converge memory, processors, nested virtualization,
-#               adapters' switches and the power state (Running):
+#               adapters' switches and the power state (-State Running or Off):
 #                 1. refuse, before any change, a switch that does not exist, an image that is not a
 #                    VHDX, and a VM or disk of the same name that this resource did not create;
 #                 2. make the VM's disk from the image (a differencing disk, or a full copy);
@@ -36,6 +36,7 @@ param(
     [long]$MemoryBytes = 0,
     [int]$ProcessorCount = 2,
     [bool]$NestedVirtualization = $false,
+    [string]$State = 'Running',
     $SwitchNames = @(),
     $VhdPaths = @(),
     $CreatedFolders = @()
@@ -285,6 +286,7 @@ function Update-Machine {
         if ([string]$VM.State -ne 'Off') {
             Stop-VM -VM $VM -Force
             $changes += 'shut down to change memory or processors'
+            $VM = Get-VM -Id $VM.Id
         }
         Set-VMMemory -VM $VM -DynamicMemoryEnabled $false -StartupBytes $MemoryBytes
         Set-VMProcessor -VM $VM -Count $ProcessorCount -ExposeVirtualizationExtensions $NestedVirtualization
@@ -303,9 +305,13 @@ function Update-Machine {
         }
     }
     $VM = Get-VM -Id $VM.Id
-    if ([string]$VM.State -ne 'Running') {
+    if ($State -eq 'Running' -and [string]$VM.State -ne 'Running') {
         Start-VM -VM $VM
         $changes += 'started'
+    }
+    if ($State -eq 'Off' -and [string]$VM.State -ne 'Off') {
+        Stop-VM -VM $VM -Force
+        $changes += 'shut down'
     }
     return $changes
 }

@@ -60,12 +60,17 @@ $work = {
 
     $changes = @()
     foreach ($want in $desired) {
-        $nic = @(Get-NetAdapter | Where-Object { (Get-Compact $_.MacAddress) -eq (Get-Compact $want.MacAddress) }) | Select-Object -First 1
+        $same = @(Get-NetAdapter | Where-Object { (Get-Compact $_.MacAddress) -eq (Get-Compact $want.MacAddress) })
+        $nic = @($same | Where-Object { -not $_.Virtual }) | Select-Object -First 1
         if ($null -eq $nic) { throw "the guest has no network adapter with MAC address $($want.MacAddress)" }
         if ($want.Name -and [string]$nic.Name -ne $want.Name) {
             Rename-NetAdapter -Name $nic.Name -NewName $want.Name
             $changes += "renamed adapter '$($nic.Name)' to '$($want.Name)'"
         }
+        # An external virtual switch shared with the host (a cluster node's VM switch) moves the adapter's
+        # IP configuration to its vEthernet adapter, which has the same MAC address: configure that one.
+        $shared = @($same | Where-Object { $_.Virtual }) | Select-Object -First 1
+        if ($shared) { $nic = $shared }
         $index = $nic.InterfaceIndex
         $manual = @(Get-NetIPAddress -AddressFamily IPv4 | Where-Object { $_.InterfaceIndex -eq $index -and $_.PrefixOrigin -eq 'Manual' })
         $present = @($manual | Where-Object { [string]$_.IPAddress -eq $want.IPAddress -and [int]$_.PrefixLength -eq [int]$want.PrefixLength })

@@ -28,7 +28,8 @@ def _adapters(h: dict) -> list[dict]:
     """Physical NICs plus a vEthernet adapter for each Hyper-V switch shared with the management OS.
 
     An external switch shared with the management OS takes over its NIC's IP address (Windows moves
-    the address to the vEthernet adapter); the NIC stays listed, without an address."""
+    the address to the vEthernet adapter, which also takes the NIC's MAC address); the NIC stays
+    listed, without an address."""
     out = [dict(n) for n in h.get("nics", [])]
     switches = ((h.get("hyperv") or {}).get("switches") or {})
     shared = [sw for sw in switches.values() if isinstance(sw, dict) and sw.get("allow_management_os")]
@@ -39,7 +40,8 @@ def _adapters(h: dict) -> list[dict]:
             nic["ipv4"] = None
         out.append({"name": f"vEthernet ({sw.get('name')})",
                     "description": "Hyper-V Virtual Ethernet Adapter" + (f" #{i + 1}" if i else ""),
-                    "if_index": 20 + 2 * i, "mac": sw.get("mac") or f"00-15-5D-00-0A-{i + 1:02X}", "status": "Up",
+                    "if_index": 20 + 2 * i,
+                    "mac": (nic or {}).get("mac") or sw.get("mac") or f"00-15-5D-00-0A-{i + 1:02X}", "status": "Up",
                     "ipv4": ipv4, "prefix": prefix, "link_speed": "10 Gbps", "virtual": True})
     return out
 

@@ -4,6 +4,7 @@ and pywinrm: three LabMachines (DC01 from the Windows Server image, HV01 and HV0
 image with nested virtualization), then the forest, the storage, the cluster, the CSV and TestVM on them,
 in one `up`; a second `up` changes nothing; `destroy` leaves LABHOST as it started and no other host."""
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def nested_shape(lab):
         node["address"], node["vmNicAddress"] = move(node["address"]), move(node["vmNicAddress"])
     shape["cluster"]["address"] = move(shape["cluster"]["address"])
     return shape
+
+
+def vm_state(lab, name):
+    return next(vm["state"] for vm in lab.world()["hosts"]["LABHOST"]["hyperv"]["vms"].values() if vm["name"] == name)
 
 
 def test_the_whole_lab_from_one_hyperv_host(nested_lab, pulumi_project, tmp_path):
@@ -64,6 +69,17 @@ def test_the_whole_lab_from_one_hyperv_host(nested_lab, pulumi_project, tmp_path
     n = len(lab.audit())
     assert set(project.up().change_summary) == {"same"}
     assert mutating(lab.audit()[n:]) == []
+
+    # HV02's VM turned off behind Pulumi's back: a refresh records it, the plan says it, `up` starts it
+    lab.control("power-off", host="HV02")
+    assert vm_state(lab, "HV02") == "Off"
+    project.refresh()
+    plan = {s["urn"].rsplit("::", 1)[1]: s for s in json.loads(project.preview().stdout)["steps"]}
+    assert {name: s["op"] for name, s in plan.items() if s["op"] != "same"} == {"seed-machine-hv02": "update"}
+    hv02 = plan["seed-machine-hv02"]
+    assert (hv02["oldState"]["inputs"]["state"], hv02["newState"]["inputs"]["state"]) == ("Off", "Running")
+    project.up()
+    assert vm_state(lab, "HV02") == "Running" and lab.world()["hosts"]["HV02"]["power"] == "on"
 
     project.destroy()
     world = lab.world()
