@@ -245,19 +245,17 @@ class ClusterLabConfig:
                 **given(values["machineHost"], {_camel(f.name): f.name for f in dataclasses.fields(MachineHost)
                                                 if f.name != "connection"})),
         )
+        servers = [config.storage_host, *config.nodes]
+        if config.machine_host is not None:
+            # a LabMachine's Administrator password is the host's entry in hostPasswords
+            config.machine_passwords = {h.name: _password_of(passwords, h.name) for h in servers}
         failures = lab_failures(config)
         if failures:
             raise _config_error("stack config lab", [CheckFailure(_config_path(f.property), f.reason) for f in failures],
                                 prefix="lab.")
-        hosts: list[Any] = [config.storage_host, *config.nodes]
-        if config.machine_host is not None:
-            hosts.append(config.machine_host)
-        for host in hosts:
+        for host in [*servers, *([config.machine_host] if config.machine_host is not None else [])]:
             if host.connection is not None:
                 host.connection.setdefault("password", _password_of(passwords, host.name))  # type: ignore[union-attr]
-        if config.machine_host is not None:
-            # a LabMachine's Administrator password is the host's entry in hostPasswords
-            config.machine_passwords = {h.name: _password_of(passwords, h.name) for h in hosts[:-1]}
         return config
 
 
@@ -434,6 +432,10 @@ def _machine_failures(config: ClusterLabConfig) -> list[CheckFailure]:
                 failures.append(CheckFailure(f"{path}.connection", "required (or declare machine_host: the lab then "
                                              "builds this host as a LabMachine and connects to it itself)"))
         return failures
+    for _path, host in hosts:
+        if host.name not in (config.machine_passwords or {}):
+            failures.append(CheckFailure("machine_passwords", f"no password for {host.name!r}: the Administrator "
+                                         f"password each LabMachine gets, by host name (stack config: hostPasswords)"))
     memory = config.machine_host.node_memory_bytes
     if isinstance(memory, int) and memory < NESTED_MIN_MEMORY:
         failures.append(CheckFailure("machine_host.node_memory_bytes", (

@@ -143,3 +143,18 @@ def test_nested_config_mistakes_are_named(edit, words):
     edit(shape)
     with pytest.raises(ArgumentError, match=words):
         ClusterLabConfig.from_dict(shape, PASSWORDS, "d", "e")
+
+
+def test_machine_passwords_are_checked_in_python_too():
+    from hvprovider import ClusterLabArgs, LabHost, LabNode, MachineHost
+
+    args = dict(storage_host=LabHost("DC01", address="10.10.0.10"),
+                nodes=[LabNode("HV01", vm_nic="Ethernet 2", address="10.10.0.11", vm_nic_address="10.10.1.11")],
+                domain_fqdn="hyper.local", domain_username="HYPER\\Administrator", domain_password="d",
+                cluster_name="CLUSTER1", cluster_address="10.10.0.20",
+                machine_host=MachineHost("LABHOST", HOST, switch="Lab", image_path="D:\\Images\\ws.vhdx"),
+                machine_passwords={"DC01": "Dc01-Local-2022!"})
+    from hvprovider.lab import lab_failures
+    failures = failures_by_property(lab_failures(ClusterLabArgs(**args)))
+    assert failures == {"machine_passwords": "no password for 'HV01': the Administrator password each LabMachine "
+                                             "gets, by host name (stack config: hostPasswords)"}
