@@ -74,8 +74,8 @@ from .base import HvProvider, HvResource
 from .connection import CONNECTION_PROP, ConnectionArgs
 from .domain_controller import dsrm_password
 from .highly_available_vm import folder_path
-from .validation import (Prop, contains_unknown, format_size, ipv4, is_unknown, netbios_name, number_between, require_unique,
-                         size_between, windows_path)
+from .validation import (Prop, contains_unknown, format_size, ipv4, is_unknown, netbios_name, nonempty,
+                         number_between, require_unique, size_between, windows_path)
 
 SCRIPT = "lab_machine.ps1"
 GUEST_SCRIPT = "lab_machine_guest.ps1"
@@ -165,7 +165,7 @@ class LabMachineProvider(HvProvider):
              doc="the VM lives in <folder>\\<name>"),
         Prop("administrator_password", "str", required=True, checks=(dsrm_password,), secret=True,
              on_change="ignore", doc="the guest's local Administrator password"),
-        Prop("username", "str", checks=(adapter_name,), doc="account of the machine's connection"),
+        Prop("username", "str", checks=(nonempty,), doc="account of the machine's connection"),
         Prop("time_zone", "str", default="UTC", checks=(time_zone,), doc="Windows time zone id"),
         Prop("memory_bytes", "size", default="4GB", checks=(size_between(512 * 1024**2, 1024**4),),
              doc="static memory"),

@@ -66,6 +66,12 @@ def test_bad_input_named_at_preview(change, prop, words):
     assert GOOD["administrator_password"] not in str(failures)
 
 
+def test_the_username_as_windows_writes_it():
+    for username in ("HV01\\Administrator", "Administrator", "labadmin@hyper.local"):
+        failures, inputs = check({**GOOD, "username": username})
+        assert failures == {} and inputs["username"] == username
+
+
 def test_password_fixed_after_create():
     _, olds = check(GOOD)
     failures, _ = check({**GOOD, "administrator_password": "Another-Pass-2019!"}, olds)
