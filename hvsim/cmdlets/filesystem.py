@@ -196,13 +196,16 @@ def new_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
     return out
 
 
-def _refuse_open_vhd(h: dict, entry: dict) -> None:
-    """A virtual disk held open (mounted, or in the chain of a VM that is not Off) cannot be deleted."""
-    for e in [entry] + (files.descendants(h, entry["path"]) if entry["kind"] == "dir" else []):
-        if e.get("vhd") and (nested.mounted_disk(h, e["path"]) is not None or nested.in_use_by_vm(h, e["path"])):
-            raise CmdletError(f"Cannot remove item {e['path']}: The process cannot access the file '{e['path']}' "
-                              "because it is being used by another process.", "RemoveFileSystemItemIOError",
-                              category="WriteError", target=e["path"], exception_type="System.IO.IOException")
+def _disk_held(world: Any, h: dict, path: str, for_delete: bool) -> bool:
+    """Whether a virtual disk is open: a running VM's disk (for a CSV file, on any node), or a VHD mounted
+    on the host. A mount read-only and the parent of a running differencing disk are open for reading
+    only: they can be copied, not deleted."""
+    if hyperv.disk_in_use(world, h, path) is not None:
+        return True
+    mounted = nested.mounted_disk(h, path)
+    if mounted is not None and (for_delete or not mounted.get("read_only")):
+        return True
+    return for_delete and nested.in_use_by_vm(h, path) is not None
 
 
 @cmdlet("Remove-Item")
@@ -225,11 +228,10 @@ def remove_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
                                       target=entry["path"],
                                       exception_type="System.Management.Automation.PSInvalidOperationException")
                 for item in [entry] + files.descendants(h, entry["path"]):
-                    if item["kind"] == "file" and hyperv.disk_in_use(ctx.world, h, item["path"]) is not None:
+                    if item["kind"] == "file" and _disk_held(ctx.world, h, item["path"], for_delete=True):
                         raise CmdletError(f"Cannot remove item {item['path']}: {_in_use(item['path'])}",
                                           "RemoveFileSystemItemIOError", category="WriteError", target=item["path"],
                                           exception_type="System.IO.IOException")
-                _refuse_open_vhd(h, entry)
                 files.remove(h, entry["path"], recurse=True)
         cluster.sync_csv_files(ctx.world)   # gone from the CSV for every node at once
     return []
@@ -342,8 +344,7 @@ def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
             items = [entry] + (sorted(files.descendants(h, entry["path"]), key=lambda e: e["path"].lower())
                                if entry["kind"] == "dir" and p.switch("Recurse") else [])
             for item in items:
-                if item["kind"] == "file" and (hyperv.disk_in_use(ctx.world, h, item["path"]) is not None
-                                               or _held_open(h, item["path"])):
+                if item["kind"] == "file" and _disk_held(ctx.world, h, item["path"], for_delete=False):
                     raise CmdletError(_in_use(item["path"]), "System.IO.IOException", category="NotSpecified",
                                       target=item["path"], exception_type="System.IO.IOException")
                 rel = item["path"][len(entry["path"]):]
@@ -362,11 +363,3 @@ def copy_item(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
 
 
 COPY_BYTES_PER_SECOND = 500 * 1024 * 1024   # a local disk-to-disk copy
-
-
-def _held_open(h: dict, path: str) -> bool:
-    disk = nested.mounted_disk(h, path)
-    if disk is not None and not disk.get("read_only"):
-        return True
-    return any(vm["state"] != "Off" and vm["hard_drives"] and files.key(vm["hard_drives"][0]["path"]) == files.key(path)
-               for vm in nested._hv.state_of(h)["vms"].values())

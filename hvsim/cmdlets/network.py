@@ -223,7 +223,6 @@ def new_net_ip_address(ctx: CmdletContext, p: BoundParameters) -> Iterable[Any]:
         else:
             # a static address turns DHCP off on the interface: the APIPA address goes away
             nic["ipv4"], nic["prefix"] = str(parsed), prefix
-            nic.pop("apipa", None)
         if gateway:
             nic["gateway"] = str(gateway)
         alias, index = nic["name"], nic["if_index"]

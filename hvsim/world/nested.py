@@ -539,9 +539,6 @@ def build_guest(world: Any, host: dict, vm: dict, computer: str, password: str, 
             "boot_seconds": cfg["boot_seconds"]}
     g = build_host(computer, spec, None)
     g["endpoints"]["address"] = None               # bound once a NIC has a 127.x.y.z address
-    for n in g["nics"]:
-        if n["ipv4"] and n["ipv4"].startswith("169.254."):
-            n["apipa"] = True
     g["power"] = "off"
     g["boot_id"] = 0
     g["vm"] = {"host": host["name"], "vm_id": vm["id"], "vm_name": vm["name"]}

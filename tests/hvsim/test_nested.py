@@ -187,7 +187,7 @@ def test_vm_becomes_a_host_and_leaves_no_trace(lab):
     # guest-side branch's cmdlet): set through the world; the listener follows whoever sets it
     address = str(lab.subnet.network_address + 10)
     with lab.world.transaction():
-        lab.world.data["hosts"]["DC01"]["nics"][0].update(ipv4=address, prefix=24, apipa=False)
+        lab.world.data["hosts"]["DC01"]["nics"][0].update(ipv4=address, prefix=24)
     def published():
         return json.loads((lab.state_dir / "endpoints.json").read_text())["hosts"].get("DC01", {})
     assert wait_until(lambda: published().get("address") == address, timeout=10)
