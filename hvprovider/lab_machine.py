@@ -64,7 +64,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
@@ -379,14 +379,11 @@ class LabMachineProvider(HvProvider):
         return observed
 
 
-def machine_connection(props: dict, port: Any = None) -> dict:
+def machine_connection(props: Mapping[str, Any]) -> dict:
     """The connection to the machine itself (NTLM with message encryption on its first address)."""
-    adapters = props.get("network_adapters") or []
-    conn = {"host": adapters[0]["ip_address"], "username": props.get("username") or
-            f"{str(props['name']).upper()}\\Administrator", "password": props.get("administrator_password")}
-    if port is not None:
-        conn["port"] = port
-    return conn
+    return {"host": props["network_adapters"][0]["ip_address"],
+            "username": props.get("username") or f"{str(props['name']).upper()}\\Administrator",
+            "password": props.get("administrator_password")}
 
 
 class LabMachine(HvResource):
@@ -415,6 +412,7 @@ class LabMachine(HvResource):
     def __init__(self, resource_name: str, args: Any = None, opts: pulumi.ResourceOptions | None = None,
                  **kwargs: Any) -> None:
         super().__init__(resource_name, args, opts, **kwargs)
+        # vm_id ties it to the machine: a resource given it waits until the machine exists and answers
         self.machine_connection: pulumi.Output[dict] = pulumi.Output.secret(pulumi.Output.all(
-            self.vm_id, self.winrm_address, self.username, self.administrator_password).apply(
-            lambda v: {"host": v[1], "username": v[2], "password": v[3]}))
+            vm_id=self.vm_id, name=self.name, network_adapters=self.network_adapters, username=self.username,
+            administrator_password=self.administrator_password).apply(machine_connection))

@@ -55,7 +55,7 @@ def connection(host: dict, passwords: dict, shape: dict | None = None) -> dict:
     ClusterLab reaches it (the storage host of a new forest as ``Administrator``, the others as
     ``<NAME>\\Administrator``)."""
     if not host.get("connection") and shape and shape.get("machineHost"):
-        storage = host is shape.get("storageHost") or host.get("name") == (shape.get("storageHost") or {}).get("name")
+        storage = host.get("name") == (shape.get("storageHost") or {}).get("name")
         user = "Administrator" if storage and shape.get("domainController") is not None else \
             f"{str(host['name']).upper()}\\Administrator"
         return {"host": host.get("address"), "username": user, "password": passwords.get(host["name"])}
